@@ -1,0 +1,1 @@
+"""foundry-monitor: collector, store, emulator and CLI."""

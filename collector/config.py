@@ -1,0 +1,214 @@
+"""Settings: one validated object, read from FOUNDRY_MONITOR_* variables and an optional TOML file.
+
+Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
+given with ``--config`` (or ``FOUNDRY_MONITOR_CONFIG``), defaults. A bad value raises
+:class:`ConfigError` whose message names the variable and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from collector.errors import ConfigError
+
+ENV_PREFIX = "FOUNDRY_MONITOR_"
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/foundry-monitor`` (``~/.local/share/foundry-monitor`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "foundry-monitor"
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a list, a JSON list or a comma/whitespace separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part for part in re.split(r"[,\s]+", text) if part]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of foundry-monitor. Field docs are the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
+    )
+
+    # Store
+    data_dir: Path = Field(default_factory=default_data_dir, description="Folder for the default SQLite database and reports.")
+    database_url: str = Field("", description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db. Default: SQLite file in data_dir.")
+    retention_days: int = Field(30, ge=1, le=400, description="Days of raw data (metrics, request logs, histograms) kept.")
+    rollup_retention_days: int = Field(400, ge=30, le=3650, description="Days of daily rollups (costs, spend) kept.")
+
+    # Azure scope
+    subscriptions: StrList = Field(default_factory=list, description="Subscription ids to scan for Foundry (AIServices) resources.")
+    resource_ids: StrList = Field(default_factory=list, description="Explicit Foundry resource ids (instead of scanning subscriptions).")
+    workspace_id: str | None = Field(None, description="Log Analytics workspace id (GUID) receiving the RequestResponse logs.")
+    cost_scopes: StrList = Field(default_factory=list, description="Cost Management scopes; default: one per subscription.")
+
+    # Endpoints (public cloud by default; sovereign clouds and the emulator override them)
+    arm_endpoint: str = Field("https://management.azure.com", description="Azure Resource Manager endpoint.")
+    metrics_endpoint: str = Field("https://{region}.metrics.monitor.azure.com", description="Azure Monitor metrics endpoint template; {region} is replaced.")
+    logs_endpoint: str = Field("https://api.loganalytics.io", description="Log Analytics query endpoint.")
+    arm_audience: str | None = Field(None, description="Token audience for ARM and Cost Management; default: arm_endpoint.")
+    metrics_audience: str = Field("https://metrics.monitor.azure.com", description="Token audience for Azure Monitor metrics.")
+    logs_audience: str | None = Field(None, description="Token audience for Log Analytics; default: logs_endpoint.")
+    ca_bundle: Path | None = Field(None, description="PEM file of extra CA certificates to trust (private endpoints, the emulator).")
+    static_token: SecretStr | None = Field(None, description="Bearer token used instead of DefaultAzureCredential (the emulator only).")
+
+    # Collection
+    slow_request_ms: int = Field(30_000, ge=1, description="Requests slower than this keep a full log row even when successful.")
+    log_all_rows: bool = Field(False, description="Keep a full log row for every request, not only failures and slow ones.")
+    cost_reread_days: int = Field(7, ge=1, le=62, description="Recent cost days re-read (and replaced) on each run, besides the current month.")
+    metrics_interval_s: int = Field(60, ge=10, description="Seconds between metrics collections.")
+    logs_interval_s: int = Field(300, ge=30, description="Seconds between request-log collections.")
+    inventory_interval_s: int = Field(3600, ge=60, description="Seconds between inventory collections.")
+    costs_interval_s: int = Field(21_600, ge=300, description="Seconds between cost collections.")
+    prune_cron: str = Field("17 3 * * *", description="Cron expression (UTC) of the daily prune.")
+
+    @field_validator("subscriptions", "resource_ids", "cost_scopes", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _guids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not GUID_RE.match(item):
+                raise ValueError(f"{item!r} is not a subscription id (a GUID)")
+        return value
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not GUID_RE.match(value):
+            raise ValueError("expected the workspace GUID from the Log Analytics Overview page")
+        return value or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+    @field_validator("resource_ids")
+    @classmethod
+    def _resource_ids(cls, value: list[str]) -> list[str]:
+        pattern = re.compile(
+            r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
+            re.IGNORECASE,
+        )
+        for item in value:
+            if not pattern.match(item):
+                raise ValueError(
+                    f"{item!r} is not a Foundry resource id "
+                    "(/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/NAME)"
+                )
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'foundry-monitor.db'}"
+
+    @property
+    def effective_cost_scopes(self) -> list[str]:
+        if self.cost_scopes:
+            return list(self.cost_scopes)
+        subs = list(self.subscriptions) or sorted(
+            {rid.split("/")[2] for rid in self.resource_ids}
+        )
+        return [f"/subscriptions/{sub}" for sub in subs]
+
+    @property
+    def effective_arm_audience(self) -> str:
+        return self.arm_audience or self.arm_endpoint.rstrip("/")
+
+    @property
+    def effective_logs_audience(self) -> str:
+        return self.logs_audience or self.logs_endpoint.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist: check the --config path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("foundry_monitor", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: expected a [foundry_monitor] table of settings")
+    return section
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, turning any validation failure into one clear ConfigError line."""
+    file_values: dict[str, Any] = {}
+    config_file = config_file or (
+        Path(os.environ[ENV_PREFIX + "CONFIG"]) if os.environ.get(ENV_PREFIX + "CONFIG") else None
+    )
+    if config_file is not None:
+        file_values = _read_toml(config_file)
+        unknown = sorted(set(file_values) - set(Settings.model_fields))
+        if unknown:
+            raise ConfigError(
+                f"config file {config_file}: unknown setting {unknown[0]!r}; "
+                "see the configuration table in the README"
+            )
+    # The environment beats the file: drop file values the environment sets.
+    for name in list(file_values):
+        if (ENV_PREFIX + name.upper()) in os.environ:
+            file_values.pop(name)
+    try:
+        return Settings(**{**file_values, **overrides})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    variable = ENV_PREFIX + field.upper()
+    value = error.get("input")
+    shown = "" if value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{variable}{shown} is invalid: {message}"

@@ -1,0 +1,1 @@
+"""Sources: (client, window) -> typed rows. No database here."""

@@ -1,0 +1,1 @@
+"""The store: schema, engine, writer, queries, retention, migrations runner."""
