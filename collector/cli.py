@@ -18,7 +18,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Create, upgrade or downgrade the store's schema (Alembic).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Create, upgrade or downgrade the store's schema (Alembic).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 
@@ -33,7 +35,9 @@ STATE = _State()
 def _root(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="TOML file of settings (env vars FOUNDRY_MONITOR_* win)."),
+        typer.Option(
+            "--config", "-c", help="TOML file of settings (env vars FOUNDRY_MONITOR_* win)."
+        ),
     ] = None,
 ) -> None:
     """Observability and cost monitoring for Claude deployments in Microsoft Foundry.
@@ -52,17 +56,19 @@ def settings() -> Settings:
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or upgrade the schema.
 
-    Example: FOUNDRY_MONITOR_DATABASE_URL=postgresql+psycopg://monitor@db/monitor foundry-monitor db upgrade
+    Example: FOUNDRY_MONITOR_DATABASE_URL=postgresql+psycopg://mon@db/mon foundry-monitor db upgrade
     """
     from collector.store import migrate
 
-    cfg = settings()
-    migrate.upgrade(cfg.effective_database_url, revision)
-    typer.echo(f"schema at {migrate.current(cfg.effective_database_url)} on {migrate.safe_url(cfg.effective_database_url)}")
+    url = settings().effective_database_url
+    migrate.upgrade(url, revision)
+    typer.echo(f"schema at {migrate.current(url)} on {migrate.safe_url(url)}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")],
+) -> None:
     """Downgrade the schema (``base`` drops every table).
 
     Example: foundry-monitor db downgrade base
@@ -89,7 +95,8 @@ def db_current() -> None:
 @app.command("prune")
 def prune_cmd(
     retention_days: Annotated[
-        int | None, typer.Option(help="Override FOUNDRY_MONITOR_RETENTION_DAYS for this run.", min=1)
+        int | None,
+        typer.Option(help="Override FOUNDRY_MONITOR_RETENTION_DAYS for this run.", min=1),
     ] = None,
 ) -> None:
     """Remove raw data older than the retention window (daily rollups keep 400 days).

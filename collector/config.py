@@ -24,7 +24,9 @@ from pydantic_settings import (
 from collector.errors import ConfigError
 
 ENV_PREFIX = "FOUNDRY_MONITOR_"
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 def default_data_dir() -> Path:
@@ -58,34 +60,86 @@ class Settings(BaseSettings):
     )
 
     # Store
-    data_dir: Path = Field(default_factory=default_data_dir, description="Folder for the default SQLite database and reports.")
-    database_url: str = Field("", description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db. Default: SQLite file in data_dir.")
-    retention_days: int = Field(30, ge=1, le=400, description="Days of raw data (metrics, request logs, histograms) kept.")
-    rollup_retention_days: int = Field(400, ge=30, le=3650, description="Days of daily rollups (costs, spend) kept.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the default SQLite database and reports.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB); "
+        "default: a SQLite file in data_dir.",
+    )
+    retention_days: int = Field(
+        30, ge=1, le=400, description="Days of raw data (metrics, request logs, histograms) kept."
+    )
+    rollup_retention_days: int = Field(
+        400, ge=30, le=3650, description="Days of daily rollups (costs, spend) kept."
+    )
 
     # Azure scope
-    subscriptions: StrList = Field(default_factory=list, description="Subscription ids to scan for Foundry (AIServices) resources.")
-    resource_ids: StrList = Field(default_factory=list, description="Explicit Foundry resource ids (instead of scanning subscriptions).")
-    workspace_id: str | None = Field(None, description="Log Analytics workspace id (GUID) receiving the RequestResponse logs.")
-    cost_scopes: StrList = Field(default_factory=list, description="Cost Management scopes; default: one per subscription.")
+    subscriptions: StrList = Field(
+        default_factory=list,
+        description="Subscription ids to scan for Foundry (AIServices) resources.",
+    )
+    resource_ids: StrList = Field(
+        default_factory=list,
+        description="Explicit Foundry resource ids (instead of scanning subscriptions).",
+    )
+    workspace_id: str | None = Field(
+        None, description="Log Analytics workspace id (GUID) receiving the RequestResponse logs."
+    )
+    cost_scopes: StrList = Field(
+        default_factory=list, description="Cost Management scopes; default: one per subscription."
+    )
 
     # Endpoints (public cloud by default; sovereign clouds and the emulator override them)
-    arm_endpoint: str = Field("https://management.azure.com", description="Azure Resource Manager endpoint.")
-    metrics_endpoint: str = Field("https://{region}.metrics.monitor.azure.com", description="Azure Monitor metrics endpoint template; {region} is replaced.")
-    logs_endpoint: str = Field("https://api.loganalytics.io", description="Log Analytics query endpoint.")
-    arm_audience: str | None = Field(None, description="Token audience for ARM and Cost Management; default: arm_endpoint.")
-    metrics_audience: str = Field("https://metrics.monitor.azure.com", description="Token audience for Azure Monitor metrics.")
-    logs_audience: str | None = Field(None, description="Token audience for Log Analytics; default: logs_endpoint.")
-    ca_bundle: Path | None = Field(None, description="PEM file of extra CA certificates to trust (private endpoints, the emulator).")
-    static_token: SecretStr | None = Field(None, description="Bearer token used instead of DefaultAzureCredential (the emulator only).")
+    arm_endpoint: str = Field(
+        "https://management.azure.com", description="Azure Resource Manager endpoint."
+    )
+    metrics_endpoint: str = Field(
+        "https://{region}.metrics.monitor.azure.com",
+        description="Azure Monitor metrics endpoint template; {region} is replaced.",
+    )
+    logs_endpoint: str = Field(
+        "https://api.loganalytics.io", description="Log Analytics query endpoint."
+    )
+    arm_audience: str | None = Field(
+        None, description="Token audience for ARM and Cost Management; default: arm_endpoint."
+    )
+    metrics_audience: str = Field(
+        "https://metrics.monitor.azure.com", description="Token audience for Azure Monitor metrics."
+    )
+    logs_audience: str | None = Field(
+        None, description="Token audience for Log Analytics; default: logs_endpoint."
+    )
+    ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of extra CA certificates to trust (private endpoints, the emulator).",
+    )
+    static_token: SecretStr | None = Field(
+        None, description="Bearer token used instead of DefaultAzureCredential (the emulator only)."
+    )
 
     # Collection
-    slow_request_ms: int = Field(30_000, ge=1, description="Requests slower than this keep a full log row even when successful.")
-    log_all_rows: bool = Field(False, description="Keep a full log row for every request, not only failures and slow ones.")
-    cost_reread_days: int = Field(7, ge=1, le=62, description="Recent cost days re-read (and replaced) on each run, besides the current month.")
+    slow_request_ms: int = Field(
+        30_000,
+        ge=1,
+        description="Requests slower than this keep a full log row even when successful.",
+    )
+    log_all_rows: bool = Field(
+        False, description="Keep a full log row for every request, not only failures and slow ones."
+    )
+    cost_reread_days: int = Field(
+        7,
+        ge=1,
+        le=62,
+        description="Recent cost days re-read and replaced on each run (besides the month).",
+    )
     metrics_interval_s: int = Field(60, ge=10, description="Seconds between metrics collections.")
     logs_interval_s: int = Field(300, ge=30, description="Seconds between request-log collections.")
-    inventory_interval_s: int = Field(3600, ge=60, description="Seconds between inventory collections.")
+    inventory_interval_s: int = Field(
+        3600, ge=60, description="Seconds between inventory collections."
+    )
     costs_interval_s: int = Field(21_600, ge=300, description="Seconds between cost collections.")
     prune_cron: str = Field("17 3 * * *", description="Cron expression (UTC) of the daily prune.")
 
@@ -141,9 +195,7 @@ class Settings(BaseSettings):
     def effective_cost_scopes(self) -> list[str]:
         if self.cost_scopes:
             return list(self.cost_scopes)
-        subs = list(self.subscriptions) or sorted(
-            {rid.split("/")[2] for rid in self.resource_ids}
-        )
+        subs = list(self.subscriptions) or sorted({rid.split("/")[2] for rid in self.resource_ids})
         return [f"/subscriptions/{sub}" for sub in subs]
 
     @property
@@ -210,5 +262,24 @@ def _describe(exc: ValidationError) -> str:
     variable = ENV_PREFIX + field.upper()
     value = error.get("input")
     shown = "" if value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{variable}{shown} is invalid: {message}"
+    return f"{variable}{shown} is invalid: {_expectation(error)}"
+
+
+def _expectation(error: Any) -> str:
+    """Pydantic's error in the user's words: what value is expected."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+    bounds = {m.__class__.__name__: m for m in (field.metadata if field else [])}
+    low = getattr(bounds.get("Ge"), "ge", None)
+    high = getattr(bounds.get("Le"), "le", None)
+    if kind in {"int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"}:
+        if low is not None and high is not None:
+            return f"expected a whole number from {low} to {high}"
+        if low is not None:
+            return f"expected a whole number >= {low}"
+        return "expected a whole number"
+    if kind == "bool_parsing":
+        return "expected true or false"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
+    return str(error["msg"])

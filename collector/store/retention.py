@@ -1,0 +1,98 @@
+"""The rolling window: raw data older than the retention goes, daily rollups keep 400 days.
+
+Postgres drops whole daily partitions that end at or before the cut-off, then deletes the few
+rows of the one partition the cut-off falls inside. SQLite deletes in bounded batches through the
+time column that leads each raw table's key, so a prune never holds the write lock for long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, literal_column, select
+
+from collector.store import partitions
+from collector.store.schema import PARTITIONED, TABLES
+
+SQLITE_DELETE_BATCH = 20_000
+#: Daily tables (rollups) and their day column; they keep ``rollup_days``.
+ROLLUPS = {
+    "cost_daily": "day",
+    "spend_daily": "day",
+    "spend_resource_daily": "day",
+}
+#: Bookkeeping tables pruned with the rollups.
+LOGS = {"collection_run": "started_at"}
+
+
+@dataclass
+class PruneResult:
+    cutoff: datetime
+    deleted: dict[str, int] = field(default_factory=dict)
+    dropped_partitions: list[str] = field(default_factory=list)
+
+
+def prune(
+    engine: Engine,
+    retention_days: int,
+    rollup_days: int = 400,
+    now: datetime | None = None,
+) -> PruneResult:
+    """Remove raw rows with time < now - retention_days, rollups older than rollup_days."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    cutoff = now - timedelta(days=retention_days)
+    rollup_cutoff = (now - timedelta(days=rollup_days)).date()
+    result = PruneResult(cutoff=cutoff)
+    postgres = engine.dialect.name == "postgresql"
+    for name, column in PARTITIONED.items():
+        table = TABLES[name]
+        if postgres:
+            with engine.begin() as conn:
+                for day, partition in sorted(partitions.existing(conn, name).items()):
+                    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+                    if end <= cutoff:
+                        conn.exec_driver_sql(f'DROP TABLE "{partition}"')
+                        result.dropped_partitions.append(partition)
+                count = conn.execute(delete(table).where(table.c[column] < cutoff)).rowcount
+                partitions.ensure_ahead(conn, now.date(), back_days=0)
+            result.deleted[name] = int(count or 0)
+        else:
+            result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
+    for name, column in ROLLUPS.items():
+        table = TABLES[name]
+        with engine.begin() as conn:
+            result.deleted[name] = int(
+                conn.execute(delete(table).where(table.c[column] < rollup_cutoff)).rowcount or 0
+            )
+    for name, column in LOGS.items():
+        table = TABLES[name]
+        with engine.begin() as conn:
+            result.deleted[name] = int(
+                conn.execute(
+                    delete(table).where(table.c[column] < now - timedelta(days=rollup_days))
+                ).rowcount
+                or 0
+            )
+    return result
+
+
+def _sqlite_batched_delete(engine: Engine, name: str, column: str, cutoff: datetime) -> int:
+    table = TABLES[name]
+    total = 0
+    while True:
+        # rowid batches: each transaction is short, readers are never blocked for long.
+        with engine.begin() as conn:
+            ids: Any = (
+                select(literal_column("rowid"))
+                .select_from(table)
+                .where(table.c[column] < cutoff)
+                .limit(SQLITE_DELETE_BATCH)
+            )
+            count = int(
+                conn.execute(delete(table).where(literal_column("rowid").in_(ids))).rowcount or 0
+            )
+        total += count
+        if count < SQLITE_DELETE_BATCH:
+            return total

@@ -1,0 +1,287 @@
+"""The store's schema as SQLAlchemy 2.0 typed models.
+
+Every table has a natural key (its primary key, or a unique constraint) so that every write is an
+idempotent upsert. High-volume raw tables (``metric_minute``, ``request_log``, ``latency_hist``)
+refer to deployments by a small integer id and are partitioned by day on Postgres; their first key
+column is the time, which SQLite's prune uses as its index.
+
+Alembic (``migrations/``) is the only way this schema reaches a database; a test checks that the
+migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from collector.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+#: Raw tables partitioned by day on Postgres, with their time column.
+PARTITIONED: dict[str, str] = {
+    "metric_minute": "ts",
+    "request_log": "ts",
+    "latency_hist": "ts",
+}
+
+Money = Numeric(18, 6)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _partitioned(table: str) -> dict[str, str]:
+    return {"postgresql_partition_by": f"RANGE ({PARTITIONED[table]})"}
+
+
+class Resource(Base):
+    """A Foundry resource (``Microsoft.CognitiveServices/accounts``) by its lower-cased ARM id."""
+
+    __tablename__ = "resource"
+
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(36), index=True)
+    resource_group: Mapped[str] = mapped_column(String(90))
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(String(40))
+    endpoint: Mapped[str | None] = mapped_column(String(400))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Deployment(Base):
+    """A deployment; callers pass its ``name`` as ``model``. Prices follow ``model``."""
+
+    __tablename__ = "deployment"
+    __table_args__ = (UniqueConstraint("resource_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(100), index=True)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    model_format: Mapped[str | None] = mapped_column(String(40))
+    sku: Mapped[str | None] = mapped_column(String(40))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    provisioning_state: Mapped[str | None] = mapped_column(String(40))
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeploymentChange(Base):
+    """A change seen in the inventory (created, removed, model version, SKU, capacity)."""
+
+    __tablename__ = "deployment_change"
+
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    old_value: Mapped[str | None] = mapped_column(String(200))
+    new_value: Mapped[str | None] = mapped_column(String(200))
+
+
+class MetricMinute(Base):
+    """An Azure Monitor metric per minute, deployment and status code (0 = not split)."""
+
+    __tablename__ = "metric_minute"
+    __table_args__ = (
+        Index("ix_metric_minute_deployment_ts", "deployment_id", "metric", "ts"),
+        _partitioned("metric_minute"),
+    )
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[float | None] = mapped_column(Float)
+    minimum: Mapped[float | None] = mapped_column(Float)
+    maximum: Mapped[float | None] = mapped_column(Float)
+    average: Mapped[float | None] = mapped_column(Float)
+
+
+class RequestLog(Base):
+    """A RequestResponse log row; ``correlation_id`` is the ``apim-request-id`` (lower-case)."""
+
+    __tablename__ = "request_log"
+    __table_args__ = (
+        Index("ix_request_log_correlation_id", "correlation_id"),
+        Index("ix_request_log_client_request_id", "client_request_id"),
+        Index("ix_request_log_deployment_ts", "deployment_id", "ts"),
+        _partitioned("request_log"),
+    )
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    correlation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer)
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str | None] = mapped_column(String(100))
+    api_name: Mapped[str | None] = mapped_column(String(100))
+    stream_type: Mapped[str | None] = mapped_column(String(40))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    request_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    response_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    caller_ip: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[str | None] = mapped_column(Text)
+
+
+class LatencyHist(Base):
+    """Requests per minute, deployment, status class and log-spaced latency bucket (mergeable)."""
+
+    __tablename__ = "latency_hist"
+    __table_args__ = (
+        Index("ix_latency_hist_deployment_ts", "deployment_id", "ts"),
+        _partitioned("latency_hist"),
+    )
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class CostDaily(Base):
+    """Billed cost per day, scope, resource and meter. Re-read days replace earlier values."""
+
+    __tablename__ = "cost_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(200), primary_key=True)
+    publisher_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    charge_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    cost: Mapped[Decimal] = mapped_column(Money)
+    quantity: Mapped[Decimal | None] = mapped_column(Money)
+    first_cost: Mapped[Decimal | None] = mapped_column(Money)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Price(Base):
+    """List price per million tokens of a model and token type, effective from a date."""
+
+    __tablename__ = "price"
+
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    usd_per_mtok: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class SpendDaily(Base):
+    """Spend per deployment and day: estimate from tokens and share of the billed total."""
+
+    __tablename__ = "spend_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimated: Mapped[Decimal | None] = mapped_column(Money)
+    billed_allocated: Mapped[Decimal | None] = mapped_column(Money)
+    unpriced: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="provisional")
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SpendResourceDaily(Base):
+    """Reconciliation per resource and day: estimate vs bill, unallocated remainder, drift flag."""
+
+    __tablename__ = "spend_resource_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    estimated: Mapped[Decimal | None] = mapped_column(Money)
+    billed: Mapped[Decimal | None] = mapped_column(Money)
+    unallocated: Mapped[Decimal | None] = mapped_column(Money)
+    variance: Mapped[Decimal | None] = mapped_column(Money)
+    drift_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="provisional")
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Watermark(Base):
+    """How far a source has collected for a scope (exclusive end of the last committed window)."""
+
+    __tablename__ = "watermark"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    value: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CollectionRun(Base):
+    """One run of one source for one scope and window, for the collector-health view."""
+
+    __tablename__ = "collection_run"
+    __table_args__ = (Index("ix_collection_run_source_started", "source", "scope", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(400))
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(12))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    azure_calls: Mapped[int] = mapped_column(Integer, default=0)
+    throttled_calls: Mapped[int] = mapped_column(Integer, default=0)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportRun(Base):
+    """One generated (and possibly delivered) cost report."""
+
+    __tablename__ = "report_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    formats: Mapped[str] = mapped_column(String(40))
+    destination: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str | None] = mapped_column(String(1000))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+TABLES = Base.metadata.tables

@@ -1,0 +1,60 @@
+"""Shared fixtures: the session's PostgreSQL server and a store on each database."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from collector.store import migrate
+from collector.store.engine import make_engine
+from tests.pg import PostgresServer
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend (a fresh Postgres database per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.create_database(
+        f"t{next(_counter)}_{request.node.name[:40].lower()}".replace("[", "_")
+        .replace("]", "")
+        .replace("-", "_")
+    )
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Engine]:
+    """An engine on a database upgraded to the newest schema."""
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_server: PostgresServer) -> Iterator[Engine]:
+    """A Postgres-only store, for behaviour only Postgres has (partitions, advisory locks)."""
+    engine = make_engine(pg_server.create_database(f"pg{next(_counter)}"))
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,0 +1,141 @@
+"""The store commands as a user runs them: the installed ``foundry-monitor`` script in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from collector.store.engine import make_engine
+from collector.store.schema import TABLES
+
+EXE = shutil.which("foundry-monitor", path=str(Path(sys.executable).parent)) or "foundry-monitor"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, home: Path
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
+    clean.update({"XDG_DATA_HOME": str(home), **(env or {})})
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, env=clean, timeout=120, check=False
+    )
+
+
+def test_db_upgrade_creates_the_schema_in_the_default_sqlite_file(tmp_path: Path) -> None:
+    result = run("db", "upgrade", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    db = tmp_path / "foundry-monitor" / "foundry-monitor.db"
+    assert db.exists()
+    engine = make_engine(f"sqlite:///{db}")
+    assert set(TABLES) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_db_commands_round_trip_on_both_databases(db_url: str, tmp_path: Path) -> None:
+    env = {"FOUNDRY_MONITOR_DATABASE_URL": db_url}
+    assert run("db", "upgrade", env=env, home=tmp_path).returncode == 0
+    down = run("db", "downgrade", "base", env=env, home=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert run("db", "current", env=env, home=tmp_path).stdout.startswith("base")
+    up = run("db", "upgrade", env=env, home=tmp_path)
+    assert up.returncode == 0, up.stderr
+    current = run("db", "current", env=env, home=tmp_path).stdout.strip()
+    assert current and not current.startswith("base")
+
+
+def test_prune_command_reports_what_it_removed(db_url: str, tmp_path: Path) -> None:
+    result = run("prune", env={"FOUNDRY_MONITOR_DATABASE_URL": db_url}, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "request_log: 0 rows removed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "FOUNDRY_MONITOR_RETENTION_DAYS",
+            "abc",
+            "FOUNDRY_MONITOR_RETENTION_DAYS='abc' is invalid: expected a whole number from 1 to 400",
+        ),
+        (
+            "FOUNDRY_MONITOR_RETENTION_DAYS",
+            "0",
+            "FOUNDRY_MONITOR_RETENTION_DAYS='0' is invalid: expected a whole number from 1 to 400",
+        ),
+        (
+            "FOUNDRY_MONITOR_DATABASE_URL",
+            "mysql://x",
+            "FOUNDRY_MONITOR_DATABASE_URL='mysql://x' is invalid: expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+        ),
+        (
+            "FOUNDRY_MONITOR_WORKSPACE_ID",
+            "not-a-guid",
+            "FOUNDRY_MONITOR_WORKSPACE_ID='not-a-guid' is invalid: expected the workspace GUID from the Log Analytics Overview page",
+        ),
+    ],
+)
+def test_a_bad_setting_exits_with_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    result = run("db", "upgrade", env={variable: value}, home=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {expected}"
+    assert not (tmp_path / "foundry-monitor").exists()
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"
+    result = run("db", "upgrade", env={"FOUNDRY_MONITOR_DATABASE_URL": url}, home=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the database at")
+    assert "secret" not in result.stderr
+
+
+def test_config_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    db = tmp_path / "from-file.db"
+    config.write_text(f'[foundry_monitor]\ndatabase_url = "sqlite:///{db}"\nretention_days = 14\n')
+    result = run("--config", str(config), "db", "upgrade", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    bad = run(
+        "--config",
+        str(config),
+        "db",
+        "upgrade",
+        env={"FOUNDRY_MONITOR_RETENTION_DAYS": "x"},
+        home=tmp_path,
+    )
+    assert bad.returncode == 2 and "FOUNDRY_MONITOR_RETENTION_DAYS" in bad.stderr
+
+
+def test_an_unknown_setting_in_the_config_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text("[foundry_monitor]\nretention_dayz = 14\n")
+    result = run("--config", str(config), "db", "upgrade", home=tmp_path)
+    assert result.returncode == 2
+    assert "unknown setting 'retention_dayz'" in result.stderr
+
+
+def test_every_command_has_help_with_an_example(tmp_path: Path) -> None:
+    from collector.cli import app
+
+    def walk(group, prefix):  # type: ignore[no-untyped-def]
+        for info in group.registered_commands:
+            yield [*prefix, info.name or info.callback.__name__]
+        for sub in group.registered_groups:
+            yield from walk(sub.typer_instance, [*prefix, sub.name])
+
+    commands = list(walk(app, []))
+    assert ["db", "upgrade"] in commands and ["prune"] in commands
+    for command in commands:
+        result = run(*command, "--help", home=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Example" in result.stdout, command
