@@ -1,0 +1,184 @@
+"""What the emulated tenant contains: models and their list prices, accounts, deployments, quota.
+
+Plain frozen dataclasses; :func:`default_catalog` is the workload every tool uses unless a test
+builds its own. Prices are USD per million tokens (DESIGN section 8), stored as integer
+hundredths of a dollar so that costs are computed exactly in integers
+(1 token x 1 hundredth-per-million = 1e-8 USD, the *cost unit*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+COST_UNITS_PER_USD = 100_000_000  # 1 unit = 1e-8 USD
+CCU_USD = 0.01  # one Claude Consumption Unit costs one cent
+MODEL_FORMAT = "Anthropic"
+API_NAME = "Messages"
+OPERATION_NAME = "Messages_Create"
+STREAM_TYPES: tuple[str, ...] = ("Streaming", "NonStreaming")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A Claude model: list prices (hundredths of USD per million tokens) and traffic shape."""
+
+    id: str
+    version: str
+    input_price: int
+    output_price: int
+    cache_write_price: int  # 5-minute cache write
+    cache_read_price: int
+    ttft_ms: float  # median time to first token
+    tokens_per_s: float  # output speed
+    output_median: float  # median output tokens of a successful request
+    input_median: float  # median uncached input tokens
+
+    def cost_units(self, inp: int, out: int, cache_write: int, cache_read: int) -> int:
+        """Exact cost in 1e-8 USD of the given token counts at list price."""
+        return (
+            inp * self.input_price
+            + out * self.output_price
+            + cache_write * self.cache_write_price
+            + cache_read * self.cache_read_price
+        )
+
+    def estimate_units(self, inp: int, out: int) -> int:
+        """What an estimate from Azure's token metrics reaches: no cache split."""
+        return inp * self.input_price + out * self.output_price
+
+
+MODELS: dict[str, ModelSpec] = {
+    m.id: m
+    for m in (
+        ModelSpec("claude-opus-4-5", "20251101", 500, 2500, 625, 50, 1400.0, 55.0, 420.0, 1800.0),
+        ModelSpec("claude-sonnet-4-5", "20250929", 300, 1500, 375, 30, 900.0, 75.0, 380.0, 1500.0),
+        ModelSpec("claude-haiku-4-5", "20251001", 100, 500, 125, 10, 380.0, 140.0, 260.0, 1100.0),
+        ModelSpec(
+            "claude-opus-4-1", "20250805", 1500, 7500, 1875, 150, 1900.0, 38.0, 450.0, 2000.0
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """A Claude deployment of an account; ``rpm`` is its mean requests per minute on a weekday."""
+
+    name: str
+    model: str
+    capacity: int
+    rpm: float
+    sku: str = "GlobalStandard"
+    # Optional capacity change (chart annotations): new capacity from this time on.
+    changed_at: datetime | None = None
+    new_capacity: int | None = None
+
+    def capacity_at(self, now: datetime) -> int:
+        if self.changed_at is not None and self.new_capacity is not None and now >= self.changed_at:
+            return self.new_capacity
+        return self.capacity
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """A Cognitive Services account. Only kind ``AIServices`` serves Claude traffic."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    kind: str = "AIServices"
+    deployments: tuple[DeploymentSpec, ...] = ()
+    # Non-Claude accounts: (deployment name, model name, version, format) shown by ARM only.
+    other_deployments: tuple[tuple[str, str, str, str], ...] = ()
+    daily_other_cost_cents: int = 0  # non-Marketplace cost rows (e.g. Azure OpenAI meters)
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{self.name}"
+        )
+
+
+@dataclass(frozen=True)
+class QuotaPool:
+    """Per-subscription, per-model limits shared by every deployment of the model."""
+
+    rpm: int
+    input_tpm: int
+    output_tpm: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    accounts: tuple[AccountSpec, ...]
+    pools: dict[tuple[str, str], QuotaPool] = field(default_factory=dict)
+    workspace_id: str = "5b7a1f0e-3c2d-4e8f-9a6b-0123456789ab"
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted({a.subscription for a in self.accounts})
+
+    @property
+    def claude_accounts(self) -> list[AccountSpec]:
+        return [a for a in self.accounts if a.kind == "AIServices" and a.deployments]
+
+
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000f1"
+RESOURCE_GROUP = "rg-ai"
+
+
+def default_catalog(change_at: datetime | None = None) -> Catalog:
+    """The default tenant: two AIServices accounts in two regions plus one OpenAI account.
+
+    About 95k requests on a weekday. ``change_at`` is when ``support-bot``'s capacity doubles.
+    """
+    sub, rg = SUBSCRIPTION, RESOURCE_GROUP
+    eus2 = AccountSpec(
+        sub,
+        rg,
+        "contoso-ai-eus2",
+        "eastus2",
+        deployments=(
+            DeploymentSpec("claude-opus-4-5", "claude-opus-4-5", 200, 6.0),
+            DeploymentSpec("claude-sonnet-4-5", "claude-sonnet-4-5", 400, 16.0),
+            DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 500, 14.0),
+            DeploymentSpec(
+                "support-bot",
+                "claude-sonnet-4-5",
+                150,
+                9.0,
+                changed_at=change_at,
+                new_capacity=300 if change_at else None,
+            ),
+        ),
+    )
+    swc = AccountSpec(
+        sub,
+        rg,
+        "contoso-ai-swc",
+        "swedencentral",
+        deployments=(
+            DeploymentSpec("claude-sonnet-4-5", "claude-sonnet-4-5", 300, 11.0),
+            DeploymentSpec("claude-opus-4-1", "claude-opus-4-1", 100, 3.0),
+            DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0),
+        ),
+    )
+    openai = AccountSpec(
+        sub,
+        rg,
+        "contoso-openai",
+        "eastus2",
+        kind="OpenAI",
+        other_deployments=(("gpt-4o-mini", "gpt-4o-mini", "2024-07-18", "OpenAI"),),
+        daily_other_cost_cents=1234,
+    )
+    pools = {
+        (sub, "claude-opus-4-5"): QuotaPool(rpm=14, input_tpm=60_000, output_tpm=12_000),
+        (sub, "claude-sonnet-4-5"): QuotaPool(rpm=80, input_tpm=260_000, output_tpm=60_000),
+        (sub, "claude-haiku-4-5"): QuotaPool(rpm=60, input_tpm=200_000, output_tpm=40_000),
+        (sub, "claude-opus-4-1"): QuotaPool(rpm=8, input_tpm=40_000, output_tpm=8_000),
+    }
+    return Catalog(accounts=(eus2, swc, openai), pools=pools)

@@ -1,0 +1,194 @@
+"""The ground truth of a workload, as the JSON document ``foundry-monitor emulator truth`` writes.
+
+Shape (issue #3, plus extra keys)::
+
+    {"seed", "start", "end", "currency",
+     "deployments": [{"resource", "deployment", "model", "model_version", "region",
+                      "days": [{"day", "requests", "requests_by_status", "input_tokens",
+                                "output_tokens", "cache_write_tokens", "cache_read_tokens",
+                                "p50_ms", "p95_ms", "p99_ms", "estimated_cost", "true_cost"}]}],
+     "billed": [{"resource", "day", "cost", "preliminary_cost", "quantity_ccu", "currency",
+                 "first_seen", "final_at"}],
+     "deployment_changes": [...], "failed_requests": [{"apim_request_id", "request_id",
+                 "deployment", "resource", "status", "time", "duration_ms"}]}
+
+Tokens are counted on successful (200) requests only. Latency percentiles are nearest-rank over
+the durations of the day's successful requests (None when there were none). ``estimated_cost``
+= input x input price + output x output price (what Azure's token metrics allow), ``true_cost``
+adds cache writes (5-minute price) and cache reads; both are exact integer cost units / 1e8,
+unrounded. ``billed.cost`` is the final amount, rounded to the cent per resource-day.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from collector.emulator.billing import bill_rows
+from collector.emulator.catalog import COST_UNITS_PER_USD
+from collector.emulator.workload import (
+    DAY_MS,
+    Workload,
+    from_ms,
+    guid_of,
+    request_id_of,
+)
+from collector.histogram import nearest_rank
+
+FAILED_SAMPLE_SIZE = 200
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _percentiles(durations: np.ndarray) -> dict[str, int | None]:
+    if durations.size == 0:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
+    ordered = np.sort(durations)
+    n = int(ordered.size)
+    return {f"p{int(q * 100)}_ms": int(ordered[nearest_rank(n, q) - 1]) for q in (0.5, 0.95, 0.99)}
+
+
+def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, Any]:
+    """The whole truth (may take seconds for 30 days: every request is generated once)."""
+    days = workload.days(until)
+    per_dep: dict[int, list[dict[str, Any]]] = {d.index: [] for d in workload.deployments}
+    failed_parts: list[tuple[np.ndarray, ...]] = []
+    for day in days:
+        day_str = datetime.fromtimestamp(day * DAY_MS / 1000, tz=UTC).strftime("%Y-%m-%d")
+        req = workload.requests(day * DAY_MS, (day + 1) * DAY_MS)
+        if until is not None:
+            keep = req.ts_ms < int(until.timestamp() * 1000)
+            req = req.take(np.flatnonzero(keep))
+        for dep in workload.deployments:
+            sel = req.dep == dep.index
+            status = req.status[sel]
+            codes, counts = np.unique(status, return_counts=True)
+            ok = status == 200
+            inp = int(req.input_tokens[sel].astype(np.int64).sum())
+            out = int(req.output_tokens[sel].astype(np.int64).sum())
+            cw = int(req.cache_write_tokens[sel].astype(np.int64).sum())
+            cr = int(req.cache_read_tokens[sel].astype(np.int64).sum())
+            entry: dict[str, Any] = {
+                "day": day_str,
+                "requests": int(sel.sum()),
+                "requests_by_status": {
+                    str(int(c)): int(n) for c, n in zip(codes, counts, strict=True)
+                },
+                "input_tokens": inp,
+                "output_tokens": out,
+                "cache_write_tokens": cw,
+                "cache_read_tokens": cr,
+                **_percentiles(req.duration_ms[sel][ok]),
+                "estimated_cost": dep.model.estimate_units(inp, out) / COST_UNITS_PER_USD,
+                "true_cost": dep.model.cost_units(inp, out, cw, cr) / COST_UNITS_PER_USD,
+            }
+            per_dep[dep.index].append(entry)
+        failed = np.flatnonzero(req.status != 200)
+        failed_parts.append(
+            (
+                req.ts_ms[failed],
+                req.dep[failed],
+                req.status[failed],
+                req.apim_id[failed],
+                req.request_id[failed],
+                req.duration_ms[failed],
+            )
+        )
+    deployments = [
+        {
+            "resource": dep.resource_id,
+            "deployment": dep.name,
+            "model": dep.model.id,
+            "model_version": dep.model.version,
+            "region": dep.region,
+            "days": per_dep[dep.index],
+        }
+        for dep in workload.deployments
+    ]
+    billed = [
+        {
+            "resource": row.account.id,
+            "day": row.day.isoformat(),
+            "cost": row.final_cents / 100,
+            "preliminary_cost": row.preliminary_cents / 100,
+            "quantity_ccu": row.final_cents,
+            "currency": "USD",
+            "true_cost": row.true_cost_units / COST_UNITS_PER_USD,
+            "first_seen": iso(row.first_seen),
+            "final_at": iso(row.final_at),
+        }
+        for row in bill_rows(workload, until)
+        if row.marketplace
+    ]
+    changes = [
+        {
+            "resource": dep.resource_id,
+            "deployment": dep.name,
+            "at": iso(dep.spec.changed_at),
+            "capacity_before": dep.spec.capacity,
+            "capacity_after": dep.spec.new_capacity,
+        }
+        for dep in workload.deployments
+        if dep.spec.changed_at is not None and dep.spec.new_capacity is not None
+    ]
+    return {
+        "seed": workload.seed,
+        "start": iso(workload.start),
+        "end": iso(workload.end) if workload.end else None,
+        "currency": "USD",
+        "deployments": deployments,
+        "billed": billed,
+        "deployment_changes": changes,
+        "failed_requests": _failed_sample(workload, failed_parts),
+    }
+
+
+def _failed_sample(workload: Workload, parts: list[tuple[np.ndarray, ...]]) -> list[dict[str, Any]]:
+    """Up to FAILED_SAMPLE_SIZE failures, spread evenly over statuses and over time."""
+    if not parts:
+        return []
+    ts = np.concatenate([p[0] for p in parts])
+    dep = np.concatenate([p[1] for p in parts])
+    status = np.concatenate([p[2] for p in parts])
+    apim = np.concatenate([p[3] for p in parts])
+    rid = np.concatenate([p[4] for p in parts])
+    dur = np.concatenate([p[5] for p in parts])
+    codes = sorted(set(status.tolist()))
+    if not codes:
+        return []
+    per_code = max(1, FAILED_SAMPLE_SIZE // len(codes))
+    chosen: list[int] = []
+    for code in codes:
+        idx = np.flatnonzero(status == code)
+        k = min(per_code, idx.size)
+        picks = np.unique(np.linspace(0, idx.size - 1, k).round().astype(np.int64))
+        chosen.extend(idx[picks].tolist())
+    chosen.sort(key=lambda i: (int(ts[i]), int(dep[i])))
+    sample = []
+    for i in chosen:
+        d = workload.deployments[int(dep[i])]
+        sample.append(
+            {
+                "apim_request_id": guid_of(apim[i]),
+                "request_id": request_id_of(rid[i]),
+                "deployment": d.name,
+                "resource": d.resource_id,
+                "status": int(status[i]),
+                "time": iso(from_ms(int(ts[i]))),
+                "duration_ms": int(dur[i]),
+            }
+        )
+    return sample
+
+
+def truth_json(workload: Workload, until: datetime | None = None) -> str:
+    """The truth serialised deterministically (same seed and end: same bytes)."""
+    return json.dumps(build_truth(workload, until), indent=1, sort_keys=False) + "\n"

@@ -1,0 +1,556 @@
+"""The simulated workload: every request of every deployment, a pure function of (seed, time).
+
+Requests are generated lazily per (quota pool, UTC hour) *chunk*: each deployment of the pool
+draws its own requests from a generator seeded with (seed, deployment id, hour), then the pool's
+per-minute demand is compared with the subscription's quota for the model and the excess share
+of requests gets 429 on every deployment of that model. Nothing depends on the window being
+served, so any hour can be produced on its own and always comes out the same.
+
+Per-minute *atoms* (deployment x minute x status x stream type: counts, token sums, latency
+sums/min/max) are cached per UTC day; metrics answers, costs and the truth are built from them.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from collector.emulator.catalog import (
+    MODELS,
+    AccountSpec,
+    Catalog,
+    DeploymentSpec,
+    ModelSpec,
+    QuotaPool,
+    default_catalog,
+)
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+# Rare errors (probability per request that was not throttled), in this order.
+ERROR_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 408, 500, 529)
+ERROR_RATES: tuple[float, ...] = (0.004, 0.0004, 0.0003, 0.0003, 0.0004, 0.0008, 0.0012)
+CALLER_IPS: tuple[str, ...] = tuple(f"10.20.{i // 4}.{10 + 7 * i}" for i in range(12))
+STREAMING_SHARE = 0.7
+MAX_PROMPT_TOKENS = 195_000  # below the 200k long-context threshold: list prices always apply
+
+
+def stable_hash(*parts: object) -> int:
+    """A 32-bit hash of the parts that does not change between processes (unlike hash())."""
+    return zlib.crc32("\x1f".join(str(p) for p in parts).encode())
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.astimezone(UTC).timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A Claude deployment with its place in the workload."""
+
+    index: int
+    account: AccountSpec
+    spec: DeploymentSpec
+    model: ModelSpec
+    resource_index: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def resource_id(self) -> str:
+        return self.account.id
+
+    @property
+    def region(self) -> str:
+        return self.account.location
+
+
+@dataclass
+class Requests:
+    """Struct of arrays, one element per request, sorted by (time, deployment)."""
+
+    ts_ms: np.ndarray  # int64 epoch ms
+    dep: np.ndarray  # int16 global deployment index
+    status: np.ndarray  # int16 HTTP status
+    input_tokens: np.ndarray  # int32, 0 unless 200
+    output_tokens: np.ndarray
+    cache_write_tokens: np.ndarray
+    cache_read_tokens: np.ndarray
+    duration_ms: np.ndarray  # int32
+    stream: np.ndarray  # int8 index into STREAM_TYPES
+    caller: np.ndarray  # int8 index into CALLER_IPS
+    request_bytes: np.ndarray  # int32
+    response_bytes: np.ndarray  # int32
+    log_lag_ms: np.ndarray  # int32 ingestion delay of the log row
+    apim_id: np.ndarray  # uint64 (n, 2)
+    request_id: np.ndarray  # uint64 (n, 2)
+
+    def __len__(self) -> int:
+        return int(self.ts_ms.shape[0])
+
+    def take(self, index: np.ndarray) -> Requests:
+        return Requests(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Requests]) -> Requests:
+        if not parts:
+            return Requests.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return Requests(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(Requests)
+            }
+        )
+
+    @staticmethod
+    def empty() -> Requests:
+        z32 = np.zeros(0, np.int32)
+        return Requests(
+            ts_ms=np.zeros(0, np.int64),
+            dep=np.zeros(0, np.int16),
+            status=np.zeros(0, np.int16),
+            input_tokens=z32,
+            output_tokens=z32,
+            cache_write_tokens=z32,
+            cache_read_tokens=z32,
+            duration_ms=z32,
+            stream=np.zeros(0, np.int8),
+            caller=np.zeros(0, np.int8),
+            request_bytes=z32,
+            response_bytes=z32,
+            log_lag_ms=z32,
+            apim_id=np.zeros((0, 2), np.uint64),
+            request_id=np.zeros((0, 2), np.uint64),
+        )
+
+
+@dataclass
+class Atoms:
+    """Per (minute, deployment, status, stream type) aggregates, sorted by those keys."""
+
+    minute: np.ndarray  # int64 epoch minute
+    dep: np.ndarray
+    status: np.ndarray
+    stream: np.ndarray
+    count: np.ndarray  # requests
+    input_sum: np.ndarray  # successful requests only (zero otherwise)
+    input_min: np.ndarray
+    input_max: np.ndarray
+    output_sum: np.ndarray
+    output_min: np.ndarray
+    output_max: np.ndarray
+    total_sum: np.ndarray
+    total_min: np.ndarray
+    total_max: np.ndarray
+    duration_sum: np.ndarray
+    duration_min: np.ndarray
+    duration_max: np.ndarray
+    cache_write_sum: np.ndarray
+    cache_read_sum: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.minute.shape[0])
+
+    def take(self, index: np.ndarray) -> Atoms:
+        return Atoms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Atoms]) -> Atoms:
+        if len(parts) == 1:
+            return parts[0]
+        return Atoms(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Atoms)}
+        )
+
+
+def atoms_of(req: Requests) -> Atoms:
+    """Aggregate requests into per-minute atoms (vectorised)."""
+    minute = req.ts_ms // MINUTE_MS
+    key = (
+        (minute.astype(np.int64) << 24)
+        | (req.dep.astype(np.int64) << 12)
+        | (req.status.astype(np.int64) << 2)
+        | req.stream.astype(np.int64)
+    )
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if key.size == 0:
+        starts = np.zeros(0, np.int64)
+    else:
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    inp = req.input_tokens[order].astype(np.int64)
+    out = req.output_tokens[order].astype(np.int64)
+    tot = inp + out
+    dur = req.duration_ms[order].astype(np.int64)
+    cw = req.cache_write_tokens[order].astype(np.int64)
+    cr = req.cache_read_tokens[order].astype(np.int64)
+
+    def red(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        if starts.size == 0:
+            return np.zeros(0, np.int64)
+        return ufunc.reduceat(values, starts)
+
+    counts = np.diff(np.concatenate((starts, [key.size]))) if starts.size else np.zeros(0, np.int64)
+    head = key[starts] if starts.size else key
+    return Atoms(
+        minute=head >> 24,
+        dep=((head >> 12) & 0xFFF).astype(np.int16),
+        status=((head >> 2) & 0x3FF).astype(np.int16),
+        stream=(head & 0x3).astype(np.int8),
+        count=counts.astype(np.int64),
+        input_sum=red(np.add, inp),
+        input_min=red(np.minimum, inp),
+        input_max=red(np.maximum, inp),
+        output_sum=red(np.add, out),
+        output_min=red(np.minimum, out),
+        output_max=red(np.maximum, out),
+        total_sum=red(np.add, tot),
+        total_min=red(np.minimum, tot),
+        total_max=red(np.maximum, tot),
+        duration_sum=red(np.add, dur),
+        duration_min=red(np.minimum, dur),
+        duration_max=red(np.maximum, dur),
+        cache_write_sum=red(np.add, cw),
+        cache_read_sum=red(np.add, cr),
+    )
+
+
+def diurnal(hour_of_day: np.ndarray) -> np.ndarray:
+    """Traffic multiplier by UTC hour (mean ~1 over a day, peak ~2.5 at 14:30)."""
+    return 0.35 + 2.2 * np.exp(-(((hour_of_day - 14.5) / 4.0) ** 2))
+
+
+def weekday_factor(day: datetime) -> float:
+    return 0.45 if day.weekday() >= 5 else 1.0
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Seed and time range of a workload.
+
+    ``end`` pins the end of traffic (exclusive, rounded down to the minute); ``None`` is live
+    mode: traffic keeps flowing with the wall clock. History starts ``days`` before ``end`` (or
+    before the moment the workload is created, in live mode).
+    """
+
+    seed: int = 1
+    days: float = 30.0
+    end: datetime | None = None
+    catalog: Catalog | None = None
+    start: datetime | None = field(default=None)  # computed when omitted
+
+    def resolved(self) -> WorkloadConfig:
+        end = floor_minute(self.end) if self.end is not None else None
+        anchor = end or floor_minute(datetime.now(UTC))
+        start = floor_minute(self.start) if self.start else anchor - timedelta(days=self.days)
+        catalog = self.catalog
+        if catalog is None:
+            change = (anchor - timedelta(days=min(3.0, self.days / 2))).replace(
+                minute=0, second=0, microsecond=0
+            )
+            catalog = default_catalog(change_at=change)
+        return WorkloadConfig(seed=self.seed, days=self.days, end=end, catalog=catalog, start=start)
+
+
+class Workload:
+    """Lazily generated, cached requests and per-minute aggregates of a workload."""
+
+    def __init__(self, config: WorkloadConfig, *, chunk_cache: int = 256) -> None:
+        self.config = config.resolved()
+        assert self.config.catalog is not None and self.config.start is not None
+        self.catalog: Catalog = self.config.catalog
+        self.seed = self.config.seed
+        self.start: datetime = self.config.start
+        self.end: datetime | None = self.config.end
+        self.start_ms = to_ms(self.start)
+        self.end_ms: int | None = to_ms(self.end) if self.end else None
+        self.accounts = list(self.catalog.accounts)
+        self.resources = self.catalog.claude_accounts
+        self.deployments: list[Deployment] = []
+        for r_index, account in enumerate(self.resources):
+            for spec in account.deployments:
+                self.deployments.append(
+                    Deployment(len(self.deployments), account, spec, MODELS[spec.model], r_index)
+                )
+        pools: dict[tuple[str, str], list[int]] = {}
+        for dep in self.deployments:
+            pools.setdefault((dep.account.subscription, dep.model.id), []).append(dep.index)
+        self.pools: list[tuple[tuple[str, str], list[int]]] = sorted(pools.items())
+        self.dep_resource = np.array([d.resource_index for d in self.deployments], np.int16)
+        self._chunks: OrderedDict[tuple[int, int], Requests] = OrderedDict()
+        self._chunk_cache = chunk_cache
+        self._days: dict[int, Atoms] = {}
+        self._ranges: dict[tuple[int, int], Atoms] = {}
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- generation
+    def _quota(self, pool_key: tuple[str, str]) -> QuotaPool | None:
+        return self.catalog.pools.get(pool_key)
+
+    def _deployment_hour(self, dep: Deployment, hour: int, burst: np.ndarray) -> dict:
+        rng = np.random.default_rng([self.seed, stable_hash(dep.resource_id, dep.name), hour])
+        hour_start = datetime.fromtimestamp(hour * 3600, tz=UTC)
+        hod = hour_start.hour + (np.arange(60) + 0.5) / 60.0
+        lam = dep.spec.rpm * diurnal(hod) * weekday_factor(hour_start) * burst
+        per_minute = rng.poisson(lam)
+        n = int(per_minute.sum())
+        minute = np.repeat(np.arange(60, dtype=np.int64), per_minute)
+        offset = rng.integers(0, MINUTE_MS, n)
+        ts = hour * HOUR_MS + minute * MINUTE_MS + offset
+        model = dep.model
+        inp = np.clip(rng.lognormal(np.log(model.input_median), 1.0, n), 1, 150_000).astype(
+            np.int64
+        )
+        has_write = rng.random(n) < 0.18
+        cw = np.where(has_write, np.clip(rng.lognormal(np.log(2500), 0.8, n), 1, 20_000), 0)
+        cw = cw.astype(np.int64)
+        has_read = rng.random(n) < 0.55
+        cr = np.where(has_read, rng.lognormal(np.log(6000), 0.9, n), 0).astype(np.int64)
+        cr = np.minimum(cr, MAX_PROMPT_TOKENS - inp - cw)
+        out = np.clip(rng.lognormal(np.log(model.output_median), 0.9, n), 1, 32_000)
+        out = out.astype(np.int64)
+        ttft = model.ttft_ms * rng.lognormal(0.0, 0.35, n)
+        speed = model.tokens_per_s * rng.lognormal(0.0, 0.2, n)
+        ttlb = np.maximum(1, np.rint(ttft + out / speed * 1000.0)).astype(np.int64)
+        return {
+            "ts": ts,
+            "minute": minute,
+            "inp": inp,
+            "cw": cw,
+            "cr": cr,
+            "out": out,
+            "ttlb": ttlb,
+            "stream": (rng.random(n) >= STREAMING_SHARE).astype(np.int8),
+            "caller": rng.integers(0, len(CALLER_IPS), n).astype(np.int8),
+            "u_quota": rng.random(n),
+            "u_error": rng.random(n),
+            "u_latency": rng.random(n),
+            "log_lag": rng.integers(120_000, 300_001, n).astype(np.int32),
+            "ids": rng.integers(0, np.iinfo(np.uint64).max, (n, 4), dtype=np.uint64, endpoint=True),
+            "dep": np.full(n, dep.index, np.int16),
+        }
+
+    def _generate_chunk(self, pool_index: int, hour: int) -> Requests:
+        pool_key, members = self.pools[pool_index]
+        prng = np.random.default_rng([self.seed, stable_hash("pool", *pool_key), hour])
+        burst = np.ones(60)
+        if prng.random() < 0.12:
+            first = int(prng.integers(0, 60))
+            burst[first : first + int(prng.integers(5, 21))] = float(prng.uniform(2.0, 3.2))
+        parts = [self._deployment_hour(self.deployments[i], hour, burst) for i in members]
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        # Quota pool: the share of each minute's demand above the pool limits gets 429.
+        minute = cat["minute"]
+        demand_r = np.bincount(minute, minlength=60).astype(float)
+        demand_i = np.bincount(minute, weights=cat["inp"], minlength=60)
+        demand_o = np.bincount(minute, weights=cat["out"], minlength=60)
+        quota = self._quota(pool_key)
+        if quota is None:
+            excess = np.zeros(60)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                allowed = np.minimum.reduce(
+                    [
+                        np.where(demand_r > 0, quota.rpm / demand_r, 1.0),
+                        np.where(demand_i > 0, quota.input_tpm / demand_i, 1.0),
+                        np.where(demand_o > 0, quota.output_tpm / demand_o, 1.0),
+                    ]
+                )
+            excess = np.clip(1.0 - allowed, 0.0, 1.0)
+        throttled = cat["u_quota"] < excess[minute]
+        status = np.full(minute.shape, 200, np.int16)
+        edges = np.cumsum(ERROR_RATES)
+        err_index = np.searchsorted(edges, cat["u_error"], side="right")
+        errored = err_index < len(ERROR_STATUSES)
+        status[errored] = np.asarray(ERROR_STATUSES, np.int16)[err_index[errored]]
+        status[throttled] = 429
+        ok = status == 200
+        lat = cat["u_latency"]
+        duration = np.where(ok, cat["ttlb"], 0)
+        for code, low, span in (
+            (429, 3, 27),
+            (400, 8, 60),
+            (401, 5, 20),
+            (403, 6, 25),
+            (404, 6, 25),
+            (408, 30_000, 30_000),
+            (500, 200, 4_800),
+            (529, 40, 400),
+        ):
+            sel = status == code
+            duration = np.where(sel, (low + span * lat).astype(np.int64), duration)
+        zero = np.zeros_like(cat["inp"])
+        inp = np.where(ok, cat["inp"], zero)
+        out = np.where(ok, cat["out"], zero)
+        cw = np.where(ok, cat["cw"], zero)
+        cr = np.where(ok, cat["cr"], zero)
+        prompt = cat["inp"] + cat["cw"] + cat["cr"]
+        request_bytes = prompt * 4 + 300
+        response_bytes = np.where(
+            ok,
+            np.where(cat["stream"] == 0, cat["out"] * 6 + 600, cat["out"] * 4 + 350),
+            180 + (lat * 80).astype(np.int64),
+        )
+        ts = cat["ts"]
+        keep = ts >= self.start_ms
+        if self.end_ms is not None:
+            keep &= ts < self.end_ms
+        order = np.lexsort((cat["dep"], ts))
+        order = order[keep[order]]
+        ids = cat["ids"]
+        return Requests(
+            ts_ms=ts[order].astype(np.int64),
+            dep=cat["dep"][order],
+            status=status[order],
+            input_tokens=inp[order].astype(np.int32),
+            output_tokens=out[order].astype(np.int32),
+            cache_write_tokens=cw[order].astype(np.int32),
+            cache_read_tokens=cr[order].astype(np.int32),
+            duration_ms=duration[order].astype(np.int32),
+            stream=cat["stream"][order],
+            caller=cat["caller"][order],
+            request_bytes=request_bytes[order].astype(np.int32),
+            response_bytes=response_bytes[order].astype(np.int32),
+            log_lag_ms=cat["log_lag"][order],
+            apim_id=ids[order, 0:2],
+            request_id=ids[order, 2:4],
+        )
+
+    def chunk(self, pool_index: int, hour: int) -> Requests:
+        """Every request of one quota pool in one UTC hour (epoch hour index)."""
+        key = (pool_index, hour)
+        with self._lock:
+            cached = self._chunks.get(key)
+            if cached is not None:
+                self._chunks.move_to_end(key)
+                return cached
+        value = self._generate_chunk(pool_index, hour)
+        with self._lock:
+            self._chunks[key] = value
+            while len(self._chunks) > self._chunk_cache:
+                self._chunks.popitem(last=False)
+        return value
+
+    # ---------------------------------------------------------------- windows
+    def traffic_end_ms(self, now: datetime) -> int:
+        """Exclusive end of generated traffic as seen at ``now``."""
+        now_ms = to_ms(now)
+        return now_ms if self.end_ms is None else min(self.end_ms, max(now_ms, self.end_ms))
+
+    def hours(self, start_ms: int, end_ms: int) -> Iterator[int]:
+        first = max(start_ms, self.start_ms) // HOUR_MS
+        last = (end_ms - 1) // HOUR_MS
+        if self.end_ms is not None:
+            last = min(last, (self.end_ms - 1) // HOUR_MS)
+        yield from range(first, last + 1)
+
+    def requests(self, start_ms: int, end_ms: int, pools: list[int] | None = None) -> Requests:
+        """Every request with ``start_ms <= ts < end_ms`` (ordered by pool then time)."""
+        parts: list[Requests] = []
+        pool_indexes = range(len(self.pools)) if pools is None else pools
+        for hour in self.hours(start_ms, end_ms):
+            for p in pool_indexes:
+                chunk = self.chunk(p, hour)
+                if hour * HOUR_MS >= start_ms and (hour + 1) * HOUR_MS <= end_ms:
+                    parts.append(chunk)
+                else:
+                    sel = (chunk.ts_ms >= start_ms) & (chunk.ts_ms < end_ms)
+                    parts.append(chunk.take(np.flatnonzero(sel)))
+        return Requests.concat(parts)
+
+    def day_atoms(self, day: int) -> Atoms:
+        """Per-minute atoms of one UTC day (epoch day index), cached."""
+        with self._lock:
+            cached = self._days.get(day)
+        if cached is not None:
+            return cached
+        value = atoms_of(self.requests(day * DAY_MS, (day + 1) * DAY_MS))
+        with self._lock:
+            self._days[day] = value
+        return value
+
+    def atoms(self, start_ms: int, end_ms: int) -> Atoms:
+        """Atoms of every minute in [start_ms, end_ms) (minute-aligned by the caller)."""
+        first_day = max(start_ms, self.start_ms) // DAY_MS
+        last_day = (end_ms - 1) // DAY_MS
+        if self.end_ms is not None:
+            last_day = min(last_day, (self.end_ms - 1) // DAY_MS)
+        if last_day < first_day:
+            return atoms_of(Requests.empty())
+        key = (first_day, last_day)
+        with self._lock:
+            combined = self._ranges.get(key)
+        if combined is None:
+            combined = Atoms.concat([self.day_atoms(d) for d in range(first_day, last_day + 1)])
+            with self._lock:
+                if len(self._ranges) > 16:
+                    self._ranges.clear()
+                self._ranges[key] = combined
+        lo = np.searchsorted(combined.minute, start_ms // MINUTE_MS, side="left")
+        hi = np.searchsorted(combined.minute, (end_ms + MINUTE_MS - 1) // MINUTE_MS, side="left")
+        return combined.take(np.arange(lo, hi))
+
+    def metric_visible_ms(self, atoms: Atoms) -> np.ndarray:
+        """When each atom's minute becomes visible in Azure Monitor (1 to 3 minutes late)."""
+        resource = self.dep_resource[atoms.dep].astype(np.int64)
+        lag = 60_000 + (atoms.minute * 2_654_435_761 + resource * 97_531) % 120_001
+        return (atoms.minute + 1) * MINUTE_MS + lag
+
+    def days(self, until: datetime | None = None) -> list[int]:
+        """Epoch day indexes with traffic, up to ``until`` (default: end or now)."""
+        end_ms = self.end_ms if self.end_ms is not None else to_ms(until or datetime.now(UTC))
+        if until is not None:
+            end_ms = min(end_ms, to_ms(until))
+        if end_ms <= self.start_ms:
+            return []
+        return list(range(self.start_ms // DAY_MS, (end_ms - 1) // DAY_MS + 1))
+
+    def warm(self, until: datetime | None = None) -> None:
+        """Generate and cache every day's atoms (benchmarks; the first query otherwise pays)."""
+        for day in self.days(until):
+            self.day_atoms(day)
+
+
+# ------------------------------------------------------------------ identifiers
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def guid_of(pair: np.ndarray) -> str:
+    """A lower-case version-4 GUID from two uint64 words."""
+    value = (int(pair[0]) << 64) | int(pair[1])
+    value &= ~(0xF << 76)
+    value |= 0x4 << 76
+    value &= ~(0x3 << 62)
+    value |= 0x2 << 62
+    h = f"{value:032x}"
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def request_id_of(pair: np.ndarray) -> str:
+    """An Anthropic request id: ``req_`` + 24 base62 characters."""
+    value = (int(pair[0]) << 64) | int(pair[1])
+    chars = []
+    for _ in range(24):
+        value, digit = divmod(value, 62)
+        chars.append(_BASE62[digit])
+    return "req_011C" + "".join(reversed(chars))[4:]
