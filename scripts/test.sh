@@ -28,4 +28,4 @@ echo "== ruff"
 echo "== mypy collector/"
 .venv/bin/mypy collector
 echo "== pytest"
-.venv/bin/pytest "$@"
+.venv/bin/pytest -v "$@"
