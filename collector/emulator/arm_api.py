@@ -1,0 +1,219 @@
+"""ARM: subscriptions, Cognitive Services accounts and their deployments (GET, paged)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from collector.emulator.catalog import MODEL_FORMAT, MODELS, AccountSpec, DeploymentSpec
+from collector.emulator.errors import ApiError, arm_error
+from collector.emulator.workload import Workload, stable_hash
+
+DEFAULT_PAGE_SIZE = 100
+CREATED_BY = "platform-team@contoso.com"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _etag(*parts: object) -> str:
+    return f'"{stable_hash(*parts):08x}-0000-0100-0000-{stable_hash("etag", *parts):08x}0000"'
+
+
+class ArmApi:
+    """The inventory part of Azure Resource Manager for the emulated tenant."""
+
+    def __init__(self, workload: Workload, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self.workload = workload
+        self.page_size = page_size
+        created = workload.start - timedelta(days=30)
+        self.created = created.replace(hour=9, minute=30, second=0, microsecond=0)
+
+    # ------------------------------------------------------------------ helpers
+    def _subscription(self, sub: str) -> str:
+        for known in self.workload.catalog.subscriptions:
+            if known.lower() == sub.lower():
+                return known
+        raise arm_error(
+            404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
+        )
+
+    def _account(self, sub: str, rg: str, name: str) -> AccountSpec:
+        for account in self.workload.accounts:
+            if (
+                account.subscription.lower() == sub.lower()
+                and account.resource_group.lower() == rg.lower()
+                and account.name.lower() == name.lower()
+            ):
+                return account
+        raise arm_error(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.CognitiveServices/accounts/{name}' under resource group "
+            f"'{rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
+
+    def _page(self, items: list[dict[str, Any]], params: dict[str, str], path: str, base: str):
+        offset = 0
+        token = params.get("$skipToken") or params.get("$skiptoken")
+        if token:
+            try:
+                offset = int(json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))))
+            except ValueError:
+                raise arm_error(400, "InvalidSkipToken", "The $skipToken is not valid.") from None
+        page = items[offset : offset + self.page_size]
+        body: dict[str, Any] = {"value": page}
+        if offset + self.page_size < len(items):
+            next_token = base64.urlsafe_b64encode(str(offset + self.page_size).encode()).decode()
+            version = params.get("api-version", "2025-09-01")
+            body["nextLink"] = f"{base}{path}?api-version={version}&$skipToken={quote(next_token)}"
+        return body
+
+    def account_json(self, account: AccountSpec) -> dict[str, Any]:
+        endpoint = f"https://{account.name}.services.ai.azure.com/"
+        return {
+            "id": account.id,
+            "name": account.name,
+            "type": "Microsoft.CognitiveServices/accounts",
+            "etag": _etag(account.id),
+            "location": account.location,
+            "kind": account.kind,
+            "sku": {"name": "S0"},
+            "tags": {"team": "platform"},
+            "identity": {"type": "None"},
+            "systemData": {
+                "createdBy": CREATED_BY,
+                "createdByType": "User",
+                "createdAt": _iso(self.created),
+                "lastModifiedBy": CREATED_BY,
+                "lastModifiedByType": "User",
+                "lastModifiedAt": _iso(self.created),
+            },
+            "properties": {
+                "endpoint": endpoint
+                if account.kind == "AIServices"
+                else f"https://{account.name}.openai.azure.com/",
+                "endpoints": {
+                    "AI Foundry API": f"https://{account.name}.services.ai.azure.com/",
+                    "OpenAI Language Model Instance API": f"https://{account.name}.openai.azure.com/",
+                },
+                "internalId": f"{stable_hash(account.id):08x}{stable_hash('i', account.id):08x}",
+                "dateCreated": _iso(self.created),
+                "customSubDomainName": account.name,
+                "provisioningState": "Succeeded",
+                "publicNetworkAccess": "Enabled",
+                "disableLocalAuth": True,
+                "allowProjectManagement": account.kind == "AIServices",
+            },
+        }
+
+    def deployment_json(
+        self, account: AccountSpec, spec: DeploymentSpec, now: datetime
+    ) -> dict[str, Any]:
+        model = MODELS[spec.model]
+        modified = self.created
+        if spec.changed_at is not None and now >= spec.changed_at:
+            modified = spec.changed_at
+        capacity = spec.capacity_at(now)
+        return {
+            "id": f"{account.id}/deployments/{spec.name}",
+            "name": spec.name,
+            "type": "Microsoft.CognitiveServices/accounts/deployments",
+            "etag": _etag(account.id, spec.name, capacity),
+            "sku": {"name": spec.sku, "capacity": capacity},
+            "systemData": {
+                "createdBy": CREATED_BY,
+                "createdByType": "User",
+                "createdAt": _iso(self.created),
+                "lastModifiedBy": CREATED_BY,
+                "lastModifiedByType": "User",
+                "lastModifiedAt": _iso(modified),
+            },
+            "properties": {
+                "model": {"format": MODEL_FORMAT, "name": model.id, "version": model.version},
+                "versionUpgradeOption": "NoAutoUpgrade",
+                "currentCapacity": capacity,
+                "capabilities": {"chatCompletion": "true"},
+                "provisioningState": "Succeeded",
+                "raiPolicyName": "Microsoft.DefaultV2",
+                "rateLimits": [
+                    {"key": "request", "renewalPeriod": 60, "count": capacity},
+                    {"key": "token", "renewalPeriod": 60, "count": capacity * 1000},
+                ],
+            },
+        }
+
+    def _other_deployment_json(
+        self, account: AccountSpec, item: tuple[str, str, str, str]
+    ) -> dict[str, Any]:
+        name, model, version, fmt = item
+        return {
+            "id": f"{account.id}/deployments/{name}",
+            "name": name,
+            "type": "Microsoft.CognitiveServices/accounts/deployments",
+            "sku": {"name": "GlobalStandard", "capacity": 50},
+            "properties": {
+                "model": {"format": fmt, "name": model, "version": version},
+                "provisioningState": "Succeeded",
+            },
+        }
+
+    # ------------------------------------------------------------------ routes
+    def get_subscription(self, sub: str) -> dict[str, Any]:
+        known = self._subscription(sub)
+        return {
+            "id": f"/subscriptions/{known}",
+            "subscriptionId": known,
+            "displayName": "Contoso AI",
+            "state": "Enabled",
+            "tenantId": "72f988bf-0000-0000-0000-00000000c0de",
+            "subscriptionPolicies": {"spendingLimit": "Off", "quotaId": "PayAsYouGo_2014-09-01"},
+        }
+
+    def list_accounts(self, sub: str, params: dict[str, str], base: str) -> dict[str, Any]:
+        known = self._subscription(sub)
+        items = [self.account_json(a) for a in self.workload.accounts if a.subscription == known]
+        path = f"/subscriptions/{known}/providers/Microsoft.CognitiveServices/accounts"
+        return self._page(items, params, path, base)
+
+    def list_accounts_in_group(
+        self, sub: str, rg: str, params: dict[str, str], base: str
+    ) -> dict[str, Any]:
+        known = self._subscription(sub)
+        items = [
+            self.account_json(a)
+            for a in self.workload.accounts
+            if a.subscription == known and a.resource_group.lower() == rg.lower()
+        ]
+        path = (
+            f"/subscriptions/{known}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/"
+            "accounts"
+        )
+        return self._page(items, params, path, base)
+
+    def get_account(self, sub: str, rg: str, name: str) -> dict[str, Any]:
+        return self.account_json(self._account(sub, rg, name))
+
+    def list_deployments(
+        self, sub: str, rg: str, name: str, params: dict[str, str], base: str, now: datetime
+    ) -> dict[str, Any]:
+        account = self._account(sub, rg, name)
+        items = [self.deployment_json(account, d, now) for d in account.deployments]
+        items += [self._other_deployment_json(account, o) for o in account.other_deployments]
+        return self._page(items, params, f"{account.id}/deployments", base)
+
+    def get_deployment(self, sub: str, rg: str, name: str, dep: str, now: datetime) -> dict:
+        account = self._account(sub, rg, name)
+        for spec in account.deployments:
+            if spec.name.lower() == dep.lower():
+                return self.deployment_json(account, spec, now)
+        raise arm_error(
+            404, "DeploymentNotFound", f"The deployment '{dep}' of account '{name}' was not found."
+        )
+
+
+__all__ = ["ApiError", "ArmApi"]
