@@ -122,7 +122,7 @@ def truth(
     Per deployment-day: requests by status, tokens, latency percentiles, costs; per
     resource-day: billed cost; a sample of failed requests with both ids.
 
-    Example: foundry-monitor emulator truth --seed 7 --days 30 --end 2025-11-20T12:00:00Z --out truth.json
+    Example: foundry-monitor emulator truth --seed 7 --end 2025-11-20T12:00:00Z --out truth.json
     """
     pinned = _parse_time(end, "--end") or floor_minute(datetime.now(UTC))
     text = truth_json(Workload(WorkloadConfig(seed=seed, days=days, end=pinned)))
