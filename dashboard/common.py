@@ -1,0 +1,350 @@
+"""What every page shares: the engine, the view (the sidebar's filters, kept in the URL), cached
+reads of the query module, and formatting.
+
+Pages never query the store themselves: they call the ``load_*`` functions below, each a thin
+``st.cache_data`` wrapper around one function of :mod:`collector.store.queries` (or, until it
+moves there, of :mod:`dashboard._pending_queries`). Every wrapper takes the database URL as its
+first argument, so that two stores never share a cache entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from collector.config import Settings, load_settings
+from collector.errors import FoundryMonitorError
+from collector.store import migrate, queries
+from dashboard import _pending_queries as pending
+
+# The view -------------------------------------------------------------------------------------
+RANGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+RANGE_LABELS: dict[str, str] = {
+    "1h": "Last hour",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom",
+}
+DEFAULT_RANGE = "24h"
+REFRESH_CHOICES: dict[str, int] = {"off": 0, "1m": 60, "5m": 300}
+
+#: Query-parameter names of the view (the look-up page adds ``id``).
+PARAM_RANGE, PARAM_FROM, PARAM_TO, PARAM_REFRESH = "range", "from", "to", "refresh"
+PARAM_SUBSCRIPTION, PARAM_RESOURCE = "subscription", "resource"
+PARAM_DEPLOYMENT, PARAM_MODEL, PARAM_ID = "deployment", "model", "id"
+
+EMPTY_STORE = (
+    "No data has been collected yet. Run `foundry-monitor collect --once` to collect from Azure, "
+    "or `foundry-monitor demo` to fill the store with a simulated workload, then press Refresh."
+)
+NO_MATCH = "No deployment matches the sidebar's filters: clear some of them."
+DASH = "—"
+
+_VIEW_KEY = "_view"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar selected: the window and the deployments, plus the store to read."""
+
+    url: str
+    now: datetime
+    since: datetime
+    until: datetime
+    range_key: str
+    retention_days: int
+    subscriptions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    deployments: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    #: None: no filter (every deployment); else the inventory ids matching the filters.
+    deployment_ids: tuple[int, ...] | None = None
+    empty_store: bool = False
+
+    @property
+    def step(self) -> str:
+        """Chart step for the window: about 60 to 300 points per line."""
+        return step_for(self.until - self.since)
+
+    @property
+    def window_label(self) -> str:
+        return f"{fmt_time(self.since)} → {fmt_time(self.until)} UTC"
+
+    def keep(self, deployment_id: int) -> bool:
+        return self.deployment_ids is None or deployment_id in self.deployment_ids
+
+
+def step_for(span: timedelta) -> str:
+    if span <= timedelta(hours=3):
+        return "1m"
+    if span <= timedelta(days=1):
+        return "5m"
+    return "1h" if span <= timedelta(days=31) else "1d"
+
+
+def sparkline_step(span: timedelta) -> str:
+    """A coarser step for the overview's sparklines (12 to 60 points)."""
+    if span <= timedelta(hours=1):
+        return "1m"
+    if span <= timedelta(hours=6):
+        return "5m"
+    if span <= timedelta(days=3):
+        return "1h"
+    return "1d"
+
+
+def floor_minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
+def parse_when(text: str | None, *, end: bool = False) -> datetime | None:
+    """An ISO date or datetime from the URL (UTC); a bare date as ``to`` means its whole day."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def resolve_window(
+    range_key: str,
+    now: datetime,
+    retention_days: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """``[since, until)`` of a range; ``until`` is the end of the current minute, so the window
+    (and therefore every cache key) stays the same for a minute. Custom windows are clamped to
+    the retention window."""
+    until = floor_minute(now) + timedelta(minutes=1)
+    oldest = until - timedelta(days=retention_days)
+    if range_key in RANGES:
+        return max(until - RANGES[range_key], oldest), until
+    since = max(start or until - RANGES[DEFAULT_RANGE], oldest)
+    stop = min(end or until, until)
+    if stop <= since:
+        return max(until - RANGES[DEFAULT_RANGE], oldest), until
+    return since, stop
+
+
+def set_view(view: View) -> None:
+    st.session_state[_VIEW_KEY] = view
+
+
+def current_view() -> View:
+    """The view built by ``app.py`` for this run."""
+    view = st.session_state.get(_VIEW_KEY)
+    if view is None:  # a page run on its own (e.g. `streamlit run dashboard/pages/x.py`)
+        st.error("Start the dashboard with `streamlit run dashboard/app.py`.")
+        st.stop()
+    return view
+
+
+def page_view(title: str, caption: str | None = None) -> View:
+    """Title, window caption and the empty-store guard every page starts with."""
+    view = current_view()
+    st.title(title)
+    st.caption(caption or view.window_label)
+    if view.empty_store:
+        st.info(EMPTY_STORE)
+        st.stop()
+    if view.deployment_ids == ():
+        st.info(NO_MATCH)
+        st.stop()
+    return view
+
+
+# Engine and settings --------------------------------------------------------------------------
+def settings() -> Settings:
+    """Settings from the environment (FOUNDRY_MONITOR_*); a bad value stops the page with it."""
+    try:
+        return load_settings()
+    except FoundryMonitorError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+@st.cache_resource(show_spinner="Opening the store…")
+def get_engine(url: str, retention_days: int = 30) -> Engine:
+    """One engine per database URL for the server's lifetime; the schema is upgraded once."""
+    return migrate.prepare(url, retention_days)
+
+
+def engine(url: str) -> Engine:
+    return get_engine(url)
+
+
+def clear_caches() -> None:
+    """Forget every cached query result (the Refresh button); the engine stays."""
+    st.cache_data.clear()
+
+
+# Cached reads (one per view; hashable arguments only) -----------------------------------------
+_TTL = 60
+Ids = tuple[int, ...] | None
+
+
+def _ids(ids: Ids) -> list[int] | None:
+    return None if ids is None else list(ids)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading the inventory…")
+def load_inventory(url: str) -> list[queries.DeploymentInfo]:
+    return queries.deployments(engine(url), include_removed=True)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Checking the collector…")
+def load_health(url: str) -> list[queries.CollectorRun]:
+    return queries.collector_health(engine(url))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Checking freshness…")
+def load_freshness(url: str, now: datetime) -> list[queries.SourceFreshness]:
+    return queries.freshness(engine(url), now)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Summarising deployments…")
+def load_summary(url: str, since: datetime, until: datetime) -> list[queries.DeploymentSummary]:
+    return queries.summary(engine(url), since, until)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading metrics…")
+def load_timeseries(
+    url: str, since: datetime, until: datetime, step: str, ids: Ids
+) -> list[queries.TimeseriesPoint]:
+    return queries.timeseries(engine(url), since, until, step=step, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Merging latency histograms…")
+def load_latency(
+    url: str, since: datetime, until: datetime, step: str, ids: Ids
+) -> list[queries.LatencyPoint]:
+    return queries.latency_percentiles_over_time(
+        engine(url), since, until, step=step, deployment_ids=_ids(ids)
+    )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Looking the request up…")
+def load_lookup(url: str, raw_id: str) -> queries.LookupResult:
+    """Raises InvalidRequestId / RequestNotFound (exceptions are not cached)."""
+    return queries.lookup(engine(url), raw_id)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading deployment changes…")
+def load_changes(
+    url: str, since: datetime, until: datetime, ids: Ids
+) -> list[pending.DeploymentChangeEvent]:
+    return pending.deployment_changes(engine(url), since, until, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading status codes…")
+def load_status_codes(
+    url: str, since: datetime, until: datetime, step: str, ids: Ids
+) -> list[pending.StatusCodePoint]:
+    return pending.status_codes_over_time(
+        engine(url), since, until, step=step, deployment_ids=_ids(ids)
+    )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading status codes…")
+def load_status_totals(
+    url: str, since: datetime, until: datetime, ids: Ids
+) -> list[pending.StatusCodeTotal]:
+    return pending.status_code_totals(engine(url), since, until, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading quota pools…")
+def load_pools(
+    url: str, since: datetime, until: datetime, step: str, ids: Ids
+) -> list[pending.PoolPoint]:
+    return pending.pool_throttling(engine(url), since, until, step=step, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Comparing throttled minutes…")
+def load_throttle_causes(
+    url: str, since: datetime, until: datetime, ids: Ids
+) -> list[pending.ThrottleCause]:
+    return pending.throttle_causes(engine(url), since, until, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading spend…")
+def load_spend(url: str, since: datetime, until: datetime, ids: Ids) -> list[pending.SpendDay]:
+    return pending.spend_days(engine(url), since, until, deployment_ids=_ids(ids))
+
+
+# Frames and formatting ------------------------------------------------------------------------
+def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A DataFrame of frozen dataclasses (Decimals become floats, for charts and tables)."""
+    records = [
+        {k: float(v) if isinstance(v, Decimal) else v for k, v in dataclasses.asdict(x).items()}
+        for x in items
+    ]
+    if not records and columns is not None:
+        return pd.DataFrame(columns=list(columns))
+    return pd.DataFrame.from_records(records)
+
+
+def fmt_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_age(age: timedelta | None) -> str:
+    """``2 min``, ``19 h``, ``3 d``; ``—`` when unknown."""
+    if age is None:
+        return DASH
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} d"
+
+
+_SOURCE_LABELS = {"costs": "cost", "metrics": "metrics", "logs": "logs", "inventory": "inventory"}
+
+
+def freshness_line(items: Sequence[queries.SourceFreshness]) -> str:
+    """``metrics 2 min old, logs 6 min, cost 19 h`` (age of each source's stalest watermark,
+    or of its last successful run when it keeps no watermark)."""
+    if not items:
+        return "Freshness: no collection has run yet."
+    parts = []
+    for i, item in enumerate(items):
+        age = item.data_age if item.data_age is not None else item.last_success_age
+        label = _SOURCE_LABELS.get(item.source, item.source)
+        text = f"{label} {fmt_age(age)}" + (" old" if i == 0 else "")
+        if item.last_run_status and item.last_run_status != queries.RUN_SUCCEEDED:
+            text += f" (last run {item.last_run_status})"
+        parts.append(text)
+    return "Freshness: " + ", ".join(parts)
+
+
+def show_freshness(view: View) -> None:
+    st.caption(freshness_line(load_freshness(view.url, view.now)))
+
+
+def subscription_of(resource_id: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    return parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""

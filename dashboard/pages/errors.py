@@ -1,0 +1,10 @@
+"""errors: not built yet."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common as c
+
+view = c.page_view("errors")
+st.info("This page is not built yet.")

@@ -1,0 +1,10 @@
+"""latency: not built yet."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common as c
+
+view = c.page_view("latency")
+st.info("This page is not built yet.")

@@ -1,0 +1,10 @@
+"""rate_limits: not built yet."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common as c
+
+view = c.page_view("rate_limits")
+st.info("This page is not built yet.")
