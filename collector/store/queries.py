@@ -1,0 +1,1056 @@
+"""The one read API of the store: the dashboard, ``summary``, ``lookup`` and reports all use it.
+
+Every function takes an engine and returns frozen dataclasses (never cursors or dicts). Windows are
+half-open ``[since, until)`` in UTC (naive datetimes are taken as UTC). Aggregation happens in SQL;
+Python only turns a few grouped rows into objects.
+
+SQLite and Postgres run the same SQLAlchemy Core statements. Their differences live in two tiny
+helpers, each tested on both databases:
+
+- :func:`time_bucket`: the start of the step a timestamp falls in (epoch arithmetic, so that
+  5-minute steps work too and the session time zone of Postgres never matters);
+- :func:`_reading`: a time limit on every read (``statement_timeout`` on Postgres, a progress
+  handler on SQLite) that turns a runaway query into a :class:`StoreError` instead of a hang.
+
+Latency percentiles are nearest-rank over the merged log-spaced histogram (see
+:mod:`collector.histogram`), computed in SQL by :func:`_percentile_buckets` with window functions
+and exact integer arithmetic, and reported as the upper bound of the bucket holding the rank.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ColumnElement
+
+from collector.errors import InvalidRequestId, RequestNotFound, StoreError
+from collector.histogram import bucket_bounds
+from collector.store.schema import TABLES
+from collector.store.types import UTCDateTime, to_utc
+
+# Tables (Core) --------------------------------------------------------------------------------
+_RESOURCE = TABLES["resource"]
+_DEPLOYMENT = TABLES["deployment"]
+_METRIC = TABLES["metric_minute"]
+_HIST = TABLES["latency_hist"]
+_LOG = TABLES["request_log"]
+_SPEND = TABLES["spend_daily"]
+_RUN = TABLES["collection_run"]
+_WATERMARK = TABLES["watermark"]
+
+# Metric names written by the collector.
+REQUESTS = "ModelRequests"
+INPUT_TOKENS = "InputTokens"
+OUTPUT_TOKENS = "OutputTokens"
+TTLB = "TimeToLastByte"
+AVAILABILITY = "ModelAvailabilityRate"
+
+#: ``collection_run.status`` of a run that committed its rows (the runner writes "ok" or "error").
+RUN_SUCCEEDED = "ok"
+
+#: Every read stops after this many seconds (override per call where offered).
+TIME_LIMIT_S = 30.0
+
+#: Steps of :func:`timeseries` and :func:`latency_percentiles_over_time`, in seconds.
+STEPS: dict[str, int] = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
+
+DEFAULT_QUANTILES: tuple[float, float, float] = (0.5, 0.95, 0.99)
+_Q_SCALE = 1_000_000  # quantiles as integers per million: exact comparisons in SQL
+
+MAX_ID_LENGTH = 200
+_GUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII
+)
+_REQ_RE = re.compile(r"req_[A-Za-z0-9]{1,120}", re.ASCII)
+_ID_EXAMPLES = (
+    "expected an apim-request-id (a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e) "
+    "or an Anthropic request-id (req_ followed by letters and digits, "
+    "such as req_011CSHoEeqs5C35K2UUqR7Fy)"
+)
+
+
+# Results --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """A deployment of the inventory with its resource."""
+
+    deployment_id: int
+    resource: str
+    resource_id: str
+    deployment: str
+    model: str | None
+    model_version: str | None
+    sku: str | None
+    capacity: int | None
+    removed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSummary:
+    """One deployment over a window. Rates are None without requests, percentiles without 2xx,
+    spend without ``spend_daily`` rows (never 0 for "unknown")."""
+
+    resource: str
+    deployment: str
+    model: str | None
+    requests: int
+    status_2xx: int
+    status_429: int
+    status_4xx_other: int
+    status_5xx: int
+    rate_429: float | None
+    error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    spend_estimated: Decimal | None
+    spend_billed: Decimal | None
+    resource_id: str
+    deployment_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeseriesPoint:
+    """One deployment over one step starting at ``ts``. TTLB figures are for successful requests."""
+
+    ts: datetime
+    deployment_id: int
+    resource: str
+    deployment: str
+    requests: int
+    status_2xx: int
+    status_4xx: int
+    status_429: int
+    status_5xx: int
+    rate_429: float | None
+    input_tokens: int
+    output_tokens: int
+    ttlb_avg_ms: float | None
+    ttlb_max_ms: float | None
+    availability_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPoint:
+    """Latency percentiles over one step (``deployment_id`` None: all deployments merged)."""
+
+    ts: datetime
+    deployment_id: int | None
+    deployment: str | None
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A stored request log row."""
+
+    time: datetime
+    apim_request_id: str
+    request_id: str | None
+    status: int
+    duration_ms: int | None
+    operation: str | None
+    api_name: str | None
+    stream_type: str | None
+    request_bytes: int | None
+    response_bytes: int | None
+    caller_ip: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteContext:
+    """The deployment's state in the minute of a request (None: no metric for that minute)."""
+
+    minute: datetime
+    requests: int | None
+    status_429: int | None
+    ttlb_avg_ms: float | None
+    other_failures: tuple[RequestRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """A request found by :func:`lookup`, its deployment, that minute's context and the fix."""
+
+    request: RequestRecord
+    matched_by: str  # "apim-request-id" or "request-id"
+    resource: str
+    resource_id: str
+    deployment_id: int
+    deployment: str | None
+    model: str | None
+    model_version: str | None
+    context: MinuteContext
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestId:
+    """A validated look-up id: ``kind`` is "apim-request-id" (value lower-cased) or "request-id"."""
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFreshness:
+    """How current one source's data is: its last successful run and its watermarks.
+
+    ``watermark_oldest`` is the stalest scope's watermark: the source's data is complete up to it.
+    """
+
+    source: str
+    last_success_at: datetime | None
+    last_success_age: timedelta | None
+    last_run_at: datetime | None
+    last_run_status: str | None
+    watermark_oldest: datetime | None
+    watermark_newest: datetime | None
+    data_age: timedelta | None
+    scopes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorRun:
+    """The latest run of one source for one scope."""
+
+    source: str
+    scope: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    rows: int
+    azure_calls: int
+    throttled_calls: int
+    duration_s: float | None
+    error: str | None
+
+
+# Pure helpers ---------------------------------------------------------------------------------
+_FIXES: dict[int, str] = {
+    400: "invalid request body: check the JSON against the Messages API (model, max_tokens, "
+    "messages); the response body names the field",
+    401: "authentication failed: wrong API key, or an expired Entra ID token (they last about an "
+    "hour; fetch a new one)",
+    403: "permission denied: the caller's identity lacks an RBAC role on the resource, e.g. "
+    '"Cognitive Services User"',
+    404: "not found: wrong deployment name (callers pass the deployment name as model) or wrong "
+    "resource/region in the endpoint, or the model is not available there",
+    408: "request timeout: retry the request; for long generations use streaming",
+    413: "request too large: shorten the prompt or the attachments",
+    429: "rate limited: back off exponentially and retry; quota is pooled per subscription and "
+    "model (traffic elsewhere counts), so ask for more quota if 429s persist",
+    500: "internal server error on the service side: retry with back-off",
+    502: "bad gateway on the service side: retry with back-off",
+    503: "service unavailable on the service side: retry with back-off",
+    504: "gateway timeout on the service side: retry, and stream long generations",
+    529: "the service is overloaded: retry with exponential back-off",
+}
+
+
+def status_fix(status: int) -> str:
+    """What to do about a response status (one line)."""
+    if status in _FIXES:
+        return _FIXES[status]
+    if 200 <= status < 300:
+        return "succeeded: nothing to fix"
+    if 400 <= status < 500:
+        return "client error: check the request against the response body's message"
+    if 500 <= status < 600:
+        return "server error on the service side: retry with back-off"
+    return "unexpected status: check the response body"
+
+
+def parse_request_id(raw: str) -> RequestId:
+    """Validate a look-up id; surrounding whitespace and quotes are trimmed, GUIDs lower-cased.
+
+    Anything else (SQL, KQL, control characters, over-long input) raises
+    :class:`InvalidRequestId`, whose message shows at most 40 characters of it, escaped.
+    """
+    shown = repr(raw[:40]) + ("..." if len(raw) > 40 else "")
+    if len(raw) > MAX_ID_LENGTH:
+        raise InvalidRequestId(f"{shown} is not a request id (too long): {_ID_EXAMPLES}")
+    text_ = raw.strip().strip("'\"").strip()
+    if _GUID_RE.fullmatch(text_):
+        return RequestId("apim-request-id", text_.lower())
+    if _REQ_RE.fullmatch(text_):
+        return RequestId("request-id", text_)
+    raise InvalidRequestId(f"{shown} is not a request id: {_ID_EXAMPLES}")
+
+
+def parse_step(step: str | timedelta) -> int:
+    """Seconds of a step: "1m", "5m", "1h", "1d" or the equal timedelta."""
+    seconds = int(step.total_seconds()) if isinstance(step, timedelta) else STEPS.get(step, 0)
+    if seconds not in STEPS.values():
+        raise ValueError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
+    return seconds
+
+
+def window_days(since: datetime, until: datetime) -> tuple[date, date]:
+    """First and last UTC day that the window ``[since, until)`` touches."""
+    since, until = to_utc(since), to_utc(until)
+    return since.date(), (until - timedelta(microseconds=1)).date()
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _int(value: Any) -> int:
+    return round(float(value)) if value is not None else 0
+
+
+def _resource_name(name: str | None, resource_id: str) -> str:
+    return name or resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _check_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    since, until = to_utc(since), to_utc(until)
+    if since >= until:
+        raise ValueError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
+    return since, until
+
+
+# Database helpers (the only places SQLite and Postgres differ) --------------------------------
+def time_bucket(column: ColumnElement[Any], seconds: int, dialect: str) -> ColumnElement[datetime]:
+    """Start (UTC) of the ``seconds``-long step holding ``column``, steps aligned on the epoch.
+
+    No bound parameters inside, so the same expression can be selected and grouped by.
+    """
+    n: ColumnElement[Any] = literal_column(str(int(seconds)))
+    if dialect == "postgresql":
+        expr: ColumnElement[Any] = func.to_timestamp(
+            func.floor(func.extract("epoch", column) / n) * n
+        )
+    else:
+        epoch = cast(func.strftime(literal_column("'%s'"), column), Integer)
+        expr = func.datetime(epoch - epoch % n, literal_column("'unixepoch'"))
+    return type_coerce(expr, UTCDateTime())
+
+
+@contextmanager
+def _reading(engine: Engine, limit_s: float = TIME_LIMIT_S) -> Iterator[Connection]:
+    """A connection whose statements stop after ``limit_s`` seconds with a :class:`StoreError`."""
+    with engine.connect() as conn:
+        sqlite_conn: sqlite3.Connection | None = None
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"),
+                {"ms": str(max(1, int(limit_s * 1000)))},
+            )
+        elif conn.dialect.name == "sqlite":
+            raw = conn.connection.driver_connection
+            if isinstance(raw, sqlite3.Connection):
+                sqlite_conn = raw
+                deadline = time.monotonic() + limit_s
+                sqlite_conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield conn
+        except OperationalError as exc:
+            message = str(exc.orig)
+            if "interrupted" in message or "statement timeout" in message:
+                raise StoreError(
+                    f"the query took longer than {limit_s:g} s and was stopped: "
+                    "narrow the time window or the filters"
+                ) from None
+            raise
+        finally:
+            if sqlite_conn is not None:
+                sqlite_conn.set_progress_handler(None, 0)
+            conn.rollback()
+
+
+def _percentile_buckets(hist: Any, keys: Sequence[str], quantiles: Sequence[float]) -> Select[Any]:
+    """Per group of ``keys``: total count and the bucket holding each nearest-rank quantile.
+
+    ``hist`` has the columns ``keys``, ``bucket`` and ``n`` (count, one row per bucket). The
+    q-quantile's rank is ``ceil(q * total)``; for an integer running count ``cum``,
+    ``cum >= ceil(q * total)`` iff ``cum * 10^6 >= (q * 10^6) * total``: exact integer arithmetic,
+    equal to :func:`collector.histogram.percentile` for quantiles with up to six decimals.
+    """
+    partition = [hist.c[k] for k in keys]
+    running = (
+        select(
+            *partition,
+            hist.c.bucket,
+            func.sum(hist.c.n)
+            .over(partition_by=partition, order_by=hist.c.bucket, rows=(None, 0))
+            .label("cum"),
+            func.sum(hist.c.n).over(partition_by=partition).label("total"),
+        )
+        .where(hist.c.n > 0)
+        .subquery()
+    )
+    picks = []
+    for i, q in enumerate(quantiles):
+        if not 0 < q <= 1:
+            raise ValueError(f"quantile must be in (0, 1], got {q}")
+        scaled: ColumnElement[Any] = literal_column(str(round(q * _Q_SCALE)))
+        reached = running.c.cum * literal_column(str(_Q_SCALE)) >= scaled * running.c.total
+        picks.append(func.min(case((reached, running.c.bucket))).label(f"b{i}"))
+    group = [running.c[k] for k in keys]
+    return select(*group, func.max(running.c.total).label("total"), *picks).group_by(*group)
+
+
+def _upper_ms(bucket: Any) -> float | None:
+    return bucket_bounds(int(bucket))[1] if bucket is not None else None
+
+
+def _deployment_filters(
+    resource: str | None,
+    deployment: str | None,
+    model: str | None,
+    deployment_ids: Sequence[int] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions on deployment (and its outer-joined resource) for the common filters.
+
+    ``resource`` matches a resource's name or its ARM id; names and models ignore letter case.
+    """
+    where: list[ColumnElement[bool]] = []
+    if resource:
+        where.append(
+            or_(
+                func.lower(_RESOURCE.c.name) == resource.strip().lower(),
+                _DEPLOYMENT.c.resource_id == resource.strip().lower(),
+            )
+        )
+    if deployment:
+        where.append(func.lower(_DEPLOYMENT.c.name) == deployment.strip().lower())
+    if model:
+        where.append(func.lower(_DEPLOYMENT.c.model) == model.strip().lower())
+    if deployment_ids is not None:
+        where.append(_DEPLOYMENT.c.id.in_(list(deployment_ids)))
+    return where
+
+
+def _inventory_join() -> Any:
+    return _DEPLOYMENT.outerjoin(_RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id)
+
+
+def _ids_matching(where: list[ColumnElement[bool]]) -> Select[Any]:
+    return select(_DEPLOYMENT.c.id).select_from(_inventory_join()).where(*where)
+
+
+def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.sum(case((condition, value), else_=0))
+
+
+def _status_sums(table: Any) -> list[ColumnElement[Any]]:
+    """Sums of ModelRequests by status class over ``metric_minute`` (or a compatible table)."""
+    is_req = table.c.metric == REQUESTS
+    code = table.c.status_code
+    total = table.c.total
+    return [
+        _sum_if(is_req, total).label("requests"),
+        _sum_if(and_(is_req, code >= 200, code < 300), total).label("status_2xx"),
+        _sum_if(and_(is_req, code == 429), total).label("status_429"),
+        _sum_if(and_(is_req, code >= 400, code < 500), total).label("status_4xx"),
+        _sum_if(and_(is_req, code >= 500, code < 600), total).label("status_5xx"),
+        _sum_if(table.c.metric == INPUT_TOKENS, total).label("input_tokens"),
+        _sum_if(table.c.metric == OUTPUT_TOKENS, total).label("output_tokens"),
+    ]
+
+
+# Inventory ------------------------------------------------------------------------------------
+def deployments(
+    engine: Engine,
+    *,
+    resource: str | None = None,
+    deployment: str | None = None,
+    model: str | None = None,
+    include_removed: bool = False,
+) -> list[DeploymentInfo]:
+    """Deployments of the inventory, by resource then name (for filters and pickers)."""
+    where = _deployment_filters(resource, deployment, model)
+    if not include_removed:
+        where.append(_DEPLOYMENT.c.removed_at.is_(None))
+    stmt = (
+        select(_DEPLOYMENT, _RESOURCE.c.name.label("resource_name"))
+        .select_from(_inventory_join())
+        .where(*where)
+    )
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    found = [
+        DeploymentInfo(
+            deployment_id=r["id"],
+            resource=_resource_name(r["resource_name"], r["resource_id"]),
+            resource_id=r["resource_id"],
+            deployment=r["name"],
+            model=r["model"],
+            model_version=r["model_version"],
+            sku=r["sku"],
+            capacity=r["capacity"],
+            removed_at=r["removed_at"],
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda d: (d.resource, d.deployment, d.deployment_id))
+
+
+# Summary --------------------------------------------------------------------------------------
+def summary(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    resource: str | None = None,
+    deployment: str | None = None,
+    model: str | None = None,
+) -> list[DeploymentSummary]:
+    """Per deployment over ``[since, until)``: requests by status, 429 and error rates, latency
+    percentiles of successful requests, tokens and spend.
+
+    Deployments of the inventory without traffic in the window are included with zeros (unless
+    they were removed before it or created after it). ``error_rate`` counts every 4xx (429
+    included) and 5xx. Spend sums ``spend_daily`` over the UTC days the window touches.
+    """
+    since, until = _check_window(since, until)
+    m = _METRIC
+    traffic = (
+        select(m.c.deployment_id, *_status_sums(m))
+        .where(
+            m.c.ts >= since,
+            m.c.ts < until,
+            m.c.metric.in_([REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS]),
+        )
+        .group_by(m.c.deployment_id)
+        .subquery("traffic")
+    )
+    first_day, last_day = window_days(since, until)
+    s = _SPEND
+    spend = (
+        select(
+            s.c.deployment_id,
+            func.sum(s.c.estimated).label("estimated"),
+            func.sum(s.c.billed_allocated).label("billed"),
+        )
+        .where(s.c.day >= first_day, s.c.day <= last_day)
+        .group_by(s.c.deployment_id)
+        .subquery("spend")
+    )
+    d = _DEPLOYMENT
+    in_window = and_(
+        or_(d.c.removed_at.is_(None), d.c.removed_at >= since),
+        or_(d.c.first_seen.is_(None), d.c.first_seen < until),
+    )
+    stmt = (
+        select(
+            d.c.id,
+            d.c.name,
+            d.c.model,
+            d.c.resource_id,
+            _RESOURCE.c.name.label("resource_name"),
+            *(col for col in traffic.c if col.key != "deployment_id"),
+            spend.c.estimated,
+            spend.c.billed,
+        )
+        .select_from(
+            _inventory_join()
+            .outerjoin(traffic, traffic.c.deployment_id == d.c.id)
+            .outerjoin(spend, spend.c.deployment_id == d.c.id)
+        )
+        .where(
+            or_(
+                traffic.c.deployment_id.is_not(None), spend.c.deployment_id.is_not(None), in_window
+            ),
+            *_deployment_filters(resource, deployment, model),
+        )
+    )
+    h = _HIST
+    filters = _deployment_filters(resource, deployment, model)
+    hist_filter = [h.c.deployment_id.in_(_ids_matching(filters))] if filters else []
+    hist = (
+        select(h.c.deployment_id, h.c.bucket, func.sum(h.c.count).label("n"))
+        .where(
+            h.c.ts >= since,
+            h.c.ts < until,
+            h.c.status_class == "2xx",
+            *hist_filter,
+        )
+        .group_by(h.c.deployment_id, h.c.bucket)
+        .subquery("hist")
+    )
+    latency_stmt = _percentile_buckets(hist, ["deployment_id"], DEFAULT_QUANTILES)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+        latency = {r.deployment_id: r for r in conn.execute(latency_stmt)}
+    result = []
+    for r in rows:
+        requests = _int(r["requests"])
+        s2, s429, s4, s5 = (
+            _int(r[k]) for k in ("status_2xx", "status_429", "status_4xx", "status_5xx")
+        )
+        lat = latency.get(r["id"])
+        result.append(
+            DeploymentSummary(
+                resource=_resource_name(r["resource_name"], r["resource_id"]),
+                deployment=r["name"],
+                model=r["model"],
+                requests=requests,
+                status_2xx=s2,
+                status_429=s429,
+                status_4xx_other=s4 - s429,
+                status_5xx=s5,
+                rate_429=_ratio(s429, requests),
+                error_rate=_ratio(s4 + s5, requests),
+                p50_ms=_upper_ms(lat.b0) if lat else None,
+                p95_ms=_upper_ms(lat.b1) if lat else None,
+                p99_ms=_upper_ms(lat.b2) if lat else None,
+                input_tokens=_int(r["input_tokens"]),
+                output_tokens=_int(r["output_tokens"]),
+                spend_estimated=_money(r["estimated"]),
+                spend_billed=_money(r["billed"]),
+                resource_id=r["resource_id"],
+                deployment_id=r["id"],
+            )
+        )
+    return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+# Time series ----------------------------------------------------------------------------------
+def timeseries(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    step: str | timedelta,
+    deployment_ids: Sequence[int] | None = None,
+    resource: str | None = None,
+    deployment: str | None = None,
+    model: str | None = None,
+) -> list[TimeseriesPoint]:
+    """Per step and deployment: requests by status class, 429s, tokens, TTLB, availability.
+
+    Only steps with data are returned (the dashboard fills gaps); ``ts`` is the step's start,
+    steps aligned on the UTC epoch (days start at midnight UTC). ``ttlb_avg_ms`` is weighted by
+    the number of requests measured each minute.
+    """
+    since, until = _check_window(since, until)
+    seconds = parse_step(step)
+    m = _METRIC
+    bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
+    is_ttlb = m.c.metric == TTLB
+    where: list[ColumnElement[bool]] = [
+        m.c.ts >= since,
+        m.c.ts < until,
+        m.c.metric.in_([REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, AVAILABILITY]),
+    ]
+    filters = _deployment_filters(resource, deployment, model, deployment_ids)
+    if filters:
+        where.append(m.c.deployment_id.in_(_ids_matching(filters)))
+    agg = (
+        select(
+            bucket.label("ts"),
+            m.c.deployment_id,
+            *_status_sums(m),
+            func.coalesce(
+                func.sum(case((is_ttlb, m.c.average * m.c["count"])))
+                / func.nullif(func.sum(case((is_ttlb, m.c["count"]))), 0),
+                func.avg(case((is_ttlb, m.c.average))),
+            ).label("ttlb_avg"),
+            func.max(case((is_ttlb, m.c.maximum))).label("ttlb_max"),
+            func.avg(case((m.c.metric == AVAILABILITY, m.c.average))).label("availability"),
+        )
+        .where(*where)
+        .group_by(bucket, m.c.deployment_id)
+        .subquery("agg")
+    )
+    stmt = (
+        select(agg, _DEPLOYMENT.c.name, _DEPLOYMENT.c.resource_id, _RESOURCE.c.name.label("rn"))
+        .select_from(
+            agg.join(_DEPLOYMENT, _DEPLOYMENT.c.id == agg.c.deployment_id).outerjoin(
+                _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
+            )
+        )
+        .order_by(agg.c.ts, agg.c.deployment_id)
+    )
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    points = []
+    for r in rows:
+        requests = _int(r["requests"])
+        s429 = _int(r["status_429"])
+        points.append(
+            TimeseriesPoint(
+                ts=r["ts"],
+                deployment_id=r["deployment_id"],
+                resource=_resource_name(r["rn"], r["resource_id"]),
+                deployment=r["name"],
+                requests=requests,
+                status_2xx=_int(r["status_2xx"]),
+                status_4xx=_int(r["status_4xx"]),
+                status_429=s429,
+                status_5xx=_int(r["status_5xx"]),
+                rate_429=_ratio(s429, requests),
+                input_tokens=_int(r["input_tokens"]),
+                output_tokens=_int(r["output_tokens"]),
+                ttlb_avg_ms=_float(r["ttlb_avg"]),
+                ttlb_max_ms=_float(r["ttlb_max"]),
+                availability_pct=_float(r["availability"]),
+            )
+        )
+    return points
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def latency_percentiles_over_time(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    step: str | timedelta,
+    deployment_ids: Sequence[int] | None = None,
+    resource: str | None = None,
+    deployment: str | None = None,
+    model: str | None = None,
+    status_class: str = "2xx",
+    per_deployment: bool = True,
+) -> list[LatencyPoint]:
+    """p50/p95/p99 (ms, bucket upper bounds) per step from ``latency_hist``.
+
+    With ``per_deployment=False`` the histograms of all selected deployments are merged per step
+    (``deployment_id`` None). Steps without requests are left out.
+    """
+    since, until = _check_window(since, until)
+    seconds = parse_step(step)
+    h = _HIST
+    bucket = time_bucket(h.c.ts, seconds, engine.dialect.name)
+    where: list[ColumnElement[bool]] = [
+        h.c.ts >= since,
+        h.c.ts < until,
+        h.c.status_class == status_class,
+    ]
+    filters = _deployment_filters(resource, deployment, model, deployment_ids)
+    if filters:
+        where.append(h.c.deployment_id.in_(_ids_matching(filters)))
+    if per_deployment:
+        group: list[ColumnElement[Any]] = [bucket.label("ts"), h.c.deployment_id]
+        keys = ["ts", "deployment_id"]
+        grouping: list[ColumnElement[Any]] = [bucket, h.c.deployment_id]
+    else:
+        group, keys, grouping = [bucket.label("ts")], ["ts"], [bucket]
+    hist = (
+        select(*group, h.c.bucket, func.sum(h.c["count"]).label("n"))
+        .where(*where)
+        .group_by(*grouping, h.c.bucket)
+        .subquery("hist")
+    )
+    pct = _percentile_buckets(hist, keys, DEFAULT_QUANTILES).subquery("pct")
+    if per_deployment:
+        stmt = (
+            select(pct, _DEPLOYMENT.c.name)
+            .select_from(pct.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == pct.c.deployment_id))
+            .order_by(pct.c.ts, pct.c.deployment_id)
+        )
+    else:
+        stmt = select(pct).order_by(pct.c.ts)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        LatencyPoint(
+            ts=to_utc(r["ts"]),
+            deployment_id=r.get("deployment_id"),
+            deployment=r.get("name"),
+            requests=_int(r["total"]),
+            p50_ms=bucket_bounds(int(r["b0"]))[1],
+            p95_ms=bucket_bounds(int(r["b1"]))[1],
+            p99_ms=bucket_bounds(int(r["b2"]))[1],
+        )
+        for r in rows
+    ]
+
+
+# Look-up --------------------------------------------------------------------------------------
+def _record(r: Any) -> RequestRecord:
+    return RequestRecord(
+        time=r["ts"],
+        apim_request_id=r["correlation_id"],
+        request_id=r["client_request_id"],
+        status=int(r["status_code"]),
+        duration_ms=r["duration_ms"],
+        operation=r["operation"],
+        api_name=r["api_name"],
+        stream_type=r["stream_type"],
+        request_bytes=r["request_bytes"],
+        response_bytes=r["response_bytes"],
+        caller_ip=r["caller_ip"],
+    )
+
+
+def not_found_message(request_id: RequestId) -> str:
+    """Why a well-formed id is not in the store, and what to do (one line)."""
+    if request_id.kind == "request-id":
+        return (
+            f"request-id {request_id.value} is not in the store: Azure's request logs index the "
+            "apim-request-id (their CorrelationId), not Anthropic's request-id, so a request-id "
+            "can only be found when it was recorded separately. Ask the caller for the "
+            "apim-request-id response header of the same call and look that up; give the "
+            "request-id to Anthropic support"
+        )
+    return (
+        f"apim-request-id {request_id.value} is not in the store: it may be older than the "
+        "retention window, the collector may not have ingested it yet (request logs arrive "
+        "2 to 5 minutes late), or it was a fast successful request (the store keeps full rows "
+        f"only of failed and slow requests); query Log Analytics live with: "
+        f"foundry-monitor lookup {request_id.value} --live"
+    )
+
+
+def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> LookupResult:
+    """Find a request by its apim-request-id or Anthropic request-id, with its minute's context.
+
+    Raises :class:`InvalidRequestId` for anything that is not such an id (before any query) and
+    :class:`RequestNotFound` when the store does not hold it.
+    """
+    request_id = parse_request_id(raw_id)
+    log = _LOG
+    column = (
+        log.c.correlation_id if request_id.kind == "apim-request-id" else log.c.client_request_id
+    )
+    stmt = (
+        select(
+            log,
+            _DEPLOYMENT.c.name.label("deployment_name"),
+            _DEPLOYMENT.c.model,
+            _DEPLOYMENT.c.model_version,
+            _DEPLOYMENT.c.resource_id,
+            _RESOURCE.c.name.label("resource_name"),
+        )
+        .select_from(
+            log.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == log.c.deployment_id).outerjoin(
+                _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
+            )
+        )
+        .where(column == request_id.value)
+        .order_by(log.c.ts.desc())
+        .limit(1)
+    )
+    with _reading(engine) as conn:
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise RequestNotFound(not_found_message(request_id))
+        request = _record(row)
+        context = _minute_context(conn, request, row["deployment_id"], max_other_failures)
+    resource_id = row["resource_id"] or ""
+    return LookupResult(
+        request=request,
+        matched_by=request_id.kind,
+        resource=_resource_name(row["resource_name"], resource_id) if resource_id else "",
+        resource_id=resource_id,
+        deployment_id=row["deployment_id"],
+        deployment=row["deployment_name"],
+        model=row["model"],
+        model_version=row["model_version"],
+        context=context,
+        fix=status_fix(request.status),
+    )
+
+
+def _minute_context(
+    conn: Connection, request: RequestRecord, deployment_id: int, limit: int
+) -> MinuteContext:
+    minute = to_utc(request.time).replace(second=0, microsecond=0)
+    end = minute + timedelta(minutes=1)
+    m = _METRIC
+    metrics = conn.execute(
+        select(
+            func.sum(case((m.c.metric == REQUESTS, m.c.total))).label("requests"),
+            func.sum(case((and_(m.c.metric == REQUESTS, m.c.status_code == 429), m.c.total))).label(
+                "s429"
+            ),
+            func.max(case((m.c.metric == REQUESTS, 1))).label("has_requests"),
+            func.max(case((m.c.metric == TTLB, m.c.average))).label("ttlb"),
+        ).where(
+            m.c.ts >= minute,
+            m.c.ts < end,
+            m.c.deployment_id == deployment_id,
+            m.c.metric.in_([REQUESTS, TTLB]),
+        )
+    ).one()
+    log = _LOG
+    others = conn.execute(
+        select(log)
+        .where(
+            log.c.deployment_id == deployment_id,
+            log.c.ts >= minute,
+            log.c.ts < end,
+            or_(log.c.status_code < 200, log.c.status_code >= 300),
+            log.c.correlation_id != request.apim_request_id,
+        )
+        .order_by(log.c.ts, log.c.correlation_id)
+        .limit(limit)
+    ).mappings()
+    has = metrics.has_requests is not None
+    return MinuteContext(
+        minute=minute,
+        requests=_int(metrics.requests) if has else None,
+        status_429=_int(metrics.s429) if has else None,
+        ttlb_avg_ms=_float(metrics.ttlb),
+        other_failures=tuple(_record(r) for r in others),
+    )
+
+
+# Collector state ------------------------------------------------------------------------------
+def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
+    """Per source: the last successful run, the last run, and how far its watermarks reach."""
+    now = to_utc(now)
+    r, w = _RUN, _WATERMARK
+    runs = (
+        select(
+            r.c.source,
+            func.max(case((r.c.status == RUN_SUCCEEDED, r.c.finished_at))).label("last_success"),
+        )
+        .group_by(r.c.source)
+        .subquery()
+    )
+    latest = select(
+        r.c.source,
+        r.c.started_at,
+        r.c.status,
+        func.row_number()
+        .over(partition_by=r.c.source, order_by=(r.c.started_at.desc(), r.c.id.desc()))
+        .label("rn"),
+    ).subquery()
+    marks = select(
+        w.c.source,
+        func.min(w.c.value).label("oldest"),
+        func.max(w.c.value).label("newest"),
+        func.count().label("scopes"),
+    ).group_by(w.c.source)
+    with _reading(engine) as conn:
+        success = {x.source: x.last_success for x in conn.execute(select(runs))}
+        last = {
+            x.source: x
+            for x in conn.execute(
+                select(latest.c.source, latest.c.started_at, latest.c.status).where(
+                    latest.c.rn == 1
+                )
+            )
+        }
+        wm = {x.source: x for x in conn.execute(marks)}
+    result = []
+    for source in sorted(set(success) | set(last) | set(wm)):
+        ok = success.get(source)
+        run = last.get(source)
+        mark = wm.get(source)
+        oldest = mark.oldest if mark else None
+        result.append(
+            SourceFreshness(
+                source=source,
+                last_success_at=ok,
+                last_success_age=now - ok if ok else None,
+                last_run_at=run.started_at if run else None,
+                last_run_status=run.status if run else None,
+                watermark_oldest=oldest,
+                watermark_newest=mark.newest if mark else None,
+                data_age=now - oldest if oldest else None,
+                scopes=int(mark.scopes) if mark else 0,
+            )
+        )
+    return result
+
+
+def collector_health(engine: Engine) -> list[CollectorRun]:
+    """The latest run of every source and scope, by source then scope."""
+    r = _RUN
+    ranked = select(
+        r,
+        func.row_number()
+        .over(partition_by=(r.c.source, r.c.scope), order_by=(r.c.started_at.desc(), r.c.id.desc()))
+        .label("rn"),
+    ).subquery()
+    stmt = select(ranked).where(ranked.c.rn == 1).order_by(ranked.c.source, ranked.c.scope)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        CollectorRun(
+            source=x["source"],
+            scope=x["scope"],
+            status=x["status"],
+            started_at=to_utc(x["started_at"]),
+            finished_at=_aware(x["finished_at"]),
+            window_start=_aware(x["window_start"]),
+            window_end=_aware(x["window_end"]),
+            rows=int(x["rows"] or 0),
+            azure_calls=int(x["azure_calls"] or 0),
+            throttled_calls=int(x["throttled_calls"] or 0),
+            duration_s=x["duration_s"],
+            error=x["error"],
+        )
+        for x in rows
+    ]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return to_utc(value) if value is not None else None
+
+
+__all__ = [
+    "DEFAULT_QUANTILES",
+    "RUN_SUCCEEDED",
+    "STEPS",
+    "CollectorRun",
+    "DeploymentInfo",
+    "DeploymentSummary",
+    "LatencyPoint",
+    "LookupResult",
+    "MinuteContext",
+    "RequestId",
+    "RequestRecord",
+    "SourceFreshness",
+    "TimeseriesPoint",
+    "collector_health",
+    "deployments",
+    "freshness",
+    "latency_percentiles_over_time",
+    "lookup",
+    "not_found_message",
+    "parse_request_id",
+    "parse_step",
+    "status_fix",
+    "summary",
+    "time_bucket",
+    "timeseries",
+    "window_days",
+]

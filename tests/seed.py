@@ -1,0 +1,475 @@
+"""One deterministic seeded data builder for the store, with the ground truth it wrote.
+
+``build(engine, seed=42)`` simulates every request of a few deployments minute by minute with
+``random.Random(seed)``, writes what the collector would write (inventory, ``metric_minute``,
+``latency_hist``, ``request_log`` rows of failed and slow requests, ``spend_daily``, collection
+runs and watermarks) through the one write path, and returns a :class:`Seed` that keeps the
+simulated requests. Expected aggregates are computed from those requests in plain Python
+(:meth:`Seed.expected`), independently of the SQL in ``collector.store.queries``.
+
+The default window starts at 22:00 UTC and lasts four hours, so it crosses midnight.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import string
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from collector.histogram import bucket_bounds, bucket_of
+from collector.store import migrate
+from collector.store.engine import make_engine
+from collector.store.schema import TABLES
+from collector.store.writer import upsert
+from tests.pg import PostgresServer
+
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
+START = datetime(2026, 11, 1, 22, 0, tzinfo=UTC)
+SLOW_MS = 20_000
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def resource_id(name: str, group: str = "rg-ai") -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{group}/providers/"
+        f"microsoft.cognitiveservices/accounts/{name}"
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    resource: str
+    name: str
+    model: str
+    rate: int  # mean requests per minute (0: idle)
+    latency_mu: float  # log(ms) of the typical successful request
+    removed: bool = False
+
+
+SPECS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec("contoso-eastus2", "claude-opus-4-5", "claude-opus-4-5", 8, math.log(6000)),
+    DeploymentSpec("contoso-eastus2", "support-bot", "claude-sonnet-4-5", 14, math.log(3500)),
+    DeploymentSpec(
+        "contoso-swedencentral", "claude-haiku-4-5", "claude-haiku-4-5", 18, math.log(900)
+    ),
+    DeploymentSpec(
+        "contoso-swedencentral", "claude-opus-4-1", "claude-opus-4-1", 0, math.log(8000)
+    ),
+    DeploymentSpec("contoso-swedencentral", "old-bot", "claude-sonnet-4-5", 0, 0.0, removed=True),
+)
+REGIONS = {"contoso-eastus2": "eastus2", "contoso-swedencentral": "swedencentral"}
+
+_ERRORS = (400, 401, 403, 404, 408, 500, 503, 529)
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    """One simulated request (every one, not only those with a request_log row)."""
+
+    ts: datetime
+    deployment_id: int
+    status: int
+    duration_ms: int
+    input_tokens: int
+    output_tokens: int
+    correlation_id: str
+    client_request_id: str | None
+    logged: bool  # written to request_log (non-2xx or slow)
+
+    @property
+    def minute(self) -> datetime:
+        return self.ts.replace(second=0, microsecond=0)
+
+
+@dataclass
+class Expected:
+    """What ``summary`` must report for one deployment over a window."""
+
+    requests: int = 0
+    status_2xx: int = 0
+    status_429: int = 0
+    status_4xx_other: int = 0
+    status_5xx: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    durations_2xx: list[int] = field(default_factory=list)
+    spend_estimated: Decimal | None = None
+    spend_billed: Decimal | None = None
+
+    def percentile_value(self, q: float) -> int | None:
+        """The exact nearest-rank q-quantile of the raw durations (not of a histogram)."""
+        if not self.durations_2xx:
+            return None
+        ordered = sorted(self.durations_2xx)
+        rank = max(1, math.ceil(Fraction(str(q)) * len(ordered)))
+        return ordered[rank - 1]
+
+    def percentile_ms(self, q: float) -> float | None:
+        """The upper bound of the bucket holding the true quantile: what the store can report."""
+        value = self.percentile_value(q)
+        return None if value is None else bucket_bounds(bucket_of(value))[1]
+
+
+@dataclass
+class Seed:
+    start: datetime
+    end: datetime
+    deployment_ids: dict[str, int]  # by deployment name (names are unique in the seed)
+    requests: list[SimRequest]
+    spend: dict[tuple[int, date], tuple[Decimal | None, Decimal | None]]
+    ttlb_average: dict[tuple[int, datetime], float]
+
+    def expected(self, since: datetime, until: datetime) -> dict[int, Expected]:
+        """Ground truth per deployment id over ``[since, until)`` (every inventory deployment)."""
+        result = {dep_id: Expected() for dep_id in self.deployment_ids.values()}
+        for r in self.requests:
+            if not since <= r.minute < until:
+                continue
+            e = result[r.deployment_id]
+            e.requests += 1
+            if 200 <= r.status < 300:
+                e.status_2xx += 1
+                e.input_tokens += r.input_tokens
+                e.output_tokens += r.output_tokens
+                e.durations_2xx.append(r.duration_ms)
+            elif r.status == 429:
+                e.status_429 += 1
+            elif 400 <= r.status < 500:
+                e.status_4xx_other += 1
+            elif 500 <= r.status < 600:
+                e.status_5xx += 1
+        first, last = since.date(), (until - timedelta(microseconds=1)).date()
+        for (dep_id, day), (estimated, billed) in self.spend.items():
+            if first <= day <= last:
+                e = result[dep_id]
+                if estimated is not None:
+                    e.spend_estimated = (e.spend_estimated or Decimal(0)) + estimated
+                if billed is not None:
+                    e.spend_billed = (e.spend_billed or Decimal(0)) + billed
+        return result
+
+    def logged(self) -> list[SimRequest]:
+        return [r for r in self.requests if r.logged]
+
+    def in_minute(self, deployment_id: int, minute: datetime) -> list[SimRequest]:
+        return [r for r in self.requests if r.deployment_id == deployment_id and r.minute == minute]
+
+
+def _request_id(rng: random.Random) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "req_011" + "".join(rng.choice(alphabet) for _ in range(21))
+
+
+def _status(rng: random.Random, burst: bool) -> int:
+    x = rng.random()
+    if x < (0.45 if burst else 0.02):
+        return 429
+    if x < (0.47 if burst else 0.05):
+        return rng.choice(_ERRORS)
+    return 200
+
+
+def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int = 240) -> Seed:
+    """Fill ``engine``'s store (schema already at head) and return what was written."""
+    rng = random.Random(seed)
+    end = start + timedelta(minutes=minutes)
+    requests: list[SimRequest] = []
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            "resource",
+            [
+                {
+                    "id": resource_id(name),
+                    "subscription_id": SUBSCRIPTION,
+                    "resource_group": "rg-ai",
+                    "name": name,
+                    "kind": "AIServices",
+                    "location": region,
+                    "endpoint": f"https://{name}.services.ai.azure.com/",
+                    "first_seen": start - timedelta(days=30),
+                    "last_seen": end,
+                }
+                for name, region in REGIONS.items()
+            ],
+        )
+        upsert(
+            conn,
+            "deployment",
+            [
+                {
+                    "resource_id": resource_id(s.resource),
+                    "name": s.name,
+                    "model": s.model,
+                    "model_version": "1",
+                    "model_format": "Anthropic",
+                    "sku": "GlobalStandard",
+                    "capacity": 100,
+                    "provisioning_state": "Succeeded",
+                    "first_seen": start - timedelta(days=30),
+                    "last_seen": end,
+                    "removed_at": start - timedelta(days=3) if s.removed else None,
+                }
+                for s in SPECS
+            ],
+        )
+        d = TABLES["deployment"]
+        ids = {name: dep_id for dep_id, name in conn.execute(select(d.c.id, d.c.name))}
+
+        metric_rows: list[dict[str, object]] = []
+        hist_rows: list[dict[str, object]] = []
+        ttlb_average: dict[tuple[int, datetime], float] = {}
+        for spec in SPECS:
+            if not spec.rate:
+                continue
+            dep_id = ids[spec.name]
+            for i in range(minutes):
+                minute = start + timedelta(minutes=i)
+                burst = rng.random() < 0.08
+                n = max(0, round(rng.gauss(spec.rate, spec.rate / 3)))
+                if rng.random() < 0.05:
+                    n = 0  # an idle minute
+                batch: list[SimRequest] = []
+                for _ in range(n):
+                    status = _status(rng, burst)
+                    ok = 200 <= status < 300
+                    if ok:
+                        duration = max(1, round(math.exp(rng.gauss(spec.latency_mu, 0.7))))
+                    else:
+                        duration = rng.randint(3, 400)
+                    offset = timedelta(
+                        seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999_999)
+                    )
+                    batch.append(
+                        SimRequest(
+                            ts=minute + offset,
+                            deployment_id=dep_id,
+                            status=status,
+                            duration_ms=duration,
+                            input_tokens=rng.randint(200, 6000) if ok else 0,
+                            output_tokens=rng.randint(20, 2500) if ok else 0,
+                            correlation_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                            client_request_id=_request_id(rng) if rng.random() < 0.3 else None,
+                            logged=not ok or duration >= SLOW_MS,
+                        )
+                    )
+                requests.extend(batch)
+                metric_rows.extend(_metric_rows(minute, dep_id, batch))
+                hist_rows.extend(_hist_rows(minute, dep_id, batch))
+                durations = [r.duration_ms for r in batch if 200 <= r.status < 300]
+                if durations:
+                    ttlb_average[(dep_id, minute)] = sum(durations) / len(durations)
+        upsert(conn, "metric_minute", metric_rows)
+        upsert(conn, "latency_hist", hist_rows)
+        upsert(
+            conn,
+            "request_log",
+            [
+                {
+                    "ts": r.ts,
+                    "correlation_id": r.correlation_id,
+                    "deployment_id": r.deployment_id,
+                    "client_request_id": r.client_request_id,
+                    "operation": "ChatCompletions_Create",
+                    "api_name": "Anthropic Messages",
+                    "stream_type": "Streaming" if r.duration_ms % 2 else "NonStreaming",
+                    "status_code": r.status,
+                    "duration_ms": r.duration_ms,
+                    "request_bytes": 1000 + r.input_tokens,
+                    "response_bytes": 200 + r.output_tokens,
+                    "caller_ip": "10.0.0.*",
+                    "properties": None,
+                }
+                for r in requests
+                if r.logged
+            ],
+        )
+        spend = _spend(rng, ids, start, end)
+        upsert(
+            conn,
+            "spend_daily",
+            [
+                {
+                    "day": day,
+                    "deployment_id": dep_id,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "estimated": estimated,
+                    "billed_allocated": billed,
+                    "unpriced": False,
+                    "status": "provisional" if billed is None else "final",
+                    "computed_at": end,
+                }
+                for (dep_id, day), (estimated, billed) in spend.items()
+            ],
+        )
+        _collector_state(conn, start, end)
+    return Seed(
+        start=start,
+        end=end,
+        deployment_ids=ids,
+        requests=requests,
+        spend=spend,
+        ttlb_average=ttlb_average,
+    )
+
+
+def _metric_rows(minute: datetime, dep_id: int, batch: list[SimRequest]) -> list[dict[str, object]]:
+    if not batch:
+        return []
+    rows: list[dict[str, object]] = []
+    base = {"ts": minute, "deployment_id": dep_id}
+    for status, count in sorted(Counter(r.status for r in batch).items()):
+        rows.append(
+            {
+                **base,
+                "metric": "ModelRequests",
+                "status_code": status,
+                "total": float(count),
+                "count": float(count),
+            }
+        )
+    ok = [r for r in batch if 200 <= r.status < 300]
+    if ok:
+        durations = [r.duration_ms for r in ok]
+        for metric, value in (
+            ("InputTokens", sum(r.input_tokens for r in ok)),
+            ("OutputTokens", sum(r.output_tokens for r in ok)),
+        ):
+            rows.append(
+                {
+                    **base,
+                    "metric": metric,
+                    "status_code": 0,
+                    "total": float(value),
+                    "count": float(len(ok)),
+                }
+            )
+        rows.append(
+            {
+                **base,
+                "metric": "TimeToLastByte",
+                "status_code": 0,
+                "total": float(sum(durations)),
+                "count": float(len(durations)),
+                "minimum": float(min(durations)),
+                "maximum": float(max(durations)),
+                "average": sum(durations) / len(durations),
+            }
+        )
+    failed = sum(1 for r in batch if r.status >= 500)
+    rows.append(
+        {
+            **base,
+            "metric": "ModelAvailabilityRate",
+            "status_code": 0,
+            "average": 100.0 * (1 - failed / len(batch)),
+        }
+    )
+    # upsert writes the columns of the first row: give every row all of them
+    empty = dict.fromkeys(("total", "count", "minimum", "maximum", "average"))
+    return [{**empty, **row} for row in rows]
+
+
+def _hist_rows(minute: datetime, dep_id: int, batch: list[SimRequest]) -> list[dict[str, object]]:
+    counts = Counter((f"{r.status // 100}xx", bucket_of(r.duration_ms)) for r in batch)
+    return [
+        {"ts": minute, "deployment_id": dep_id, "status_class": cls, "bucket": b, "count": n}
+        for (cls, b), n in sorted(counts.items())
+    ]
+
+
+def _spend(
+    rng: random.Random, ids: dict[str, int], start: datetime, end: datetime
+) -> dict[tuple[int, date], tuple[Decimal | None, Decimal | None]]:
+    """Spend of two deployments on every day around the window; the last day is not billed yet.
+
+    ``claude-haiku-4-5`` has no spend rows at all (its spend must read as unknown, not 0).
+    """
+    spend: dict[tuple[int, date], tuple[Decimal | None, Decimal | None]] = {}
+    first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
+    for name in ("claude-opus-4-5", "support-bot"):
+        day = first
+        while day <= last:
+            estimated = Decimal(rng.randint(100, 90_000)) / 100
+            billed = None if day == last else Decimal(rng.randint(100, 90_000)) / 100
+            spend[(ids[name], day)] = (estimated, billed)
+            day += timedelta(days=1)
+    return spend
+
+
+def _collector_state(conn: Connection, start: datetime, end: datetime) -> None:
+    runs = [
+        # source, scope, started (minutes before end), status, rows, calls, throttles, error
+        ("metrics", SUBSCRIPTION, 20, "ok", 900, 3, 0, None),
+        ("metrics", SUBSCRIPTION, 5, "ok", 870, 3, 1, None),
+        ("logs", "workspace-1", 15, "ok", 120, 2, 0, None),
+        ("logs", "workspace-1", 4, "error", 0, 4, 2, "Log Analytics answered 504 GatewayTimeout"),
+    ]
+    table = TABLES["collection_run"]
+    conn.execute(
+        table.insert(),
+        [
+            {
+                "source": source,
+                "scope": scope,
+                "window_start": end - timedelta(minutes=ago + 10),
+                "window_end": end - timedelta(minutes=ago),
+                "started_at": end - timedelta(minutes=ago),
+                "finished_at": end - timedelta(minutes=ago) + timedelta(seconds=7),
+                "status": status,
+                "rows": rows,
+                "azure_calls": calls,
+                "throttled_calls": throttles,
+                "duration_s": 7.0,
+                "error": error,
+            }
+            for source, scope, ago, status, rows, calls, throttles, error in runs
+        ],
+    )
+    upsert(
+        conn,
+        "watermark",
+        [
+            {
+                "source": "metrics",
+                "scope": SUBSCRIPTION,
+                "value": end - timedelta(minutes=3),
+                "updated_at": end,
+            },
+            {
+                "source": "metrics",
+                "scope": "other-subscription",
+                "value": end - timedelta(minutes=30),
+                "updated_at": end,
+            },
+            {
+                "source": "logs",
+                "scope": "workspace-1",
+                "value": end - timedelta(minutes=15),
+                "updated_at": end,
+            },
+        ],
+    )
+
+
+def open_store(kind: str, folder: Path, pg_server: PostgresServer | None) -> Engine:
+    """A fresh store at head on ``kind`` ("sqlite" or "postgres"), for module-scoped fixtures
+    that seed once and only read (the conftest ``store`` fixture is per test)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'seeded.db'}"
+    else:
+        assert pg_server is not None, "the postgres store needs the session's pg_server"
+        url = pg_server.create_database(f"seeded_{uuid.uuid4().hex[:12]}")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    return engine
