@@ -1,10 +1,67 @@
-"""latency: not built yet."""
+"""Latency: p50/p95/p99 over time per deployment from the histograms, time to last byte, and
+deployment changes marked as vertical rules."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import common as c
 
-view = c.page_view("latency")
-st.info("This page is not built yet.")
+view = c.page_view("Latency")
+c.show_freshness(view)
+
+names = {d.deployment_id: f"{d.resource}/{d.deployment}" for d in c.load_inventory(view.url)}
+changes = c.frame(c.load_changes(view.url, view.since, view.until, view.deployment_ids))
+if not changes.empty:
+    changes["deployment"] = [names.get(i, "?") for i in changes["deployment_id"]]
+
+points = c.frame(c.load_latency(view.url, view.since, view.until, view.step, view.deployment_ids))
+st.subheader(f"Successful requests: percentiles per {view.step}")
+if points.empty:
+    st.info("No successful request in this window, so no latency to show: widen the time range.")
+else:
+    points["deployment"] = [names.get(i, "?") for i in points["deployment_id"]]
+    for column, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        st.altair_chart(
+            charts.lines(points, column, f"{label} latency (ms)", changes=changes),
+            width="stretch",
+        )
+    st.caption(
+        "Nearest-rank percentiles over the merged log-spaced histograms, shown as the upper "
+        "bound of the bucket holding them (buckets are about 12 % wide)."
+    )
+
+series = c.frame(
+    c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
+)
+st.subheader("Time to last byte (Azure Monitor)")
+ttlb = series.dropna(subset=["ttlb_avg_ms"]) if not series.empty else series
+if ttlb.empty:
+    st.info("No TimeToLastByte metric in this window.")
+else:
+    ttlb = ttlb.assign(deployment=[names.get(i, "?") for i in ttlb["deployment_id"]])
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.lines(ttlb, "ttlb_avg_ms", "Average time to last byte (ms)", changes=changes),
+        width="stretch",
+    )
+    right.altair_chart(
+        charts.lines(ttlb, "ttlb_max_ms", "Maximum time to last byte (ms)", changes=changes),
+        width="stretch",
+    )
+
+st.subheader("Deployment changes")
+if changes.empty:
+    st.caption("No deployment change in this window.")
+else:
+    st.dataframe(
+        changes[["changed_at", "deployment", "field", "old_value", "new_value"]],
+        hide_index=True,
+        placeholder=c.DASH,
+        column_config={
+            "changed_at": st.column_config.DatetimeColumn(
+                "Changed (UTC)", format="YYYY-MM-DD HH:mm"
+            )
+        },
+    )

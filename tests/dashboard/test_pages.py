@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from collector.store import queries
+from dashboard import _pending_queries as pending
 from dashboard import common
-from tests.dashboard.conftest import APP, SeededStore, use_store
+from tests.dashboard.conftest import APP, POOL_TWIN, SeededStore, use_store
 
 PAGES = [
     "pages/overview.py",
@@ -117,3 +119,68 @@ def test_lookup_explains_a_request_id_that_is_not_stored(seeded: SeededStore) ->
     at = run("pages/lookup.py", id="req_011CSHoEeqs5C35K2UUqR7Fy")
     raw = queries.parse_request_id("req_011CSHoEeqs5C35K2UUqR7Fy")
     assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
+
+
+def test_rate_limits_names_the_pooled_quota_when_the_pool_is_throttled_together(
+    seeded: SeededStore,
+) -> None:
+    at = run("pages/rate_limits.py")
+    causes = {
+        row["deployment"]: row["likely cause"] for row in at.dataframe[0].value.to_dict("records")
+    }
+    assert causes["contoso-eastus2/support-bot"].startswith("Pooled subscription quota")
+    assert causes[f"contoso-swedencentral/{POOL_TWIN}"].startswith("Pooled subscription quota")
+    assert causes["contoso-swedencentral/claude-haiku-4-5"].startswith("Its own capacity")
+
+
+def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> None:
+    at = run("pages/errors.py")
+    view: common.View = at.session_state["_view"]
+    failing = {
+        t.status_code
+        for t in pending.status_code_totals(seeded.engine, view.since, view.until)
+        if t.status_code >= 400
+    }
+    assert failing
+    shown = " ".join(m.value for m in at.markdown)
+    for code in failing:
+        assert f"**{code}** · {queries.status_fix(code)}" in shown
+
+
+def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
+    at = run("pages/spend.py")
+    view: common.View = at.session_state["_view"]
+    expected = pending.spend_days(seeded.engine, view.since, view.until)
+    shown = at.dataframe[0].value
+    assert len(shown) == len(expected) > 0
+    for row, day in zip(shown.to_dict("records"), expected, strict=True):
+        assert row["deployment"] == day.deployment
+        assert _same(row["estimated"], float(day.estimated) if day.estimated is not None else None)
+        assert _same(
+            row["billed_allocated"],
+            float(day.billed_allocated) if day.billed_allocated is not None else None,
+        )
+        assert row["status"] == day.status
+    assert at.get("download_button")
+
+
+def test_health_page_lists_every_source_and_warns_of_a_failed_run(seeded: SeededStore) -> None:
+    at = run("pages/health.py")
+    runs = queries.collector_health(seeded.engine)
+    assert len(at.dataframe[1].value) == len(runs)
+    assert any("504 GatewayTimeout" in w.value for w in at.warning)
+
+
+def test_a_custom_range_from_the_url_is_kept_exactly(seeded: SeededStore) -> None:
+    since = seeded.seed.start + timedelta(minutes=30)
+    until = seeded.seed.start + timedelta(minutes=90)
+    at = run(
+        range="custom",
+        **{"from": since.isoformat(timespec="minutes"), "to": until.isoformat(timespec="minutes")},
+    )
+    view: common.View = at.session_state["_view"]
+    assert (view.since, view.until) == (since, until)
+    expected = queries.summary(seeded.engine, since, until)
+    shown = at.dataframe[0].value
+    assert list(shown["requests"]) == [s.requests for s in expected]
+    assert at.query_params["range"] in ("custom", ["custom"])
