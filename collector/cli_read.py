@@ -1,0 +1,270 @@
+"""The read commands ``summary`` and ``lookup``: thin shells over :mod:`collector.store.queries`.
+
+``register(app)`` adds them to the ``foundry-monitor`` app. Core errors (:class:`InvalidRequestId`,
+:class:`RequestNotFound`, :class:`ConfigError` for bad dates, ...) are raised, and ``main()`` in
+:mod:`collector.cli` prints them as one line with their exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from collector.errors import ConfigError
+from collector.store import queries
+
+DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
+
+
+def parse_time(value: str, option: str) -> datetime:
+    """An ISO date or date-time as an aware UTC datetime (naive means UTC); ConfigError if bad."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        shown = repr(value[:40])
+        raise ConfigError(
+            f"{option} {shown} is not a date: use ISO 8601 such as 2026-11-01, "
+            "2026-11-01T12:00, 2026-11-01T12:00Z or 2026-11-01T12:00+02:00"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def window(
+    since: str | None, until: str | None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The ``[since, until)`` window of the options; default: the 24 hours before now."""
+    end = parse_time(until, "--until") if until else (now or datetime.now(UTC))
+    start = parse_time(since, "--since") if since else end - timedelta(hours=24)
+    if start >= end:
+        raise ConfigError(
+            f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
+        )
+    return start, end
+
+
+def _engine() -> Engine:
+    from collector.cli import settings
+    from collector.store import migrate
+
+    cfg = settings()
+    return migrate.prepare(cfg.effective_database_url, cfg.retention_days)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, indent=2)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until: datetime) -> Table:
+    """The rich table ``summary`` prints."""
+    table = Table(
+        title=f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC",
+        caption="latency: upper bound of the bucket holding each percentile (2xx); spend in USD",
+    )
+    for name in ("resource", "deployment", "model"):
+        table.add_column(name, no_wrap=True)
+    for name in (
+        "requests",
+        "2xx",
+        "429",
+        "4xx other",
+        "5xx",
+        "429 rate",
+        "error rate",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "input tok",
+        "output tok",
+        "spend est.",
+        "spend billed",
+    ):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.resource,
+            r.deployment,
+            r.model or "-",
+            f"{r.requests:,}",
+            f"{r.status_2xx:,}",
+            f"{r.status_429:,}",
+            f"{r.status_4xx_other:,}",
+            f"{r.status_5xx:,}",
+            _pct(r.rate_429),
+            _pct(r.error_rate),
+            _ms(r.p50_ms),
+            _ms(r.p95_ms),
+            _ms(r.p99_ms),
+            f"{r.input_tokens:,}",
+            f"{r.output_tokens:,}",
+            _money(r.spend_estimated),
+            _money(r.spend_billed),
+        )
+    return table
+
+
+def lookup_json(found: queries.LookupResult) -> dict[str, Any]:
+    """The ``lookup --json`` object."""
+    req = found.request
+    return {
+        "apim_request_id": req.apim_request_id,
+        "request_id": req.request_id,
+        "resource": found.resource,
+        "resource_id": found.resource_id,
+        "deployment": found.deployment,
+        "model": found.model,
+        "model_version": found.model_version,
+        "status": req.status,
+        "time": req.time,
+        "duration_ms": req.duration_ms,
+        "operation": req.operation,
+        "api_name": req.api_name,
+        "stream_type": req.stream_type,
+        "request_bytes": req.request_bytes,
+        "response_bytes": req.response_bytes,
+        "matched_by": found.matched_by,
+        "fix": found.fix,
+        "minute": {
+            "start": found.context.minute,
+            "requests": found.context.requests,
+            "status_429": found.context.status_429,
+            "ttlb_avg_ms": found.context.ttlb_avg_ms,
+            "other_failures": [asdict(r) for r in found.context.other_failures],
+        },
+    }
+
+
+def lookup_lines(found: queries.LookupResult) -> list[str]:
+    """The human-readable ``lookup`` answer."""
+    req, ctx = found.request, found.context
+    lines = [
+        f"apim-request-id  {req.apim_request_id}",
+        f"request-id       {req.request_id or '- (not in the logs Azure keeps)'}",
+        f"time             {req.time.isoformat()}",
+        f"status           {req.status}",
+        f"duration         {_ms(req.duration_ms)} ms",
+        f"resource         {found.resource}",
+        f"deployment       {found.deployment or '-'} (model {found.model or '-'})",
+        f"fix              {found.fix}",
+    ]
+    if ctx.requests is None:
+        lines.append(f"that minute      {ctx.minute:%H:%M} UTC: no metrics stored")
+    else:
+        lines.append(
+            f"that minute      {ctx.minute:%H:%M} UTC: {ctx.requests} requests, "
+            f"{ctx.status_429} throttled (429), TTLB avg {_ms(ctx.ttlb_avg_ms)} ms"
+        )
+    if ctx.other_failures:
+        lines.append(
+            f"other failures   {len(ctx.other_failures)} in that minute on this deployment:"
+        )
+        lines.extend(
+            f"  {r.time:%H:%M:%S} {r.status} {r.apim_request_id}" for r in ctx.other_failures
+        )
+    else:
+        lines.append("other failures   none in that minute on this deployment")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``summary`` and ``lookup`` to ``app``."""
+
+    @app.command("summary")
+    def summary_cmd(
+        since: Annotated[
+            str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option(help="Window end (exclusive); default: now.")
+        ] = None,
+        resource: Annotated[
+            str | None, typer.Option(help="Only this Foundry resource (name or ARM id).")
+        ] = None,
+        deployment: Annotated[str | None, typer.Option(help="Only this deployment name.")] = None,
+        model: Annotated[str | None, typer.Option(help="Only deployments of this model.")] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print a JSON list instead of a table.")
+        ] = False,
+    ) -> None:
+        """Requests, 429s, errors, latency, tokens and spend per deployment over a window.
+
+        The window is [--since, --until), default the last 24 hours.
+
+        Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
+        """
+        start, end = window(since, until)
+        engine = _engine()
+        try:
+            rows = queries.summary(
+                engine, start, end, resource=resource, deployment=deployment, model=model
+            )
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(_dumps([asdict(r) for r in rows]))
+            return
+        if not rows:
+            typer.echo(
+                "no deployments match (has the collector run? try: foundry-monitor db current)"
+            )
+            return
+        console = Console()
+        if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
+            console = Console(width=250)
+        console.print(summary_table(rows, start, end))
+
+    @app.command("lookup")
+    def lookup_cmd(
+        request_id: Annotated[
+            str,
+            typer.Argument(
+                help="The apim-request-id (GUID) or the Anthropic request-id (req_...).",
+                show_default=False,
+            ),
+        ],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Find a request by its apim-request-id or request-id: status, fix, its minute.
+
+        Example: foundry-monitor lookup 0f8fad5b-d9cb-469f-a165-70867728950e
+        """
+        queries.parse_request_id(request_id)  # a malformed id fails before touching the database
+        engine = _engine()
+        try:
+            found = queries.lookup(engine, request_id)
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(_dumps(lookup_json(found)))
+        else:
+            typer.echo("\n".join(lookup_lines(found)))
