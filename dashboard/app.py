@@ -151,8 +151,12 @@ def sidebar() -> c.View:
     now = datetime.now(UTC)
     side = st.sidebar
     side.header("View")
-    range_key = side.selectbox(
-        "Time range", list(c.RANGE_LABELS), format_func=c.RANGE_LABELS.get, key="f_range"
+    choices: list[str] = list(c.RANGE_LABELS)
+    range_key: str = (
+        side.selectbox(
+            "Time range", choices, format_func=lambda k: c.RANGE_LABELS[k], key="f_range"
+        )
+        or c.DEFAULT_RANGE
     )
     start: datetime | None = None
     end: datetime | None = None
@@ -211,7 +215,10 @@ def main() -> None:
         ]
     )
     c.set_view(sidebar())
-    page.run()
+    try:
+        page.run()
+    except FoundryMonitorError as exc:  # e.g. a read stopped by its time limit
+        st.error(str(exc))
 
 
 main()

@@ -184,3 +184,17 @@ def test_a_custom_range_from_the_url_is_kept_exactly(seeded: SeededStore) -> Non
     shown = at.dataframe[0].value
     assert list(shown["requests"]) == [s.requests for s in expected]
     assert at.query_params["range"] in ("custom", ["custom"])
+
+
+def test_refresh_button_and_auto_refresh_keep_the_view(seeded: SeededStore) -> None:
+    at = run(range="7d", refresh="1m", model="claude-haiku-4-5")
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert at.query_params["refresh"] in ("1m", ["1m"])
+    assert at.query_params["range"] in ("7d", ["7d"])
+    assert list(at.dataframe[0].value["deployment"]) == ["claude-haiku-4-5"]
+
+
+def test_a_filter_matching_nothing_is_explained(seeded: SeededStore) -> None:
+    at = run(resource="contoso-eastus2", model="claude-haiku-4-5")
+    assert common.NO_MATCH in infos(at)
