@@ -21,6 +21,7 @@ Semantics reproduced from Azure (and documented in docs/emulator.md of this proj
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ import numpy as np
 
 from collector.emulator.catalog import API_NAME, OPERATION_NAME, STREAM_TYPES
 from collector.emulator.errors import ApiError, arm_error
-from collector.emulator.workload import MINUTE_MS, Atoms, Workload, to_ms
+from collector.emulator.workload import MINUTE_MS, AtomView, Workload, to_ms
 
 NAMESPACE = "Microsoft.CognitiveServices/accounts"
 MAX_RESOURCES = 50
@@ -329,7 +330,9 @@ class MetricsApi:
             first_ms = (to_ms(start) // 86_400_000) * 86_400_000
         end_ms = to_ms(end)
         n_points = max(1, -(-(end_ms - first_ms) // step_ms))
-        atoms = self.workload.atoms(max(first_ms, to_ms(start) // MINUTE_MS * MINUTE_MS), end_ms)
+        atoms = AtomView(
+            self.workload.atoms(max(first_ms, to_ms(start) // MINUTE_MS * MINUTE_MS), end_ms)
+        )
         visible = self.workload.metric_visible_ms(atoms) <= to_ms(now)
         in_range = (atoms.minute * MINUTE_MS >= to_ms(start) // MINUTE_MS * MINUTE_MS) & (
             atoms.minute * MINUTE_MS < end_ms
@@ -368,7 +371,7 @@ class MetricsApi:
         return {"values": values}
 
     # ------------------------------------------------------------------ aggregation
-    def _dim_codes(self, dim: str, atoms: Atoms) -> tuple[np.ndarray, list[str]]:
+    def _dim_codes(self, dim: str, atoms: AtomView) -> tuple[np.ndarray, list[str]]:
         """Integer code per atom and the value of each code, for one dimension."""
         if dim in self._dep_dims:
             labels = sorted(set(self._dep_dims[dim]))
@@ -387,7 +390,7 @@ class MetricsApi:
         self,
         resource_id: str,
         metric: MetricDef,
-        atoms: Atoms,
+        atoms: AtomView,
         filters: list[DimFilter],
         rollup: set[str],
         aggregations: list[str],
@@ -420,11 +423,19 @@ class MetricsApi:
             series_key = series_key * 1024 + codes
         point = (atoms.minute * MINUTE_MS - first_ms) // step_ms
         series_list = []
-        keys = np.unique(series_key) if filters else np.zeros(1, np.int64)
-        for key in keys:
-            sel = np.flatnonzero(series_key == key) if filters else np.arange(len(atoms))
-            sub = atoms.take(sel)
-            data, order_value = self._points(metric, sub, point[sel], aggregations, orderby)
+        if filters:
+            order = np.argsort(series_key, kind="stable")
+            atoms = atoms.take(order)
+            point = point[order]
+            series_key = series_key[order]
+            keys, starts = np.unique(series_key, return_index=True)
+            bounds = [*starts.tolist(), len(series_key)]
+        else:
+            keys, bounds = np.zeros(1, np.int64), [0, len(atoms)]
+        for i, key in enumerate(keys.tolist()):
+            window = slice(bounds[i], bounds[i + 1])
+            sub = atoms.take(window)  # type: ignore[arg-type]
+            data, order_value = self._points(metric, sub, point[window], aggregations, orderby)
             meta = []
             rest = int(key)
             decoded = []
@@ -461,7 +472,7 @@ class MetricsApi:
     def _points(
         self,
         metric: MetricDef,
-        atoms: Atoms,
+        atoms: AtomView,
         point: np.ndarray,
         aggregations: list[str],
         orderby: str,
@@ -539,6 +550,11 @@ class MetricsApi:
                 order_value = float(np.mean(values))
         return out, order_value
 
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _stamps(first_ms: int, step_ms: int, n_points: int) -> tuple[str, ...]:
+        return tuple(_iso_point(first_ms + p * step_ms) for p in range(n_points))
+
     def _render(
         self,
         metric: MetricDef,
@@ -548,9 +564,10 @@ class MetricsApi:
         step_ms: int,
         n_points: int,
     ) -> list[dict[str, Any]]:
+        stamps = self._stamps(first_ms, step_ms, n_points)
         points = []
         for p in range(n_points):
-            entry: dict[str, Any] = {"timeStamp": _iso_point(first_ms + p * step_ms)}
+            entry: dict[str, Any] = {"timeStamp": stamps[p]}
             values = data.get(p)
             if values is not None:
                 for agg in aggregations:

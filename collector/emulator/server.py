@@ -260,6 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in one write; no Nagle delay on small answers.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -299,15 +304,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-ms-request-id", str(uuid.uuid4()))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")
         if drop:
-            self.wfile.write(body[: max(1, len(body) // 2)])
-            self.wfile.flush()
+            self._headers_buffer.append(body[: max(1, len(body) // 2)])
+            self.flush_headers()
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.wfile.write(body)
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _unauthorized(self, route: str, present: bool) -> ApiError:
         if route == "logs":

@@ -183,6 +183,33 @@ class Atoms:
         )
 
 
+class AtomView:
+    """A lazy selection of atoms: a field is gathered only when read (queries read few)."""
+
+    def __init__(self, base: Atoms, index: np.ndarray | None = None) -> None:
+        self._base = base
+        self._index = np.arange(len(base)) if index is None else index
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = self._cache.get(name)
+        if value is None:
+            value = getattr(self._base, name)[self._index]
+            self._cache[name] = value
+        return value
+
+    def __len__(self) -> int:
+        return int(self._index.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> AtomView:
+        view = AtomView(self._base, self._index[index])
+        for name, value in self._cache.items():
+            view._cache[name] = value[index]
+        return view
+
+
 def atoms_of(req: Requests) -> Atoms:
     """Aggregate requests into per-minute atoms (vectorised)."""
     minute = req.ts_ms // MINUTE_MS
@@ -508,9 +535,9 @@ class Workload:
                 self._ranges[key] = combined
         lo = np.searchsorted(combined.minute, start_ms // MINUTE_MS, side="left")
         hi = np.searchsorted(combined.minute, (end_ms + MINUTE_MS - 1) // MINUTE_MS, side="left")
-        return combined.take(np.arange(lo, hi))
+        return combined.take(slice(lo, hi))  # type: ignore[arg-type]  # views, no copy
 
-    def metric_visible_ms(self, atoms: Atoms) -> np.ndarray:
+    def metric_visible_ms(self, atoms: Atoms | AtomView) -> np.ndarray:
         """When each atom's minute becomes visible in Azure Monitor (1 to 3 minutes late)."""
         resource = self.dep_resource[atoms.dep].astype(np.int64)
         lag = 60_000 + (atoms.minute * 2_654_435_761 + resource * 97_531) % 120_001
