@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from collector.config import Settings, load_settings
-from collector.errors import FoundryMonitorError
+from collector.errors import ConfigError, FoundryMonitorError
 
 app = typer.Typer(
     name="foundry-monitor",
@@ -118,6 +118,127 @@ def prune_cmd(
         typer.echo(f"{table}: {count} rows removed")
     for name in result.dropped_partitions:
         typer.echo(f"dropped partition {name}")
+
+
+def _make_collector(cfg: Settings, engine: Any, progress: Any = None) -> Any:
+    from collector.azure import AzureClients, make_credential
+    from collector.runner import Collector
+
+    if not cfg.subscriptions and not cfg.resource_ids:
+        raise ConfigError(
+            "nothing to collect: set FOUNDRY_MONITOR_SUBSCRIPTIONS (subscription GUIDs) or "
+            "FOUNDRY_MONITOR_RESOURCE_IDS (Foundry resource ids)"
+        )
+    credential = make_credential(cfg)
+    return Collector(
+        cfg, engine, lambda counter: AzureClients(cfg, credential, counter), progress=progress
+    )
+
+
+def _print_reports(reports: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("source", "scope", "window", "rows", "calls", "throttled", "s", "status")
+    for r in reports:
+        window = (
+            f"{r.window_start:%Y-%m-%d %H:%M}..{r.window_end:%Y-%m-%d %H:%M}"
+            if r.window_start and r.window_end
+            else "-"
+        )
+        status = r.status if not r.error else f"{r.status}: {r.error}"
+        table.add_row(
+            r.source,
+            r.scope,
+            window,
+            str(r.rows),
+            str(r.calls),
+            str(r.throttled),
+            f"{r.duration_s:.1f}",
+            status,
+        )
+    Console(width=200).print(table)
+
+
+@app.command("collect")
+def collect_cmd(
+    once: Annotated[bool, typer.Option("--once", help="Run each source once and exit.")] = True,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="inventory, metrics, logs or costs (repeatable)."),
+    ] = None,
+    backfill_days: Annotated[
+        int | None,
+        typer.Option(help="Re-read this many days (default: since the watermark).", min=1),
+    ] = None,
+) -> None:
+    """Collect every source once (the first run backfills the retention window).
+
+    Example: foundry-monitor collect --once --source metrics --backfill-days 2
+    """
+    from collector.runner import SOURCES
+    from collector.store import migrate
+
+    chosen = source or list(SOURCES)
+    unknown = sorted(set(chosen) - set(SOURCES))
+    if unknown:
+        raise ConfigError(f"unknown source {unknown[0]!r}: choose from {', '.join(SOURCES)}")
+    cfg = settings()
+    engine = migrate.prepare(cfg.effective_database_url, cfg.retention_days)
+    with _progress() as progress:
+        collector = _make_collector(cfg, engine, progress)
+        reports = collector.run_once(chosen, backfill_days)
+    _print_reports(reports)
+    if any(r.status != "ok" for r in reports):
+        raise typer.Exit(1)
+
+
+class _progress:
+    """A rich progress bar on a terminal, nothing otherwise; called as (label, done, total)."""
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.start()
+        self._tasks: dict[str, Any] = {}
+        return self
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label not in self._tasks:
+            self._tasks[label] = self._bar.add_task(label, total=total)
+        self._bar.update(self._tasks[label], completed=done, total=total)
+
+    def __exit__(self, *args: object) -> None:
+        if hasattr(self, "_bar"):
+            self._bar.stop()
+
+
+@app.command("run")
+def run_cmd() -> None:
+    """Run the collector on its schedule until stopped (Ctrl-C).
+
+    Example: FOUNDRY_MONITOR_METRICS_INTERVAL_S=120 foundry-monitor run
+    """
+    import logging
+    import signal
+    import threading
+
+    from collector.scheduler import run_forever
+    from collector.store import migrate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cfg = settings()
+    engine = migrate.prepare(cfg.effective_database_url, cfg.retention_days)
+    collector = _make_collector(cfg, engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_forever(cfg, collector, stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def _mount_optional() -> None:

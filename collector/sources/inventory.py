@@ -1,0 +1,73 @@
+"""Inventory: Foundry resources (AIServices accounts) and their deployments, from ARM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from collector.sources.rows import DeploymentRow, ResourceRow
+
+FOUNDRY_KIND = "aiservices"
+
+
+def parse_resource_id(resource_id: str) -> tuple[str, str, str]:
+    """(subscription, resource group, account name) of an account's ARM id."""
+    parts = resource_id.strip("/").split("/")
+    lower = [p.lower() for p in parts]
+    try:
+        sub = parts[lower.index("subscriptions") + 1]
+        group = parts[lower.index("resourcegroups") + 1]
+        name = parts[lower.index("accounts") + 1]
+    except (ValueError, IndexError):
+        raise ValueError(
+            f"{resource_id!r} is not a Microsoft.CognitiveServices account id"
+        ) from None
+    return sub, group, name
+
+
+def resource_row(account: Any) -> ResourceRow:
+    """A ``ResourceRow`` from the SDK's ``Account`` model."""
+    sub, group, name = parse_resource_id(account.id)
+    props = getattr(account, "properties", None)
+    return ResourceRow(
+        id=account.id.lower(),
+        subscription_id=sub.lower(),
+        resource_group=group,
+        name=account.name or name,
+        kind=account.kind or "",
+        location=(account.location or "").lower().replace(" ", ""),
+        endpoint=getattr(props, "endpoint", None),
+    )
+
+
+def deployment_row(resource_id: str, deployment: Any) -> DeploymentRow:
+    """A ``DeploymentRow`` from the SDK's ``Deployment`` model."""
+    props = getattr(deployment, "properties", None)
+    model = getattr(props, "model", None)
+    sku = getattr(deployment, "sku", None)
+    return DeploymentRow(
+        resource_id=resource_id.lower(),
+        name=deployment.name,
+        model=getattr(model, "name", None),
+        model_version=getattr(model, "version", None),
+        model_format=getattr(model, "format", None),
+        sku=getattr(sku, "name", None),
+        capacity=getattr(sku, "capacity", None),
+        provisioning_state=getattr(props, "provisioning_state", None),
+    )
+
+
+def list_resources(client: Any, resource_ids: Iterable[str] = ()) -> Iterator[ResourceRow]:
+    """Every AIServices account of the client's subscription (or only ``resource_ids``)."""
+    wanted = {rid.lower() for rid in resource_ids}
+    for account in client.accounts.list():
+        if (account.kind or "").lower() != FOUNDRY_KIND:
+            continue
+        if wanted and account.id.lower() not in wanted:
+            continue
+        yield resource_row(account)
+
+
+def list_deployments(client: Any, resource: ResourceRow) -> Iterator[DeploymentRow]:
+    for deployment in client.deployments.list(resource.resource_group, resource.name):
+        yield deployment_row(resource.id, deployment)
