@@ -222,14 +222,13 @@ def run_cmd() -> None:
 
     Example: FOUNDRY_MONITOR_METRICS_INTERVAL_S=120 foundry-monitor run
     """
-    import logging
     import signal
     import threading
 
     from collector.scheduler import run_forever
     from collector.store import migrate
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _quiet_logging()
     cfg = settings()
     engine = migrate.prepare(cfg.effective_database_url, cfg.retention_days)
     collector = _make_collector(cfg, engine)
@@ -241,8 +240,117 @@ def run_cmd() -> None:
         stop.set()
 
 
+def _quiet_logging() -> None:
+    """One line per collection run; the Azure SDK's per-request HTTP logs only on warnings."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("azure", "apscheduler.executors", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _streamlit(env: dict[str, str], host: str, port: int) -> Any:
+    """Start the dashboard as a subprocess; settings travel in the environment, never argv."""
+    import os
+    import subprocess
+
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    full_env = {**os.environ, **env}
+    if STATE.config_file is not None:
+        full_env["FOUNDRY_MONITOR_CONFIG"] = str(STATE.config_file)
+    return subprocess.Popen(command, env=full_env)
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8501,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve the Streamlit dashboard on the configured store.
+
+    Example: foundry-monitor dashboard --port 8501
+    """
+    from collector.store import migrate
+
+    cfg = settings()
+    migrate.prepare(cfg.effective_database_url, cfg.retention_days).dispose()
+    process = _streamlit({}, host, port)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@app.command("demo")
+def demo_cmd(
+    port: Annotated[int, typer.Option(help="Dashboard port.", min=1, max=65535)] = 8501,
+    days: Annotated[int, typer.Option(help="Days of simulated history.", min=1, max=30)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated workload.")] = 1,
+) -> None:
+    """Emulator + collector + dashboard on a SQLite file, no Azure account needed.
+
+    Starts the Foundry emulator (live simulated traffic), backfills it into
+    DATA_DIR/demo.db, runs the collector's schedule and serves the dashboard. Ctrl-C stops all.
+
+    Example: foundry-monitor demo --days 3 --port 8501
+    """
+    import signal
+    import threading
+
+    from collector.emulator import EmulatorServer, WorkloadConfig
+    from collector.scheduler import run_forever
+    from collector.store import migrate
+
+    base = settings()
+    server = EmulatorServer(WorkloadConfig(seed=seed, days=float(days), end=None)).start()
+    stop = threading.Event()
+    dashboard = None
+    worker = None
+    try:
+        env = {
+            **server.env,
+            "FOUNDRY_MONITOR_DATABASE_URL": f"sqlite:///{base.data_dir / 'demo.db'}",
+        }
+        values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in env.items()}
+        cfg = Settings.model_validate({**values, "data_dir": base.data_dir})
+        typer.echo(f"emulator on {server.base_url}; store {cfg.effective_database_url}")
+        engine = migrate.prepare(cfg.effective_database_url, cfg.retention_days)
+        with _progress() as progress:
+            collector = _make_collector(cfg, engine, progress)
+            _print_reports(collector.run_once(backfill_days=days))
+        _quiet_logging()
+        worker = threading.Thread(target=run_forever, args=(cfg, collector, stop), daemon=True)
+        worker.start()
+        dashboard = _streamlit(env, "127.0.0.1", port)
+        typer.echo(f"dashboard on http://127.0.0.1:{port}  (Ctrl-C stops everything)")
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        while not stop.wait(0.5):
+            if dashboard.poll() is not None:
+                raise FoundryMonitorError(f"the dashboard exited with code {dashboard.returncode}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        if dashboard is not None and dashboard.poll() is None:
+            dashboard.terminate()
+            dashboard.wait(timeout=10)
+        if worker is not None:
+            worker.join(timeout=30)
+        server.stop()
+        typer.echo("demo stopped")
+
+
 def _mount_optional() -> None:
-    """Sub-apps that live in their own modules register here."""
+    """Sub-apps and commands that live in their own modules register here."""
+    from collector.cli_read import register
+
+    register(app)
     try:
         from collector.emulator.cli import app as emulator_app
     except ImportError:  # pragma: no cover - the emulator package is part of the distribution

@@ -169,12 +169,12 @@ class CostsApi:
         for grouping in dataset.get("grouping") or []:
             if str(grouping.get("type", "")).lower() != "dimension":
                 raise _bad(f"Grouping type '{grouping.get('type')}' is not supported.")
-            name = _CANONICAL.get(str(grouping.get("name", "")).lower())
-            if name is None:
+            canonical = _CANONICAL.get(str(grouping.get("name", "")).lower())
+            if canonical is None:
                 raise _bad(f"Invalid dimension name '{grouping.get('name')}' in grouping.")
-            groups.append(name)
+            groups.append(canonical)
         predicate = self._filter(dataset.get("filter"))
-        table: dict[tuple, list[float]] = {}
+        table: dict[tuple, list[Any]] = {}
         for row in self._rows(now):
             cents = row.cents_at(now)
             if cents is None or not first <= row.day <= last:

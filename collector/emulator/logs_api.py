@@ -196,8 +196,9 @@ class LogsApi:
     def _recognise(self, text: str) -> Callable[[int, int, datetime], Table]:
         normal = _normal(text)
         match = re.search(r"DurationMs >= (\d+)\b", normal)
-        if match and normal == _normal(kql.request_rows_query(int(match[1]))):
-            return lambda s, e, now: self._request_rows(s, e, now, slow_ms=int(match[1]))
+        slow = int(match[1]) if match else None
+        if slow is not None and normal == _normal(kql.request_rows_query(slow)):
+            return lambda s, e, now: self._request_rows(s, e, now, slow_ms=slow)
         if normal == _normal(kql.request_rows_query(1, all_rows=True)):
             return lambda s, e, now: self._request_rows(s, e, now, slow_ms=None)
         if normal == _normal(kql.latency_histogram_query()):
@@ -337,7 +338,7 @@ class LogsApi:
             for r in range(len(counts))
             if counts[r] > 0
         ]
-        rows.sort(key=lambda row: row[0])
+        rows.sort(key=lambda row: str(row[0]))
         return Table(DIAGNOSTICS_TYPES, rows)
 
 

@@ -253,6 +253,7 @@ class EmulatorServer:
 
 class _Handler(BaseHTTPRequestHandler):
     emulator: EmulatorServer
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's own buffer, written directly
     protocol_version = "HTTP/1.1"
     server_version = "FoundryEmulator/1.0"
     sys_version = ""

@@ -212,3 +212,40 @@ def test_a_failing_source_is_recorded_and_does_not_stop_the_others(
     with store.connect() as conn:
         errors = conn.execute(select(t.c.source, t.c.error).where(t.c.status == "error")).all()
     assert [s for s, _ in errors] == ["logs"]
+
+
+def test_summary_and_lookup_agree_with_the_truth(
+    make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    from collector.store import queries
+    from tests.integration.conftest import END
+
+    make_collector().run_once(backfill_days=BACKFILL_DAYS)
+    rows = {
+        (r.resource_id, r.deployment): r
+        for r in queries.summary(store, END - timedelta(days=1), END + timedelta(hours=1))
+    }
+    for key, want in truth_totals(truth).items():
+        got = rows[key]
+        by_status = {int(s): n for s, n in want["by_status"].items()}
+        assert got.requests == sum(by_status.values())
+        assert got.status_2xx == sum(n for s, n in by_status.items() if 200 <= s < 300)
+        assert got.status_429 == by_status.get(429, 0)
+        assert got.status_4xx_other == sum(
+            n for s, n in by_status.items() if 400 <= s < 500 and s != 429
+        )
+        assert got.status_5xx == sum(n for s, n in by_status.items() if s >= 500)
+        assert (got.input_tokens, got.output_tokens) == (want["input"], want["output"])
+        day = want["days"][0]
+        for name in ("p50_ms", "p95_ms", "p99_ms"):
+            upper = getattr(got, name)
+            lower, _ = histogram.bucket_bounds(histogram.bucket_of(upper - 1e-9))
+            assert lower <= day[name] < upper, (key, name)
+    for failed in truth["failed_requests"]:
+        guid = failed["apim_request_id"]
+        for variant in (guid.upper(), f'"{guid}"', f"  '{guid}'\n"):
+            found = queries.lookup(store, variant)
+            assert found.request.status == failed["status"]
+            assert found.deployment == failed["deployment"]
