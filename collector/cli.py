@@ -240,6 +240,34 @@ def run_cmd() -> None:
         stop.set()
 
 
+@app.command("doctor")
+def doctor_cmd() -> None:
+    """Check the credential, each scope's permissions, the diagnostic logs and the cost queries.
+
+    Prints a table of passes and failures, with the fix for each failure; exits 1 on any failure.
+
+    Example: foundry-monitor doctor
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from collector.azure import make_clients
+    from collector.doctor import run_checks
+    from collector.store.engine import make_engine
+
+    cfg = settings()
+    engine = make_engine(cfg.effective_database_url)
+    checks = run_checks(cfg, make_clients(cfg), engine)
+    engine.dispose()
+    table = Table("check", "target", "result", "detail", "fix")
+    for check in checks:
+        result = "[green]pass[/green]" if check.ok else "[red]FAIL[/red]"
+        table.add_row(check.name, check.target, result, check.detail, check.fix)
+    Console(width=220).print(table)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
 def _quiet_logging() -> None:
     """One line per collection run; the Azure SDK's per-request HTTP logs only on warnings."""
     import logging

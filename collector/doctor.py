@@ -1,0 +1,245 @@
+"""``foundry-monitor doctor``: can this collector read everything it needs, and if not, what to fix.
+
+Each check makes one small, read-only Azure call (or store query) and returns a :class:`Check`
+with a pass/fail, what it saw, and for a failure the fix: the role to grant, the setting to set or
+the diagnostic setting to create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from sqlalchemy import Engine
+
+from collector import kql
+from collector.azure import AzureClients
+from collector.config import Settings
+from collector.sources import costs, inventory, metrics
+from collector.sources.rows import ResourceRow
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    target: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+ROLE_FIX = {
+    "arm": "grant 'Reader' on the subscription (or resource group) to this identity",
+    "metrics": "grant 'Monitoring Reader' on the subscription to this identity",
+    "logs": "grant 'Log Analytics Reader' on the workspace to this identity",
+    "costs": "grant 'Cost Management Reader' on the cost scope to this identity",
+}
+
+
+def _failure(area: str, name: str, target: str, exc: Exception) -> Check:
+    if isinstance(exc, ClientAuthenticationError):
+        return Check(
+            name, target, False, f"authentication failed: {_short(exc)}", _credential_fix()
+        )
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        detail = f"Azure answered {status}: {_short(exc)}"
+        if status == 401:
+            return Check(name, target, False, detail, _credential_fix())
+        if status == 403:
+            return Check(name, target, False, detail, ROLE_FIX[area])
+        if status == 404:
+            return Check(
+                name, target, False, detail, "check the id in the settings: it does not exist"
+            )
+        return Check(
+            name,
+            target,
+            False,
+            detail,
+            "a service-side or throttling error: run doctor again later",
+        )
+    return Check(
+        name,
+        target,
+        False,
+        f"{type(exc).__name__}: {_short(exc)}",
+        "check the endpoint settings and network",
+    )
+
+
+def _short(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(message).split())[:200]
+
+
+def _credential_fix() -> str:
+    return (
+        "sign in with 'az login', or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET "
+        "(service principal), or run with a managed or workload identity"
+    )
+
+
+def _guarded(area: str, name: str, target: str, body: Callable[[], Check]) -> Check:
+    try:
+        return body()
+    except Exception as exc:
+        return _failure(area, name, target, exc)
+
+
+def run_checks(
+    settings: Settings,
+    clients: AzureClients,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> list[Check]:
+    """Every check, in order: store, credential, inventory, metrics, logs, costs."""
+    now = now or datetime.now(UTC)
+    checks: list[Check] = []
+    if engine is not None:
+        checks.append(_store(engine))
+    checks.append(_credential(settings, clients))
+    resources: list[ResourceRow] = []
+    subscriptions = sorted(
+        {s.lower() for s in settings.subscriptions}
+        | {inventory.parse_resource_id(r)[0].lower() for r in settings.resource_ids}
+    )
+    if not subscriptions:
+        checks.append(
+            Check(
+                "inventory",
+                "-",
+                False,
+                "no subscription or resource configured",
+                "set FOUNDRY_MONITOR_SUBSCRIPTIONS or FOUNDRY_MONITOR_RESOURCE_IDS",
+            )
+        )
+    for sub in subscriptions:
+        found: list[ResourceRow] = []
+
+        def list_sub(sub: str = sub, found: list[ResourceRow] = found) -> Check:
+            client = clients.inventory(sub)
+            wanted = [r for r in settings.resource_ids if r.lower().split("/")[2] == sub]
+            found.extend(inventory.list_resources(client, wanted))
+            if not found:
+                return Check(
+                    "inventory",
+                    f"/subscriptions/{sub}",
+                    False,
+                    "no Foundry (AIServices) resource found",
+                    "check the subscription id; Claude resources are of kind AIServices",
+                )
+            deployments = sum(len(list(inventory.list_deployments(client, r))) for r in found)
+            return Check(
+                "inventory",
+                f"/subscriptions/{sub}",
+                True,
+                f"{len(found)} Foundry resources, {deployments} deployments",
+            )
+
+        checks.append(_guarded("arm", "inventory", f"/subscriptions/{sub}", list_sub))
+        resources += found
+    for batch in metrics.batches(resources):
+        target = f"/subscriptions/{batch.subscription_id}/regions/{batch.region}"
+
+        def query_metrics(batch: metrics.Batch = batch, target: str = target) -> Check:
+            client = clients.metrics(batch.region)
+            points = list(
+                metrics.fetch(client, batch, metrics.GROUPS[0], now - timedelta(hours=1), now)
+            )
+            return Check(
+                "metrics",
+                target,
+                True,
+                f"{len(batch.resource_ids)} resources answer; {len(points)} points in 1 h",
+            )
+
+        checks.append(_guarded("metrics", "metrics", target, query_metrics))
+    checks.append(_logs(settings, clients, resources, now))
+    for scope in settings.effective_cost_scopes:
+
+        def query_costs(scope: str = scope) -> Check:
+            rows = list(
+                costs.fetch(clients.costs(), scope, (now - timedelta(days=7)).date(), now.date())
+            )
+            marketplace = sum(1 for r in rows if r.publisher_type.lower() == "marketplace")
+            return Check(
+                "costs",
+                scope,
+                True,
+                f"{len(rows)} cost rows in the last 7 days ({marketplace} Marketplace)",
+            )
+
+        checks.append(_guarded("costs", "costs", scope, query_costs))
+    return checks
+
+
+def _store(engine: Engine) -> Check:
+    from collector.store import migrate
+
+    try:
+        revision = migrate.current(engine)
+    except Exception as exc:
+        return Check(
+            "store",
+            migrate.safe_url(str(engine.url)),
+            False,
+            _short(exc),
+            "check FOUNDRY_MONITOR_DATABASE_URL",
+        )
+    target = migrate.safe_url(str(engine.url))
+    if revision is None:
+        return Check(
+            "store", target, True, "reachable and empty: the first collect creates the schema"
+        )
+    return Check("store", target, True, f"reachable, schema revision {revision}")
+
+
+def _credential(settings: Settings, clients: AzureClients) -> Check:
+    scope = settings.effective_arm_audience.rstrip("/") + "/.default"
+    try:
+        clients.credential.get_token(scope)
+    except Exception as exc:
+        return Check("credential", scope, False, _short(exc), _credential_fix())
+    kind = "static token (emulator)" if settings.static_token else type(clients.credential).__name__
+    return Check("credential", scope, True, f"token issued by {kind}")
+
+
+def _logs(
+    settings: Settings, clients: AzureClients, resources: list[ResourceRow], now: datetime
+) -> Check:
+    workspace = settings.workspace_id
+    if not workspace:
+        return Check(
+            "logs",
+            "-",
+            False,
+            "no Log Analytics workspace configured",
+            "set FOUNDRY_MONITOR_WORKSPACE_ID to the workspace of the RequestResponse logs",
+        )
+
+    def body() -> Check:
+        result: Any = clients.logs().query_workspace(
+            workspace, kql.diagnostics_check_query(), timespan=(now - timedelta(days=1), now)
+        )
+        table = result.tables[0]
+        index = {name: i for i, name in enumerate(table.columns)}
+        sending = {str(row[index[kql.COL_RESOURCE_ID]]).lower() for row in table.rows}
+        silent = [r.name for r in resources if r.id not in sending]
+        if silent:
+            return Check(
+                "logs",
+                workspace,
+                False,
+                f"no RequestResponse logs in 24 h from: {', '.join(sorted(silent))}",
+                "add a diagnostic setting on each resource sending the RequestResponse "
+                "category to this workspace",
+            )
+        return Check(
+            "logs", workspace, True, f"RequestResponse logs arrive from {len(sending)} resources"
+        )
+
+    return _guarded("logs", "logs", workspace, body)

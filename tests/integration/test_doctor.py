@@ -1,0 +1,59 @@
+"""``doctor`` against the emulator: passes when all is readable, names the fix when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector.azure import AzureClients, CallCounter
+from collector.doctor import ROLE_FIX, run_checks
+from collector.emulator import EmulatorServer, StaticTokenCredential
+from tests.integration.conftest import COLLECTOR_NOW, emulator_settings
+
+
+def _clients(settings, token: str) -> AzureClients:  # type: ignore[no-untyped-def]
+    return AzureClients(settings, StaticTokenCredential(token), CallCounter(), retry_total=0)
+
+
+def test_every_check_passes_against_the_emulator(emulator: EmulatorServer, tmp_path: Path) -> None:
+    settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}")
+    checks = run_checks(settings, _clients(settings, emulator.token), now=COLLECTOR_NOW)
+    assert [c for c in checks if not c.ok] == []
+    assert {c.name for c in checks} == {"credential", "inventory", "metrics", "logs", "costs"}
+
+
+def test_a_wrong_token_fails_with_the_credential_fix(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}")
+    checks = run_checks(settings, _clients(settings, "not-the-token"), now=COLLECTOR_NOW)
+    inventory = next(c for c in checks if c.name == "inventory")
+    assert not inventory.ok and "InvalidAuthenticationToken" in inventory.detail
+    assert "az login" in inventory.fix
+
+
+def test_a_forbidden_scope_names_the_role_to_grant(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    from collector.doctor import _failure
+
+    error = HttpResponseError(message="AuthorizationFailed")
+    error.status_code = 403
+    check = _failure("costs", "costs", "/subscriptions/x", error)
+    assert not check.ok and check.fix == ROLE_FIX["costs"]
+
+
+def test_missing_workspace_and_silent_resources_are_named(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}", workspace_id=None)
+    checks = run_checks(settings, _clients(settings, emulator.token), now=COLLECTOR_NOW)
+    logs = next(c for c in checks if c.name == "logs")
+    assert not logs.ok and "FOUNDRY_MONITOR_WORKSPACE_ID" in logs.fix
+    long_after = COLLECTOR_NOW.replace(year=COLLECTOR_NOW.year + 1)
+    emulator.set_now(long_after)
+    settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}")
+    checks = run_checks(settings, _clients(settings, emulator.token), now=long_after)
+    logs = next(c for c in checks if c.name == "logs")
+    assert not logs.ok and "diagnostic setting" in logs.fix and "contoso-ai-eus2" in logs.detail
