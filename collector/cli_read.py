@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from collector.errors import ConfigError
+from collector.errors import ConfigError, RequestNotFound
 from collector.store import queries
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
@@ -253,15 +253,30 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        live: Annotated[
+            bool,
+            typer.Option(
+                "--live", help="When not stored, ask Log Analytics (apim-request-id only)."
+            ),
+        ] = False,
     ) -> None:
         """Find a request by its apim-request-id or request-id: status, fix, its minute.
 
-        Example: foundry-monitor lookup 0f8fad5b-d9cb-469f-a165-70867728950e
+        Example: foundry-monitor lookup 0f8fad5b-d9cb-469f-a165-70867728950e --live
         """
-        queries.parse_request_id(request_id)  # a malformed id fails before touching the database
+        parsed = queries.parse_request_id(request_id)  # malformed: fails before the database
         engine = _engine()
         try:
-            found = queries.lookup(engine, request_id)
+            try:
+                found = queries.lookup(engine, request_id)
+            except RequestNotFound:
+                if not live or parsed.kind != "apim-request-id":
+                    raise
+                from collector.cli import _make_collector, settings
+
+                if not _make_collector(settings(), engine).fetch_request(parsed.value):
+                    raise
+                found = queries.lookup(engine, request_id)
         finally:
             engine.dispose()
         if as_json:

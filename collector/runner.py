@@ -299,6 +299,22 @@ class Collector:
                     self._set_watermark(conn, "logs", workspace, end)
             self._tick("logs", done + 1, len(chunks))
 
+    def fetch_request(self, correlation_id: str) -> int:
+        """Live look-up: read one request's log row from Log Analytics (whole retention window)
+        and store it, so the store's look-up can answer with its context. Returns rows stored."""
+        from collector import kql
+
+        workspace = self.settings.workspace_id
+        if not workspace:
+            return 0
+        query = kql.lookup_query(correlation_id)
+        end = self.now()
+        start = end - timedelta(days=self.settings.retention_days)
+        client = self.clients_factory(CallCounter()).logs()
+        rows = list(logs.query_split(client, workspace, query, start, end, logs.request_rows))
+        with self.engine.begin() as conn:
+            return write_requests(conn, rows)
+
     # -- costs -------------------------------------------------------------------------------
 
     def collect_costs(self, backfill_days: int | None = None) -> list[RunReport]:

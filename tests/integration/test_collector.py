@@ -249,3 +249,19 @@ def test_summary_and_lookup_agree_with_the_truth(
             found = queries.lookup(store, variant)
             assert found.request.status == failed["status"]
             assert found.deployment == failed["deployment"]
+
+
+def test_a_live_lookup_fetches_a_request_the_store_lacks(
+    make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
+) -> None:
+    from collector.errors import RequestNotFound
+    from collector.store import queries
+
+    collector = make_collector()
+    collector.run_once(["inventory"])
+    failed = truth["failed_requests"][0]
+    with pytest.raises(RequestNotFound):
+        queries.lookup(store, failed["apim_request_id"])
+    assert collector.fetch_request(failed["apim_request_id"]) == 1
+    found = queries.lookup(store, failed["apim_request_id"])
+    assert (found.request.status, found.deployment) == (failed["status"], failed["deployment"])
