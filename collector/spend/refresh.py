@@ -1,0 +1,385 @@
+"""``refresh_spend``: recompute ``spend_daily`` and ``spend_resource_daily`` for recent days.
+
+The days recomputed are the current month and the last ``spend_refresh_days`` days. Tokens come
+from ``metric_minute`` for days it still holds whole (the retention window); older days reuse the
+tokens stored in ``spend_daily``, so a late cost revision is still allocated after the raw
+metrics were pruned. Bills are the Claude Marketplace rows of ``cost_daily``; when one resource
+is read through more than one cost scope, the most recently fetched scope counts (never both).
+
+Everything is written in one transaction: the price sheet (the ``price`` table mirrors it), then
+the rows whose figures changed (``computed_at`` is when a row's figures last changed), and rows
+that no longer have data are deleted. Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, select
+
+from collector.spend.budgets import budgets_from_settings
+from collector.spend.credits import credits_warning, is_claude_charge
+from collector.spend.daily import (
+    Bill,
+    DeploymentDay,
+    DeploymentRef,
+    ResourceDay,
+    Tokens,
+    compute_days,
+)
+from collector.spend.prices import PriceSheet, load_sheet
+from collector.spend.reconcile import DEFAULT_DRIFT_THRESHOLD, DEFAULT_FINAL_AFTER_DAYS
+from collector.store import queries, writer
+from collector.store.schema import TABLES
+from collector.store.types import to_utc
+
+log = logging.getLogger("foundry_monitor.spend")
+
+DEFAULT_REFRESH_DAYS = 10
+INPUT_TOKENS = "InputTokens"
+OUTPUT_TOKENS = "OutputTokens"
+_VALUE_COLUMNS = {
+    "spend_daily": (
+        "input_tokens",
+        "output_tokens",
+        "estimated",
+        "billed_allocated",
+        "unpriced",
+        "status",
+    ),
+    "spend_resource_daily": (
+        "estimated",
+        "billed",
+        "unallocated",
+        "variance",
+        "drift_flagged",
+        "status",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedDeployment:
+    """A deployment with traffic whose model the price sheet lacks."""
+
+    resource_id: str
+    deployment: str
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftDay:
+    """A resource-day whose bill differs from the estimate beyond the threshold."""
+
+    resource_id: str
+    day: date
+    estimated: Decimal | None
+    billed: Decimal | None
+    variance: Decimal | None
+
+
+@dataclass(frozen=True)
+class SpendReport:
+    """What one refresh did, and what it found worth telling."""
+
+    first_day: date
+    last_day: date
+    deployment_days: int
+    resource_days: int
+    rows_written: int
+    rows_deleted: int
+    unpriced: tuple[UnpricedDeployment, ...]
+    drift: tuple[DriftDay, ...]
+    marketplace_cost_month: Decimal
+    credits_warning: str | None
+    budgets: tuple[queries.BudgetStatus, ...] = ()
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per thing a user should act on."""
+        lines = [
+            f"unpriced: {u.deployment} on {u.resource_id.rsplit('/', 1)[-1]} runs model "
+            f"{u.model or '(unknown)'}, which the price sheet lacks: its spend is not estimated "
+            "and its resource's bill is left unallocated; add the model to the price file "
+            "(FOUNDRY_MONITOR_PRICE_FILE)"
+            for u in self.unpriced
+        ]
+        lines += [
+            f"budget {b.label}: {b.state} (spent {b.spent:,.2f} of {b.monthly_usd:,.2f}, "
+            f"forecast {b.forecast_total:,.2f})"
+            for b in self.budgets
+            if b.state != "ok"
+        ]
+        if self.credits_warning:
+            lines.append(self.credits_warning)
+        return lines
+
+
+def setting(settings: Any, name: str, default: Any) -> Any:
+    """A spend setting, or its default where the Settings class does not define it yet."""
+    value = getattr(settings, name, None)
+    return default if value is None else value
+
+
+def refresh_window(
+    now: datetime, refresh_days: int, retention_days: int
+) -> tuple[date, date, date]:
+    """First and last day to recompute, and the first day ``metric_minute`` holds whole."""
+    today = to_utc(now).date()
+    first = min(today.replace(day=1), today - timedelta(days=max(1, refresh_days) - 1))
+    metrics_from = (to_utc(now) - timedelta(days=retention_days)).date() + timedelta(days=1)
+    return first, today, metrics_from
+
+
+def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
+    """Recompute spend for the current month and the last ``spend_refresh_days`` days."""
+    now = to_utc(now)
+    sheet = load_sheet(setting(settings, "price_file", None))
+    first, last, metrics_from = refresh_window(
+        now,
+        int(setting(settings, "spend_refresh_days", DEFAULT_REFRESH_DAYS)),
+        int(setting(settings, "retention_days", 30)),
+    )
+    with engine.begin() as conn:
+        write_prices(conn, sheet)
+        deployments = read_deployments(conn)
+        tokens = read_tokens(conn, max(first, metrics_from), last)
+        if first < metrics_from:
+            tokens.update(stored_tokens(conn, first, metrics_from - timedelta(days=1)))
+        bills = read_bills(conn, first, last)
+        dep_days, res_days = compute_days(
+            deployments,
+            tokens,
+            bills,
+            sheet,
+            now,
+            drift_threshold=float(
+                setting(settings, "spend_drift_threshold", DEFAULT_DRIFT_THRESHOLD)
+            ),
+            final_after_days=int(
+                setting(settings, "spend_final_after_days", DEFAULT_FINAL_AFTER_DAYS)
+            ),
+        )
+        written, deleted = write_days(conn, first, last, dep_days, res_days, now)
+    month_start = last.replace(day=1)
+    marketplace = sum((b.cost for (d, _), b in bills.items() if d >= month_start), Decimal(0))
+    by_id = {d.id: d for d in deployments}
+    unpriced = sorted(
+        {
+            UnpricedDeployment(
+                by_id[x.deployment_id].resource_id,
+                by_id[x.deployment_id].name,
+                by_id[x.deployment_id].model,
+            )
+            for x in dep_days
+            if x.unpriced
+        },
+        key=lambda u: (u.resource_id, u.deployment),
+    )
+    budgets = budgets_from_settings(settings)
+    report = SpendReport(
+        first_day=first,
+        last_day=last,
+        deployment_days=len(dep_days),
+        resource_days=len(res_days),
+        rows_written=written,
+        rows_deleted=deleted,
+        unpriced=tuple(unpriced),
+        drift=tuple(
+            DriftDay(r.resource_id, r.day, r.estimated, r.billed, r.variance)
+            for r in res_days
+            if r.drift_flagged
+        ),
+        marketplace_cost_month=marketplace,
+        credits_warning=credits_warning(
+            marketplace, bool(setting(settings, "spend_credits_warning", True))
+        ),
+        budgets=tuple(
+            queries.budgets(
+                engine,
+                now,
+                budgets,
+                window_days=int(setting(settings, "spend_forecast_days", 14)),
+                trend=bool(setting(settings, "spend_forecast_trend", True)),
+            )
+        )
+        if budgets
+        else (),
+    )
+    log.info(
+        "spend days=%s..%s deployment_days=%d resource_days=%d written=%d deleted=%d "
+        "unpriced=%d drift=%d",
+        first,
+        last,
+        report.deployment_days,
+        report.resource_days,
+        written,
+        deleted,
+        len(report.unpriced),
+        len(report.drift),
+    )
+    return report
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+def read_deployments(conn: Connection) -> list[DeploymentRef]:
+    d, r = TABLES["deployment"], TABLES["resource"]
+    rows = conn.execute(
+        select(
+            d.c.id, d.c.resource_id, d.c.name, d.c.model, r.c.name.label("resource_name")
+        ).select_from(d.outerjoin(r, r.c.id == d.c.resource_id))
+    ).all()
+    return [
+        DeploymentRef(row.id, row.resource_id.lower(), row.name, row.model, row.resource_name)
+        for row in rows
+    ]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def read_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
+    """Input and output tokens per UTC day and deployment from ``metric_minute``."""
+    if first > last:
+        return {}
+    m = TABLES["metric_minute"]
+    day = queries.time_bucket(m.c.ts, 86_400, conn.dialect.name)
+    rows = conn.execute(
+        select(day.label("day"), m.c.deployment_id, m.c.metric, func.sum(m.c.total).label("n"))
+        .where(
+            m.c.ts >= _midnight(first),
+            m.c.ts < _midnight(last + timedelta(days=1)),
+            m.c.metric.in_([INPUT_TOKENS, OUTPUT_TOKENS]),
+        )
+        .group_by(day, m.c.deployment_id, m.c.metric)
+    ).all()
+    sums: dict[tuple[date, int], dict[str, int]] = {}
+    for row in rows:
+        key = (to_utc(row.day).date(), int(row.deployment_id))
+        sums.setdefault(key, {})[row.metric] = round(float(row.n or 0))
+    return {key: Tokens(v.get(INPUT_TOKENS, 0), v.get(OUTPUT_TOKENS, 0)) for key, v in sums.items()}
+
+
+def stored_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
+    """Tokens of days whose raw metrics are pruned, as the last refresh stored them."""
+    s = TABLES["spend_daily"]
+    rows = conn.execute(
+        select(s.c.day, s.c.deployment_id, s.c.input_tokens, s.c.output_tokens).where(
+            s.c.day >= first, s.c.day <= last
+        )
+    ).all()
+    return {(r.day, r.deployment_id): Tokens(r.input_tokens, r.output_tokens) for r in rows}
+
+
+def read_bills(conn: Connection, first: date, last: date) -> dict[tuple[date, str], Bill]:
+    """Billed Claude (Marketplace) cost per day and resource, summed over its meters."""
+    c = TABLES["cost_daily"]
+    rows = conn.execute(
+        select(
+            c.c.day,
+            c.c.resource_id,
+            c.c.scope,
+            c.c.meter,
+            c.c.publisher_type,
+            c.c.cost,
+            c.c.changed_at,
+            c.c.fetched_at,
+        ).where(c.c.day >= first, c.c.day <= last)
+    ).all()
+    per_scope: dict[tuple[date, str, str], list[Any]] = {}
+    for row in rows:
+        if is_claude_charge(row.publisher_type, row.meter):
+            per_scope.setdefault((row.day, row.resource_id.lower(), row.scope), []).append(row)
+    chosen: dict[tuple[date, str], tuple[datetime, str, Bill]] = {}
+    for (day, resource_id, scope), group in per_scope.items():
+        bill = Bill(
+            cost=sum((Decimal(str(r.cost)) for r in group), Decimal(0)),
+            changed_at=max(to_utc(r.changed_at) for r in group),
+            fetched_at=max(to_utc(r.fetched_at) for r in group),
+        )
+        assert bill.fetched_at is not None
+        rank = (bill.fetched_at, scope)
+        best = chosen.get((day, resource_id))
+        if best is None or rank > best[:2]:
+            chosen[(day, resource_id)] = (bill.fetched_at, scope, bill)
+    return {key: bill for key, (_, _, bill) in chosen.items()}
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+
+def write_prices(conn: Connection, sheet: PriceSheet) -> None:
+    """Make the ``price`` table hold exactly the sheet's rows."""
+    p = TABLES["price"]
+    wanted = sheet.rows()
+    keys = {(r["model"], r["token_type"], r["effective_from"]) for r in wanted}
+    for row in conn.execute(select(p.c.model, p.c.token_type, p.c.effective_from)).all():
+        if tuple(row) not in keys:
+            conn.execute(
+                p.delete().where(
+                    and_(
+                        p.c.model == row.model,
+                        p.c.token_type == row.token_type,
+                        p.c.effective_from == row.effective_from,
+                    )
+                )
+            )
+    writer.upsert(conn, p, wanted)
+
+
+def _changed(
+    conn: Connection,
+    table: str,
+    key: str,
+    first: date,
+    last: date,
+    rows: Iterable[Mapping[str, Any]],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[tuple[date, Any]]]:
+    """Rows whose figures differ from the stored ones, and stored keys no longer computed."""
+    t = TABLES[table]
+    columns = _VALUE_COLUMNS[table]
+    stored = {
+        (r["day"], r[key]): tuple(r[c] for c in columns)
+        for r in conn.execute(select(t).where(t.c.day >= first, t.c.day <= last)).mappings()
+    }
+    out = []
+    seen = set()
+    for row in rows:
+        ident = (row["day"], row[key])
+        seen.add(ident)
+        if stored.get(ident) != tuple(row[c] for c in columns):
+            out.append({**row, "computed_at": now})
+    return out, [ident for ident in stored if ident not in seen]
+
+
+def write_days(
+    conn: Connection,
+    first: date,
+    last: date,
+    dep_days: list[DeploymentDay],
+    res_days: list[ResourceDay],
+    now: datetime,
+) -> tuple[int, int]:
+    """Upsert the changed rows, delete the stale ones; returns (written, deleted)."""
+    written = deleted = 0
+    for table, key, rows in (
+        ("spend_daily", "deployment_id", [x.as_row() for x in dep_days]),
+        ("spend_resource_daily", "resource_id", [x.as_row() for x in res_days]),
+    ):
+        changed, stale = _changed(conn, table, key, first, last, rows, now)
+        written += writer.upsert(conn, table, changed)
+        t = TABLES[table]
+        for day, ident in stale:
+            deleted += int(
+                conn.execute(t.delete().where(t.c.day == day, t.c[key] == ident)).rowcount or 0
+            )
+    return written, deleted
