@@ -139,7 +139,8 @@ def refresh_window(
 def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
     """Recompute spend for the current month and the last ``spend_refresh_days`` days."""
     now = to_utc(now)
-    sheet = load_sheet(setting(settings, "price_file", None))
+    sheet = load_sheet(setting(settings, "price_file", None))  # bad settings fail before writing
+    budgets = budgets_from_settings(settings)
     first, last, metrics_from = refresh_window(
         now,
         int(setting(settings, "spend_refresh_days", DEFAULT_REFRESH_DAYS)),
@@ -181,7 +182,6 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         },
         key=lambda u: (u.resource_id, u.deployment),
     )
-    budgets = budgets_from_settings(settings)
     report = SpendReport(
         first_day=first,
         last_day=last,

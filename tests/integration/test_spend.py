@@ -270,3 +270,19 @@ def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
         d.spent for d in month.deployments if d.resource == "contoso-ai-swc"
     )
     assert spent
+
+
+def test_the_refresh_report_carries_budget_states_and_the_credits_warning(
+    make_collector: Callable[..., Collector], store: Engine
+) -> None:
+    collector = _collect(make_collector)
+    settings = _With(
+        collector.settings,
+        budgets=[{"deployment": "support-bot", "monthly_usd": 0.01}],
+        spend_credits_warning=False,
+    )
+    report = refresh_spend(store, settings, COLLECTOR_NOW)
+    assert [(b.label, b.state) for b in report.budgets] == [("support-bot", "over")]
+    assert report.credits_warning is None and report.marketplace_cost_month > 0
+    assert any(line.startswith("budget support-bot: over") for line in report.warnings)
+    assert refresh_spend(store, collector.settings, COLLECTOR_NOW).credits_warning
