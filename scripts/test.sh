@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# System packages: the PostgreSQL 15 server binaries the tests start themselves (initdb, pg_ctl).
+# System packages: the PostgreSQL 15 server binaries the tests start themselves (initdb, pg_ctl),
+# and Debian's Chromium for the browser tests (never `playwright install`).
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq

@@ -1,0 +1,226 @@
+"""The dashboard as a user starts it, over a store the real collector filled from the Foundry
+emulator (as ``foundry-monitor demo`` does), and one headless Chromium for the session.
+
+Chromium is Debian's (``apt-get install -y chromium``; ``scripts/test.sh`` installs it where
+missing), driven by Playwright with ``executable_path``: no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import Engine
+
+from collector.azure import AzureClients, CallCounter
+from collector.config import Settings
+from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
+from collector.runner import Collector
+from collector.store import migrate
+from collector.store.queries import RUN_SUCCEEDED
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboard" / "app.py"
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach hosts this machine
+# cannot, and stalls. Playwright refuses --user-data-dir in args: the profile directory is the
+# persistent context's first argument, a fresh temporary directory.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+TIMEOUT_MS = 30_000
+
+#: Where the screenshots go: a pytest temporary folder unless this names one (relative paths
+#: are taken from the repository root), e.g. FOUNDRY_MONITOR_SCREENSHOTS=docs/screenshots.
+SCREENSHOTS_ENV = "FOUNDRY_MONITOR_SCREENSHOTS"
+
+SEED = 1  # `foundry-monitor demo`'s default
+#: The suite needs a few hours of traffic; the docs' screenshots show a whole day, the default
+#: "last 24 hours" range of every page.
+HOURS = 24 if os.environ.get(SCREENSHOTS_ENV) else 6
+SETTLED = timedelta(days=3)  # the emulator's clock past the end: every metric, log, cost final
+START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    url: str
+    engine: Engine
+    #: End of the simulated traffic: the wall clock's minute when the store was built, so the
+    #: dashboard's default range (the last 24 hours) covers it.
+    end: datetime
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
+    """A SQLite store filled by the real collector from the emulator over HTTPS."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    workload = WorkloadConfig(seed=SEED, days=HOURS / 24, end=end)
+    with EmulatorServer(workload, now=end + SETTLED) as server:
+        values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in server.env.items()}
+        settings = Settings(**{**values, "database_url": url})
+        engine = migrate.prepare(url, settings.retention_days)
+        credential = StaticTokenCredential(server.token)
+
+        def clients(counter: CallCounter) -> AzureClients:
+            return AzureClients(settings, credential, counter)
+
+        reports = Collector(settings, engine, clients).run_once(backfill_days=(HOURS + 1) / 24)
+    failed = [r for r in reports if r.status != RUN_SUCCEEDED]
+    assert not failed, failed
+    try:
+        yield DemoStore(url=url, engine=engine, end=end)
+    finally:
+        engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
+            return bool(answer.read() == b"ok")
+    except OSError:
+        return False
+
+
+@contextmanager
+def serve_dashboard(store_url: str, log: Path) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` on a free port, as a user starts it; yields its URL."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
+    env["FOUNDRY_MONITOR_DATABASE_URL"] = store_url
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with log.open("w") as out:  # a file, not a PIPE: a full pipe would block the server
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(base_url):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the dashboard exited with code {process.returncode}:\n{log.read_text()}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the dashboard was not healthy after {START_TIMEOUT_S} s:\n{log.read_text()}"
+                )
+            time.sleep(0.2)  # polling interval of the health check
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(f"dashboard output ({log}):\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def dashboard(
+    demo_store: DemoStore, chromium: BrowserContext, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The dashboard of the session, its front page opened once.
+
+    Until dashboard/pages/ is renamed, a fresh server runs the page file of a deep link on its
+    own (see test_a_deep_link_works_as_the_first_visit_after_start): open "/" first.
+    """
+    log = tmp_path_factory.mktemp("dashboard") / "streamlit.log"
+    with serve_dashboard(demo_store.url, log) as base_url:
+        page = chromium.new_page()
+        try:
+            page.goto(base_url)
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        finally:
+            page.close()
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Debian's headless Chromium with a fresh profile, for the whole session."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=VIEWPORT,  # type: ignore[arg-type]
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@dataclass
+class BrowserPage:
+    """A fresh tab (a new Streamlit session) and the JavaScript errors it raised."""
+
+    page: Page
+    js_errors: list[str]
+
+
+@pytest.fixture
+def tab(chromium: BrowserContext) -> Iterator[BrowserPage]:
+    page = chromium.new_page()
+    opened = BrowserPage(page=page, js_errors=[])
+    page.on("pageerror", lambda error: opened.js_errors.append(str(error)))
+    try:
+        yield opened
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wanted = os.environ.get(SCREENSHOTS_ENV)
+    if not wanted:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(wanted) if Path(wanted).is_absolute() else ROOT / wanted
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
