@@ -89,7 +89,10 @@ def lines(
     ]
     encoding: dict[str, object] = {
         "x": alt.X("ts:T", title=TIME_TITLE),
-        "y": alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=y_format) if y_format else None),
+        # axis=None would remove the axis, its title (the units) with it: leave it unset.
+        "y": alt.Y(
+            f"{y}:Q", title=y_title, axis=alt.Axis(format=y_format) if y_format else alt.Undefined
+        ),
         "color": alt.Color(f"{color}:N", title=color_title),
         "tooltip": tooltip,
     }

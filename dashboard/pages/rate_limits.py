@@ -43,7 +43,7 @@ left.altair_chart(
     width="stretch",
 )
 right.altair_chart(
-    charts.lines(rates, "rate_429", "429 rate (% of requests)", y_format="%", changes=changes),
+    charts.lines(rates, "rate_429", "429 rate (% of requests)", y_format=".1~%", changes=changes),
     width="stretch",
 )
 

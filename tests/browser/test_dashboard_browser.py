@@ -3,6 +3,7 @@ no error box, no JavaScript error, the page's own content on screen, and a scree
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,10 @@ def charts_drawn(page: Page, at_least: int) -> None:
         expect(chart.locator("svg.marks")).to_be_visible()
 
 
+def axis_title(page: Page, title: str) -> Locator:
+    return page.get_by_test_id("stVegaLiteChart").get_by_text(title, exact=True)
+
+
 # Page checks: what each page shows on the demo's data -------------------------------------------
 def check_overview(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Overview")
@@ -63,6 +68,8 @@ def check_latency(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Latency")
     heading(page, "Time to last byte (Azure Monitor)")
     charts_drawn(page, at_least=5)  # p50, p95, p99, average and maximum time to last byte
+    for title in ("p50 latency (ms)", "p95 latency (ms)", "p99 latency (ms)"):
+        expect(axis_title(page, title)).to_be_visible()
     return []
 
 
@@ -71,6 +78,10 @@ def check_rate_limits(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Per quota pool (subscription × model)")
     heading(page, "Likely cause and what to do")
     charts_drawn(page, at_least=3)
+    expect(axis_title(page, "429 responses per 5m")).to_have_count(2)  # deployments and pools
+    expect(axis_title(page, "429 rate (% of requests)")).to_be_visible()
+    long_percentages = re.compile(r"\.\d{3,}%$")  # d3's "%" alone means six decimals
+    expect(page.get_by_test_id("stVegaLiteChart").get_by_text(long_percentages)).to_have_count(0)
     return []
 
 
