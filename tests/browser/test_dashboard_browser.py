@@ -220,4 +220,4 @@ def test_a_deep_link_works_as_the_first_visit_after_start(
         )
         assert title.all_inner_texts() == ["Rate limits"]
         links = page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()
-        assert links[0] == "Overview"
+        assert links[0].endswith("Overview"), links  # titles, not file names
