@@ -122,7 +122,7 @@ def write(path: Path, results: list[dict]) -> None:
         "",
         f"Target: peak RSS < 300 MB for 30 days and flat (within 20 %) when the window doubles: "
         f"**{verdict}** ({large['rss_mb']:.0f} MB; {growth:+.0%} from {small['days']} to {large['days']} days). "
-        "Memory stays flat because the runner reads and commits one 6-hour chunk at a time.",
+        "Memory stays flat because the runner reads and commits one chunk at a time.",
         END,
     ]
     text = path.read_text() if path.exists() else "# Benchmarks\n"

@@ -35,8 +35,8 @@ METRICS_OVERLAP = timedelta(minutes=15)
 LOGS_OVERLAP = timedelta(minutes=30)
 METRICS_LAG = timedelta(minutes=1)
 LOGS_LAG = timedelta(minutes=0)
-METRICS_CHUNK = timedelta(hours=6)
-LOGS_CHUNK = timedelta(hours=6)
+METRICS_CHUNK = timedelta(hours=3)
+LOGS_CHUNK = timedelta(hours=1)  # histogram answers grow with deployments x buckets
 WRITE_BATCH = 50_000
 TRACKED_FIELDS = ("model", "model_version", "sku", "capacity")
 

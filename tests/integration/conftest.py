@@ -20,7 +20,7 @@ SEED = 5
 HOURS = 6
 SETTLED = END + timedelta(days=3)  # the emulator's clock: every metric, log and cost is final
 COLLECTOR_NOW = END + timedelta(minutes=30)  # the collector's clock: its windows end here
-BACKFILL_DAYS = 0.3  # 7.2 hours: the whole workload in two chunks
+BACKFILL_DAYS = 0.3  # 7.2 hours: the whole six-hour workload
 
 
 @pytest.fixture(scope="session")
