@@ -16,7 +16,9 @@ from collector.errors import FoundryMonitorError
 from collector.store.queries import DeploymentInfo
 from dashboard import common as c
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would run a deep link's page file on its own (its first multipage
+# mode) until the first st.navigation call of the server.
+PAGES = Path(__file__).parent / "views"
 
 _INIT = "_view_from_url"
 _EXACT = "_custom_exact"

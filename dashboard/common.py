@@ -153,7 +153,7 @@ def set_view(view: View) -> None:
 def current_view() -> View:
     """The view built by ``app.py`` for this run."""
     view = st.session_state.get(_VIEW_KEY)
-    if view is None:  # a page run on its own (e.g. `streamlit run dashboard/pages/x.py`)
+    if view is None:  # a page run on its own (e.g. `streamlit run dashboard/views/x.py`)
         st.error("Start the dashboard with `streamlit run dashboard/app.py`.")
         st.stop()
     return view

@@ -157,22 +157,10 @@ def serve_dashboard(store_url: str, log: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def dashboard(
-    demo_store: DemoStore, chromium: BrowserContext, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The dashboard of the session, its front page opened once.
-
-    Until dashboard/pages/ is renamed, a fresh server runs the page file of a deep link on its
-    own (see test_a_deep_link_works_as_the_first_visit_after_start): open "/" first.
-    """
+def dashboard(demo_store: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard of the session."""
     log = tmp_path_factory.mktemp("dashboard") / "streamlit.log"
     with serve_dashboard(demo_store.url, log) as base_url:
-        page = chromium.new_page()
-        try:
-            page.goto(base_url)
-            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        finally:
-            page.close()
         yield base_url
 
 

@@ -146,7 +146,7 @@ def check_health(page: Page, store: DemoStore) -> list[str]:
 
 @dataclass(frozen=True)
 class DashboardPage:
-    name: str  # the file in dashboard/pages/ and the screenshot's name
+    name: str  # the file in dashboard/views/ and the screenshot's name
     path: str  # its URL path (st.navigation serves the default page at "/")
     check: Callable[[Page, DemoStore], list[str]]  # returns the error boxes it expects
 
@@ -179,7 +179,7 @@ def test_the_sidebar_links_every_page(dashboard: str, tab: BrowserPage) -> None:
     expect(links).to_have_count(len(PAGES))
     hrefs = [link.get_attribute("href") for link in links.all()]
     assert hrefs == [f"{dashboard}/{p.path}" for p in PAGES]
-    files = sorted(f.stem for f in (ROOT / "dashboard" / "pages").glob("*.py"))
+    files = sorted(f.stem for f in (ROOT / "dashboard" / "views").glob("*.py"))
     assert files == sorted(p.name for p in PAGES), "a page without a browser test"
 
 
@@ -201,11 +201,6 @@ def test_page_renders_the_demo_data_without_errors(
     full_page_screenshot(page, screenshot_dir / f"{target.name}.png")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dashboard/pages/ makes Streamlit run a deep link's page file on its own until the "
-    "first st.navigation call of the process: rename the folder (e.g. dashboard/views/)",
-)
 def test_a_deep_link_works_as_the_first_visit_after_start(
     demo_store: DemoStore, tab: BrowserPage, tmp_path: Path
 ) -> None:

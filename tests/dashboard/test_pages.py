@@ -14,13 +14,13 @@ from dashboard import common
 from tests.dashboard.conftest import APP, POOL_TWIN, SeededStore, use_store
 
 PAGES = [
-    "pages/overview.py",
-    "pages/latency.py",
-    "pages/rate_limits.py",
-    "pages/errors.py",
-    "pages/spend.py",
-    "pages/lookup.py",
-    "pages/health.py",
+    "views/overview.py",
+    "views/latency.py",
+    "views/rate_limits.py",
+    "views/errors.py",
+    "views/spend.py",
+    "views/lookup.py",
+    "views/health.py",
 ]
 TIMEOUT = 30
 
@@ -101,7 +101,7 @@ def test_overview_keeps_only_the_filtered_deployments(seeded: SeededStore) -> No
 
 def test_lookup_shows_a_found_request_with_its_fix(seeded: SeededStore) -> None:
     failed = next(r for r in seeded.seed.logged() if r.status == 429)
-    at = run("pages/lookup.py", id=f'  "{failed.correlation_id.upper()}" ')
+    at = run("views/lookup.py", id=f'  "{failed.correlation_id.upper()}" ')
     assert not at.warning
     text = " ".join(e.value for e in at.error)
     assert queries.status_fix(429) in text
@@ -110,13 +110,13 @@ def test_lookup_shows_a_found_request_with_its_fix(seeded: SeededStore) -> None:
 
 
 def test_lookup_rejects_a_malformed_id(seeded: SeededStore) -> None:
-    at = run("pages/lookup.py", id="1; DROP TABLE request_log")
+    at = run("views/lookup.py", id="1; DROP TABLE request_log")
     assert len(at.error) == 1
     assert "is not a request id" in at.error[0].value
 
 
 def test_lookup_explains_a_request_id_that_is_not_stored(seeded: SeededStore) -> None:
-    at = run("pages/lookup.py", id="req_011CSHoEeqs5C35K2UUqR7Fy")
+    at = run("views/lookup.py", id="req_011CSHoEeqs5C35K2UUqR7Fy")
     raw = queries.parse_request_id("req_011CSHoEeqs5C35K2UUqR7Fy")
     assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
 
@@ -124,7 +124,7 @@ def test_lookup_explains_a_request_id_that_is_not_stored(seeded: SeededStore) ->
 def test_rate_limits_names_the_pooled_quota_when_the_pool_is_throttled_together(
     seeded: SeededStore,
 ) -> None:
-    at = run("pages/rate_limits.py")
+    at = run("views/rate_limits.py")
     causes = {
         row["deployment"]: row["likely cause"] for row in at.dataframe[0].value.to_dict("records")
     }
@@ -134,7 +134,7 @@ def test_rate_limits_names_the_pooled_quota_when_the_pool_is_throttled_together(
 
 
 def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> None:
-    at = run("pages/errors.py")
+    at = run("views/errors.py")
     view: common.View = at.session_state["_view"]
     failing = {
         t.status_code
@@ -148,7 +148,7 @@ def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> N
 
 
 def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
-    at = run("pages/spend.py")
+    at = run("views/spend.py")
     view: common.View = at.session_state["_view"]
     expected = pending.spend_days(seeded.engine, view.since, view.until)
     shown = at.dataframe[0].value
@@ -165,7 +165,7 @@ def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore)
 
 
 def test_health_page_lists_every_source_and_warns_of_a_failed_run(seeded: SeededStore) -> None:
-    at = run("pages/health.py")
+    at = run("views/health.py")
     runs = queries.collector_health(seeded.engine)
     assert len(at.dataframe[1].value) == len(runs)
     assert any("504 GatewayTimeout" in w.value for w in at.warning)
