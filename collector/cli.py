@@ -165,7 +165,7 @@ def collect_cmd(
     once: Annotated[bool, typer.Option("--once", help="Run each source once and exit.")] = True,
     source: Annotated[
         list[str] | None,
-        typer.Option("--source", "-s", help="inventory, metrics, logs or costs (repeatable)."),
+        typer.Option("--source", "-s", help="inventory, metrics, logs, costs, spend (repeatable)."),
     ] = None,
     backfill_days: Annotated[
         int | None,

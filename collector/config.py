@@ -142,11 +142,57 @@ class Settings(BaseSettings):
     )
     costs_interval_s: int = Field(21_600, ge=300, description="Seconds between cost collections.")
     prune_cron: str = Field("17 3 * * *", description="Cron expression (UTC) of the daily prune.")
+    spend_interval_s: int = Field(900, ge=60, description="Seconds between spend refreshes.")
+
+    # Spend
+    price_file: Path | None = Field(
+        None,
+        description="TOML price sheet laid over the shipped one: [[price]] blocks (model, "
+        "effective_from, USD per million tokens per token type), [discounts] (resource = fraction "
+        "off), include_defaults = false to replace the shipped sheet.",
+    )
+    spend_refresh_days: int = Field(
+        10, ge=1, le=400, description="Recent days whose spend is recomputed (besides the month)."
+    )
+    spend_drift_threshold: float = Field(
+        0.15, gt=0, description="Bill vs estimate difference (fraction) flagged as drift."
+    )
+    spend_final_after_days: int = Field(
+        3, ge=1, le=62, description="A day is final once its cost is unchanged this many days."
+    )
+    spend_forecast_days: int = Field(
+        14, ge=1, le=90, description="Trailing complete days the month-end forecast fits."
+    )
+    spend_forecast_trend: bool = Field(
+        True, description="Forecast with a linear trend; false: a trailing weekday-aware average."
+    )
+    budgets: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Monthly budgets: tables with deployment and/or resource, monthly_usd, "
+        "optional warning_fraction (TOML [[foundry_monitor.budgets]] or JSON).",
+    )
+    budget_warning_fraction: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of a budget (spent or forecast) that means warning.",
+    )
+    spend_credits_warning: bool = Field(
+        True, description="Warn that Azure credits do not cover Claude's Marketplace charges."
+    )
 
     @field_validator("subscriptions", "resource_ids", "cost_scopes", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from collector.spend.budgets import parse_budgets
+
+        parse_budgets(value)  # raises ConfigError naming the bad budget
+        return value
 
     @field_validator("subscriptions")
     @classmethod

@@ -30,7 +30,7 @@ from collector.windows import cost_days, plan
 
 log = logging.getLogger("foundry_monitor.collector")
 
-SOURCES = ("inventory", "metrics", "logs", "costs")
+SOURCES = ("inventory", "metrics", "logs", "costs", "spend")
 METRICS_OVERLAP = timedelta(minutes=15)
 LOGS_OVERLAP = timedelta(minutes=30)
 METRICS_LAG = timedelta(minutes=1)
@@ -345,6 +345,26 @@ class Collector:
             report.rows = replace_costs(conn, scope, first, last, rows, now)
             self._set_watermark(conn, "costs", scope, now)
 
+    # -- spend -------------------------------------------------------------------------------
+
+    def refresh_spend(self) -> list[RunReport]:
+        """Recompute estimate, allocation, reconciliation (the month and recent days)."""
+        from collector.spend import refresh_spend
+
+        def body(clients: AzureClients, report: RunReport) -> None:
+            result = refresh_spend(self.engine, self.settings, self.now())
+            report.window_start = datetime(
+                result.first_day.year, result.first_day.month, result.first_day.day, tzinfo=UTC
+            )
+            report.window_end = datetime(
+                result.last_day.year, result.last_day.month, result.last_day.day, tzinfo=UTC
+            ) + timedelta(days=1)
+            report.rows = result.rows_written
+            for warning in result.warnings:
+                log.warning("spend: %s", warning)
+
+        return [self._run("spend", "all", body)]
+
     # -- all ---------------------------------------------------------------------------------
 
     def run_once(
@@ -363,6 +383,8 @@ class Collector:
             reports += self.collect_costs(
                 None if backfill_days is None else max(1, round(backfill_days))
             )
+        if "spend" in chosen or {"costs", "metrics"} & set(chosen):
+            reports += self.refresh_spend()
         return reports
 
 

@@ -76,6 +76,7 @@ def build_scheduler(
         ("metrics", collector.collect_metrics, settings.metrics_interval_s),
         ("logs", collector.collect_logs, settings.logs_interval_s),
         ("costs", collector.collect_costs, settings.costs_interval_s),
+        ("spend", collector.refresh_spend, settings.spend_interval_s),
     ]
     for name, func, seconds in jobs:
         scheduler.add_job(

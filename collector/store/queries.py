@@ -138,6 +138,7 @@ class DeploymentSummary:
     spend_billed: Decimal | None
     resource_id: str
     deployment_id: int
+    spend_variance: Decimal | None = None  # billed (allocated) - estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,6 +526,10 @@ def deployments(
 
 
 # Summary --------------------------------------------------------------------------------------
+def _variance(estimated: Decimal | None, billed: Decimal | None) -> Decimal | None:
+    return None if estimated is None or billed is None else billed - estimated
+
+
 def summary(
     engine: Engine,
     since: datetime,
@@ -639,6 +644,7 @@ def summary(
                 spend_billed=_money(r["billed"]),
                 resource_id=r["resource_id"],
                 deployment_id=r["id"],
+                spend_variance=_variance(_money(r["estimated"]), _money(r["billed"])),
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
