@@ -2,9 +2,8 @@
 reads of the query module, and formatting.
 
 Pages never query the store themselves: they call the ``load_*`` functions below, each a thin
-``st.cache_data`` wrapper around one function of :mod:`collector.store.queries` (or, until it
-moves there, of :mod:`dashboard._pending_queries`). Every wrapper takes the database URL as its
-first argument, so that two stores never share a cache entry.
+``st.cache_data`` wrapper around one function of :mod:`collector.store.queries`. Every wrapper
+takes the database URL as its first argument, so that two stores never share a cache entry.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from sqlalchemy import Engine
 from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
 from collector.store import migrate, queries
-from dashboard import _pending_queries as pending
 
 # The view -------------------------------------------------------------------------------------
 RANGES: dict[str, timedelta] = {
@@ -253,15 +251,15 @@ def load_lookup(url: str, raw_id: str) -> queries.LookupResult:
 @st.cache_data(ttl=_TTL, show_spinner="Reading deployment changes…")
 def load_changes(
     url: str, since: datetime, until: datetime, ids: Ids
-) -> list[pending.DeploymentChangeEvent]:
-    return pending.deployment_changes(engine(url), since, until, deployment_ids=_ids(ids))
+) -> list[queries.DeploymentChangeEvent]:
+    return queries.deployment_changes(engine(url), since, until, deployment_ids=_ids(ids))
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Reading status codes…")
 def load_status_codes(
     url: str, since: datetime, until: datetime, step: str, ids: Ids
-) -> list[pending.StatusCodePoint]:
-    return pending.status_codes_over_time(
+) -> list[queries.StatusCodePoint]:
+    return queries.status_codes_over_time(
         engine(url), since, until, step=step, deployment_ids=_ids(ids)
     )
 
@@ -269,27 +267,27 @@ def load_status_codes(
 @st.cache_data(ttl=_TTL, show_spinner="Reading status codes…")
 def load_status_totals(
     url: str, since: datetime, until: datetime, ids: Ids
-) -> list[pending.StatusCodeTotal]:
-    return pending.status_code_totals(engine(url), since, until, deployment_ids=_ids(ids))
+) -> list[queries.StatusCodeTotal]:
+    return queries.status_code_totals(engine(url), since, until, deployment_ids=_ids(ids))
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Reading quota pools…")
 def load_pools(
     url: str, since: datetime, until: datetime, step: str, ids: Ids
-) -> list[pending.PoolPoint]:
-    return pending.pool_throttling(engine(url), since, until, step=step, deployment_ids=_ids(ids))
+) -> list[queries.PoolPoint]:
+    return queries.pool_throttling(engine(url), since, until, step=step, deployment_ids=_ids(ids))
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Comparing throttled minutes…")
 def load_throttle_causes(
     url: str, since: datetime, until: datetime, ids: Ids
-) -> list[pending.ThrottleCause]:
-    return pending.throttle_causes(engine(url), since, until, deployment_ids=_ids(ids))
+) -> list[queries.ThrottleCause]:
+    return queries.throttle_causes(engine(url), since, until, deployment_ids=_ids(ids))
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Reading spend…")
-def load_spend(url: str, since: datetime, until: datetime, ids: Ids) -> list[pending.SpendDay]:
-    return pending.spend_days(engine(url), since, until, deployment_ids=_ids(ids))
+def load_spend(url: str, since: datetime, until: datetime, ids: Ids) -> list[queries.SpendDay]:
+    return queries.spend_days(engine(url), since, until, deployment_ids=_ids(ids))
 
 
 # Frames and formatting ------------------------------------------------------------------------

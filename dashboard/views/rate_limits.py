@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import _pending_queries as pending
+from collector.store.queries import CAUSE_POOL, ThrottleCause
 from dashboard import charts
 from dashboard import common as c
 
@@ -74,8 +74,8 @@ if not causes:
     st.stop()
 
 
-def _cause(x: pending.ThrottleCause) -> str:
-    if x.cause == pending.CAUSE_POOL:
+def _cause(x: ThrottleCause) -> str:
+    if x.cause == CAUSE_POOL:
         return (
             f"Pooled subscription quota: other {x.model} deployments of the subscription were "
             f"throttled in {x.shared_minutes} of its {x.throttled_minutes} throttled minutes"
@@ -87,9 +87,9 @@ def _cause(x: pending.ThrottleCause) -> str:
     )
 
 
-def _todo(x: pending.ThrottleCause) -> str:
+def _todo(x: ThrottleCause) -> str:
     retry = "Retry with exponential back-off and jitter, honouring Retry-After"
-    if x.cause == pending.CAUSE_POOL:
+    if x.cause == CAUSE_POOL:
         return (
             f"{retry}; spread the pool's traffic over time, or ask for more {x.model} quota "
             "for the subscription (it is shared by all its deployments of the model)"

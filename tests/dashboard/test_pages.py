@@ -9,7 +9,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collector.store import queries
-from dashboard import _pending_queries as pending
 from dashboard import common
 from tests.dashboard.conftest import APP, POOL_TWIN, SeededStore, use_store
 
@@ -138,7 +137,7 @@ def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> N
     view: common.View = at.session_state["_view"]
     failing = {
         t.status_code
-        for t in pending.status_code_totals(seeded.engine, view.since, view.until)
+        for t in queries.status_code_totals(seeded.engine, view.since, view.until)
         if t.status_code >= 400
     }
     assert failing
@@ -150,7 +149,7 @@ def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> N
 def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
     at = run("views/spend.py")
     view: common.View = at.session_state["_view"]
-    expected = pending.spend_days(seeded.engine, view.since, view.until)
+    expected = queries.spend_days(seeded.engine, view.since, view.until)
     shown = at.dataframe[0].value
     assert len(shown) == len(expected) > 0
     for row, day in zip(shown.to_dict("records"), expected, strict=True):
