@@ -1,0 +1,449 @@
+"""A report as a self-contained HTML page (inline CSS and SVG, no script, no network) and as CSV.
+
+Both are pure functions of the :class:`~collector.reports.build.Report`: no clock, no locale,
+fixed number formats, so re-rendering a past period gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
+
+from collector.reports.build import DeploymentLine, Report
+from collector.reports.charts import BILLED, ESTIMATE, MARK, daily_spend_svg
+
+CENT = Decimal("0.01")
+MICRO = Decimal("0.000001")
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "period",
+    "period_start",
+    "period_end",
+    "resource",
+    "deployment",
+    "model",
+    "requests",
+    "status_2xx",
+    "status_429",
+    "status_4xx_other",
+    "status_5xx",
+    "rate_429",
+    "error_rate",
+    "p95_ms",
+    "input_tokens",
+    "output_tokens",
+    "spend_estimated_usd",
+    "spend_billed_usd",
+    "spend_variance_usd",
+    "spend_status",
+    "forecast_month_end_usd",
+    "budget_state",
+)
+
+
+# Number formats -------------------------------------------------------------------------------
+def usd(value: Decimal | None) -> str:
+    """``$1,234.57`` (half up), ``-`` for unknown, ``-$3.10`` for negatives."""
+    if value is None:
+        return "-"
+    cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"-${-cents:,.2f}" if cents < 0 else f"${cents:,.2f}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _micro(value: Decimal | None) -> str:
+    return "" if value is None else str(value.quantize(MICRO, rounding=ROUND_HALF_UP))
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+# CSV ------------------------------------------------------------------------------------------
+def csv_rows(report: Report) -> list[list[str]]:
+    """The per-deployment table as CSV cells (money to the micro-dollar, rates as fractions)."""
+    period = report.period
+    rows = []
+    for x in report.lines:
+        rows.append(
+            [
+                period.kind,
+                period.start.isoformat(),
+                period.last_day.isoformat(),
+                x.resource,
+                x.deployment,
+                x.model or "",
+                str(x.requests),
+                str(x.status_2xx),
+                str(x.status_429),
+                str(x.status_4xx_other),
+                str(x.status_5xx),
+                _ratio(x.rate_429),
+                _ratio(x.error_rate),
+                "" if x.p95_ms is None else f"{x.p95_ms:g}",
+                str(x.input_tokens),
+                str(x.output_tokens),
+                _micro(x.spend_estimated),
+                _micro(x.spend_billed),
+                _micro(x.spend_variance),
+                x.spend_status or "",
+                _micro(x.forecast_month_end),
+                x.budget_state or "",
+            ]
+        )
+    return rows
+
+
+def render_csv(report: Report) -> str:
+    """The CSV file: a header row, then one row per deployment (RFC 4180 line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(csv_rows(report))
+    return out.getvalue()
+
+
+# HTML -----------------------------------------------------------------------------------------
+STYLE = f"""
+body {{ font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+  color: #111827; margin: 0 auto; max-width: 1420px; padding: 24px; background: #fff; }}
+h1 {{ font-size: 24px; margin: 0 0 4px; }}
+h2 {{ font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }}
+p.sub {{ color: #4b5563; margin: 0 0 16px; }}
+.cards {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.card {{ border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 14px; min-width: 150px; }}
+.card .k {{ color: #4b5563; font-size: 12px; }}
+.card .v {{ font-size: 20px; font-weight: 600; }}
+table {{ border-collapse: collapse; font-size: 13px; width: 100%; }}
+.wide {{ overflow-x: auto; }}
+th, td {{ border-bottom: 1px solid #e5e7eb; padding: 5px 8px; text-align: right;
+  white-space: nowrap; }}
+th {{ background: #f9fafb; font-weight: 600; }}
+th.l, td.l {{ text-align: left; }}
+tr.total td {{ font-weight: 600; border-top: 2px solid #9ca3af; }}
+.state-ok {{ color: #15803d; }} .state-warning {{ color: #b45309; font-weight: 600; }}
+.state-over {{ color: #b91c1c; font-weight: 600; }}
+.provisional {{ color: #b45309; }} .final {{ color: #15803d; }}
+.warn {{ background: #fff7ed; border: 1px solid #fdba74; border-radius: 8px; padding: 10px 14px;
+  margin: 16px 0; }}
+.note {{ color: #4b5563; font-size: 12px; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
+figure {{ margin: 0; }}
+figcaption {{ font-size: 13px; font-weight: 600; margin-bottom: 2px; }}
+.legend span {{ display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }}
+.legend span.mark {{ height: 2px; vertical-align: middle; }}
+.legend span.billed {{ background: {BILLED}; }} .legend span.estimate {{ background: {ESTIMATE}; }}
+.legend span.mark {{ background: {MARK}; }}
+footer {{ margin-top: 32px; }}
+"""
+
+
+def _td(text: str, cls: str = "") -> str:
+    return f'<td class="{cls}">{escape(text)}</td>' if cls else f"<td>{escape(text)}</td>"
+
+
+def _th(text: str, left: bool = False) -> str:
+    return (
+        f'<th class="l" scope="col">{escape(text)}</th>'
+        if left
+        else f'<th scope="col">{escape(text)}</th>'
+    )
+
+
+def _state(state: str | None) -> str:
+    return "<td>-</td>" if not state else f'<td class="state-{escape(state)}">{escape(state)}</td>'
+
+
+def _status(status: str | None) -> str:
+    return "<td>-</td>" if not status else f'<td class="{escape(status)}">{escape(status)}</td>'
+
+
+def _table(head: Iterable[str], rows: Iterable[str], left: int) -> str:
+    header = "".join(_th(h, i < left) for i, h in enumerate(head))
+    return (
+        f'<div class="wide"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _line_cells(x: DeploymentLine) -> str:
+    return "".join(
+        [
+            _td(x.resource, "l"),
+            _td(x.deployment, "l"),
+            _td(x.model or "-", "l"),
+            _td(usd(x.spend_estimated)),
+            _td(usd(x.spend_billed)),
+            _td(usd(x.spend_variance)),
+            _status(x.spend_status),
+            _td(count(x.input_tokens)),
+            _td(count(x.output_tokens)),
+            _td(count(x.requests)),
+            _td(pct(x.rate_429)),
+            _td(pct(x.error_rate)),
+            _td(ms(x.p95_ms)),
+            _td(usd(x.forecast_month_end)),
+            _state(x.budget_state),
+        ]
+    )
+
+
+def _deployments(report: Report) -> str:
+    head = (
+        "resource", "deployment", "model", "spend estimated", "spend billed", "variance",
+        "spend status", "input tokens", "output tokens", "requests", "429 rate", "error rate",
+        "p95 latency (ms)", "forecast month end", "budget",
+    )  # fmt: skip
+    rows = [f"<tr>{_line_cells(x)}</tr>" for x in report.lines]
+    t = report.totals
+    rows.append(
+        '<tr class="total">'
+        + "".join(
+            [
+                _td("total", "l"),
+                _td("", "l"),
+                _td("", "l"),
+                _td(usd(t.spend_estimated)),
+                _td(usd(t.spend_billed)),
+                _td(usd(t.spend_variance)),
+                "<td></td>",
+                _td(count(t.input_tokens)),
+                _td(count(t.output_tokens)),
+                _td(count(t.requests)),
+                _td(pct(t.rate_429)),
+                _td(pct(t.error_rate)),
+                "<td></td>",
+                _td(usd(report.month.forecast_total)),
+                "<td></td>",
+            ]
+        )
+        + "</tr>"
+    )
+    return _table(head, rows, left=3)
+
+
+def _cards(report: Report) -> str:
+    t, m = report.totals, report.month
+    over = sum(1 for b in report.budgets if b.state == "over")
+    warning = sum(1 for b in report.budgets if b.state == "warning")
+    forecast_key = (
+        f"month {m.month_start:%Y-%m} total"
+        if m.complete
+        else f"forecast {m.month_start:%Y-%m} (as of {m.as_of.isoformat()})"
+    )
+    cards = [
+        ("spend estimated", usd(t.spend_estimated)),
+        ("spend billed", usd(t.spend_billed)),
+        ("variance (billed - estimated)", usd(t.spend_variance)),
+        ("requests", count(t.requests)),
+        ("429 rate", pct(t.rate_429)),
+        ("error rate", pct(t.error_rate)),
+        (forecast_key, usd(m.forecast_total)),
+        ("budgets over / warning", f"{over} / {warning}" if report.budgets else "none set"),
+    ]
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div>'
+            "</div>"
+            for k, v in cards
+        )
+        + "</div>"
+    )
+
+
+def _charts(report: Report) -> str:
+    if not report.daily:
+        return '<p class="note">No spend recorded in this period.</p>'
+    legend = (
+        '<p class="legend note"><span class="billed"></span>billed (allocated)'
+        '<span class="estimate"></span>estimated, not billed yet'
+        '<span class="mark"></span>estimate on a billed day</p>'
+    )
+    figures = []
+    for series in report.daily:
+        name = f"{series.resource} / {series.deployment}"
+        svg = daily_spend_svg(f"Daily spend of {name} (USD)", series.days)
+        figures.append(f"<figure><figcaption>{escape(name)}</figcaption>{svg}</figure>")
+    return legend + '<div class="charts">' + "".join(figures) + "</div>"
+
+
+def _movers(report: Report) -> str:
+    if not report.movers:
+        return '<p class="note">No deployment\'s spend changed against the previous period.</p>'
+    head = (
+        "resource", "deployment", f"spend {report.previous.label}", "spend this period",
+        "change", "change %", "requests before", "requests now",
+    )  # fmt: skip
+    rows = [
+        "<tr>"
+        + "".join(
+            [
+                _td(m.resource, "l"),
+                _td(m.deployment, "l"),
+                _td(usd(m.previous)),
+                _td(usd(m.current)),
+                _td(("+" if m.change > 0 else "") + usd(m.change)),
+                _td("new" if m.change_ratio is None else f"{m.change_ratio:+.1%}"),
+                _td(count(m.requests_previous)),
+                _td(count(m.requests_current)),
+            ]
+        )
+        + "</tr>"
+        for m in report.movers
+    ]
+    return _table(head, rows, left=2) + (
+        '<p class="note">Spend: the allocated bill where it is in, else the estimate.</p>'
+    )
+
+
+def _budgets(report: Report) -> str:
+    m = report.month
+    text = (
+        f"Month {m.month_start:%Y-%m}: spent {usd(m.spent)} "
+        f"(estimated {usd(m.estimated)}, billed {usd(m.billed)}, unallocated "
+        f"{usd(m.unallocated)}); "
+        + (
+            "the month is complete."
+            if m.complete
+            else f"forecast to month end {usd(m.forecast_total)} as of {m.as_of.isoformat()} "
+            f"({escape(m.forecast_method)})."
+        )
+        + (
+            " Some deployments' models are unpriced: their estimates are missing."
+            if m.unpriced
+            else ""
+        )
+    )
+    out = f"<p>{escape(text)}</p>"
+    if not report.budgets:
+        return out + '<p class="note">No budgets configured (FOUNDRY_MONITOR_BUDGETS).</p>'
+    head = ("budget", "scope", "monthly budget", "spent", "forecast total", "state")
+    rows = [
+        "<tr>"
+        + "".join(
+            [
+                _td(b.label, "l"),
+                _td(b.scope, "l"),
+                _td(usd(b.monthly_usd)),
+                _td(usd(b.spent)),
+                _td(usd(b.forecast_total)),
+                _state(b.state),
+            ]
+        )
+        + "</tr>"
+        for b in report.budgets
+    ]
+    return out + _table(head, rows, left=2)
+
+
+def _drift(report: Report) -> str:
+    if not report.drift_days:
+        return (
+            '<p class="note">None: on every reconciled day the bill is within the drift '
+            "threshold of the estimate.</p>"
+        )
+    head = ("day", "resource", "estimated", "billed", "variance", "variance %", "status")
+    rows = [
+        "<tr>"
+        + "".join(
+            [
+                _td(d.day.isoformat(), "l"),
+                _td(d.resource, "l"),
+                _td(usd(d.estimated)),
+                _td(usd(d.billed)),
+                _td(usd(d.variance)),
+                _td("-" if d.variance_ratio is None else f"{d.variance_ratio:+.1%}"),
+                _status(d.status),
+            ]
+        )
+        + "</tr>"
+        for d in report.drift_days
+    ]
+    return _table(head, rows, left=2)
+
+
+def title(report: Report) -> str:
+    return f"Claude cost report: {report.period.label} (UTC)"
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document that opens offline."""
+    warning = (
+        f'<div class="warn" role="note">{escape(report.credits_warning)}</div>'
+        if report.credits_warning
+        else ""
+    )
+    body = [
+        f"<header><h1>{escape(title(report))}</h1>",
+        f'<p class="sub">{escape(report.period.start.isoformat())} 00:00 to '
+        f"{escape(report.period.end.isoformat())} 00:00 UTC; compared with "
+        f"{escape(report.previous.label)}. Spend in USD.</p></header>",
+        _cards(report),
+        warning,
+        "<h2>Deployments</h2>",
+        _deployments(report),
+        '<p class="note">Variance is billed minus estimated over the period; a provisional '
+        "period may lack the bill of its latest days. Latency is the upper bound of the "
+        "histogram bucket holding the 95th percentile of successful requests. The forecast is "
+        "for the month of the period's last day, as of that day.</p>",
+        "<h2>Daily spend per deployment</h2>",
+        _charts(report),
+        "<h2>Top movers against the previous period</h2>",
+        _movers(report),
+        "<h2>Month and budgets</h2>",
+        _budgets(report),
+        "<h2>Days flagged by reconciliation (drift)</h2>",
+        _drift(report),
+        '<footer class="note">Generated by foundry-monitor from its store; re-running this '
+        "report on the same store gives the same figures.</footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title(report))}</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def summary_lines(report: Report) -> list[str]:
+    """A few lines for chat messages and the email's plain-text part."""
+    t, m = report.totals, report.month
+    lines = [
+        f"Spend: {usd(t.spend_estimated)} estimated, {usd(t.spend_billed)} billed "
+        f"(variance {usd(t.spend_variance)})",
+        f"Requests: {count(t.requests)}; 429 rate {pct(t.rate_429)}; "
+        f"error rate {pct(t.error_rate)}",
+        (
+            f"Month {m.month_start:%Y-%m}: {usd(m.spent)} (complete)"
+            if m.complete
+            else f"Month {m.month_start:%Y-%m}: {usd(m.spent)} so far, forecast "
+            f"{usd(m.forecast_total)}"
+        ),
+    ]
+    flagged = [b for b in report.budgets if b.state != "ok"]
+    if flagged:
+        lines.append("Budgets: " + "; ".join(f"{b.label} {b.state}" for b in flagged))
+    if report.movers:
+        top = report.movers[0]
+        lines.append(
+            f"Top mover: {top.resource}/{top.deployment} "
+            f"{'+' if top.change > 0 else ''}{usd(top.change)}"
+        )
+    if report.drift_days:
+        lines.append(f"Drift flagged on {len(report.drift_days)} resource-day(s)")
+    return lines
