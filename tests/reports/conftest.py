@@ -1,0 +1,62 @@
+"""A seeded store with a month of spend history, on each database, shared by a module's tests
+(they only read it, apart from ``report_run`` rows, which each test filters by its own period)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import Engine
+
+from collector.reports.config import ReportConfig
+from tests import seed as seeding
+from tests.reports.history import BUDGETS, add_history
+from tests.seed import Seed
+
+
+@dataclass(frozen=True)
+class Seeded:
+    engine: Engine
+    seed: Seed
+    kind: str
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+
+def open_seeded(kind: str, folder: Path, request: pytest.FixtureRequest) -> Seeded:
+    pg = request.getfixturevalue("pg_server") if kind == "postgres" else None
+    engine = seeding.open_store(kind, folder, pg)
+    seed = seeding.build(engine)
+    add_history(engine, seed)
+    return Seeded(engine, seed, kind)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    store = open_seeded(request.param, tmp_path_factory.mktemp("reports"), request)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+def report_config(out_dir: Path, **settings: object) -> ReportConfig:
+    """The report settings as ``ReportConfig.from_settings`` reads them from a Settings object."""
+    values: dict[str, object] = {
+        "data_dir": out_dir.parent,
+        "report_dir": out_dir,
+        "budgets": BUDGETS,
+    }
+    return ReportConfig.from_settings(SimpleNamespace(**{**values, **settings}))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> ReportConfig:
+    return report_config(tmp_path / "reports", report_retry_backoff_s=1.0)
