@@ -23,7 +23,7 @@ from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
 from collector.sources import costs, inventory, logs, metrics
 from collector.sources.rows import DeploymentRow, ResourceRow
-from collector.store import writer
+from collector.store import rollup, writer
 from collector.store.ids import deployment_ids
 from collector.store.schema import TABLES
 from collector.windows import cost_days, plan
@@ -249,6 +249,7 @@ class Collector:
             ]
             with self.engine.begin() as conn:
                 report.rows += write_metric_points(conn, points)
+                rollup.refresh(conn, start, end, hist=False)
                 if window.moves_watermark:
                     self._set_watermark(conn, "metrics", scope, end)
             self._tick(f"metrics {batch.region}", done + 1, len(chunks))
@@ -295,6 +296,7 @@ class Collector:
             histogram = list(logs.fetch_histogram(client, workspace, start, end))
             with self.engine.begin() as conn:
                 report.rows += write_requests(conn, requests) + write_histogram(conn, histogram)
+                rollup.refresh(conn, start, end, metrics=False)
                 if window.moves_watermark:
                     self._set_watermark(conn, "logs", workspace, end)
             self._tick("logs", done + 1, len(chunks))

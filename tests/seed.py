@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from collector.histogram import bucket_bounds, bucket_of
-from collector.store import migrate
+from collector.store import migrate, rollup
 from collector.store.engine import make_engine
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
@@ -270,6 +270,9 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     ttlb_average[(dep_id, minute)] = sum(durations) / len(durations)
         upsert(conn, "metric_minute", metric_rows)
         upsert(conn, "latency_hist", hist_rows)
+        if metric_rows:  # the collector keeps the hourly rollups with the minutes; so do we
+            times = [r["ts"] for r in metric_rows] + [r["ts"] for r in hist_rows]
+            rollup.refresh(conn, min(times), max(times) + timedelta(minutes=1))
         upsert(
             conn,
             "request_log",

@@ -17,6 +17,8 @@ from collector.store import partitions
 from collector.store.schema import PARTITIONED, TABLES
 
 SQLITE_DELETE_BATCH = 20_000
+#: Hourly rollups of the raw tables: they keep the raw tables' retention.
+HOURLY = {"metric_hour": "ts", "latency_hist_hour": "ts"}
 #: Daily tables (rollups) and their day column; they keep ``rollup_days``.
 ROLLUPS = {
     "cost_daily": "day",
@@ -57,6 +59,14 @@ def prune(
                         result.dropped_partitions.append(partition)
                 count = conn.execute(delete(table).where(table.c[column] < cutoff)).rowcount
                 partitions.ensure_ahead(conn, now.date(), back_days=0)
+            result.deleted[name] = int(count or 0)
+        else:
+            result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
+    for name, column in HOURLY.items():
+        if postgres:
+            table = TABLES[name]
+            with engine.begin() as conn:
+                count = conn.execute(delete(table).where(table.c[column] < cutoff)).rowcount
             result.deleted[name] = int(count or 0)
         else:
             result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, select
 
-from collector.store import migrate
+from collector.store import migrate, rollup
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests import seed as seeding
@@ -34,6 +35,7 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededSto
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     built = seeding.build(engine, start=start, minutes=150)
     _add_pool_and_change(engine, built)
+    _add_reconciliation_and_unpriced(engine, built)
     try:
         yield SeededStore(url=url, engine=engine, seed=built)
     finally:
@@ -85,6 +87,7 @@ def _add_pool_and_change(engine: Engine, built: seeding.Seed) -> None:
                 for code, n in ((200, 10.0), (429, 3.0))
             ],
         )
+        rollup.refresh(conn, min(minutes), max(minutes) + timedelta(minutes=1), hist=False)
         upsert(
             conn,
             "deployment_change",
@@ -100,6 +103,76 @@ def _add_pool_and_change(engine: Engine, built: seeding.Seed) -> None:
         )
 
 
+#: Billed on contoso-swedencentral today with no estimate to allocate it to.
+UNALLOCATED = Decimal("2.50")
+DRIFT_THRESHOLD = Decimal("0.15")
+
+
+def _add_reconciliation_and_unpriced(engine: Engine, built: seeding.Seed) -> None:
+    """What the spend step writes beside ``spend_daily``: the reconciliation per resource and day
+    (contoso-eastus2 from the seed's spend, plus an unallocated bill on contoso-swedencentral
+    today, so Marketplace charges accrue this month), and an unpriced day of the pool twin."""
+    eastus2 = seeding.resource_id("contoso-eastus2")
+    today = datetime.now(UTC).date()
+    per_day: dict[date, list[tuple[Decimal | None, Decimal | None]]] = {}
+    for (_, day), pair in sorted(built.spend.items()):
+        per_day.setdefault(day, []).append(pair)
+    rows = []
+    for day, figures in per_day.items():
+        estimated = sum((e for e, _ in figures if e is not None), Decimal(0))
+        bills = [b for _, b in figures if b is not None]
+        billed = sum(bills, Decimal(0)) if len(bills) == len(figures) else None
+        variance = billed - estimated if billed is not None else None
+        rows.append(
+            {
+                "day": day,
+                "resource_id": eastus2,
+                "estimated": estimated,
+                "billed": billed,
+                "unallocated": Decimal(0) if billed is not None else None,
+                "variance": variance,
+                "drift_flagged": variance is not None
+                and abs(variance) > DRIFT_THRESHOLD * estimated,
+                "status": "final" if billed is not None else "provisional",
+                "computed_at": built.end,
+            }
+        )
+    rows.append(
+        {
+            "day": today,
+            "resource_id": seeding.resource_id("contoso-swedencentral"),
+            "estimated": None,
+            "billed": UNALLOCATED,
+            "unallocated": UNALLOCATED,
+            "variance": None,
+            "drift_flagged": False,
+            "status": "provisional",
+            "computed_at": built.end,
+        }
+    )
+    d = TABLES["deployment"]
+    with engine.begin() as conn:
+        upsert(conn, "spend_resource_daily", rows)
+        twin = conn.execute(select(d.c.id).where(d.c.name == POOL_TWIN)).scalar_one()
+        upsert(
+            conn,
+            "spend_daily",
+            [
+                {
+                    "day": today,
+                    "deployment_id": twin,
+                    "input_tokens": 1000,
+                    "output_tokens": 100,
+                    "estimated": None,
+                    "billed_allocated": None,
+                    "unpriced": True,
+                    "status": "provisional",
+                    "computed_at": built.end,
+                }
+            ],
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     """AppTests share the process's Streamlit caches: start each test without cached figures."""
@@ -109,6 +182,11 @@ def _fresh_caches() -> Iterator[None]:
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    for name in ("FOUNDRY_MONITOR_CONFIG", "FOUNDRY_MONITOR_RETENTION_DAYS"):
+    for name in (
+        "FOUNDRY_MONITOR_CONFIG",
+        "FOUNDRY_MONITOR_RETENTION_DAYS",
+        "FOUNDRY_MONITOR_BUDGETS",
+        "FOUNDRY_MONITOR_SPEND_CREDITS_WARNING",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FOUNDRY_MONITOR_DATABASE_URL", url)

@@ -82,7 +82,13 @@ def snapshot(store: Engine) -> dict[str, list[tuple[Any, ...]]]:
             if name in skip:
                 continue
             cols = [c for c in table.c if c.name not in {"fetched_at", "last_seen", "computed_at"}]
-            out[name] = sorted((tuple(r) for r in conn.execute(select(*cols))), key=repr)
+            out[name] = sorted(  # float sums may differ in their last bits with the order added
+                (
+                    tuple(round(v, 6) if isinstance(v, float) else v for v in r)
+                    for r in conn.execute(select(*cols))
+                ),
+                key=repr,
+            )
     return out
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event, select
 
 from collector import histogram
 from collector.errors import InvalidRequestId, RequestNotFound, StoreError
-from collector.store import queries
+from collector.store import queries, rollup
 from collector.store.writer import upsert
 from tests import seed as seeding
 from tests.seed import Seed, SimRequest
@@ -325,6 +325,7 @@ def test_sql_percentiles_equal_the_histogram_module_on_random_histograms(store: 
                 for b, n in hists[ts].items()
             ]
         upsert(conn, "latency_hist", rows)
+        rollup.refresh(conn, start, start + timedelta(hours=1))  # as the collector does
     points = queries.latency_percentiles_over_time(
         store, start, start + timedelta(hours=1), step="1m"
     )
