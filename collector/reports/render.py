@@ -132,7 +132,7 @@ table {{ border-collapse: collapse; font-size: 13px; width: 100%; }}
 .wide {{ overflow-x: auto; }}
 th, td {{ border-bottom: 1px solid #e5e7eb; padding: 5px 8px; text-align: right;
   white-space: nowrap; }}
-th {{ background: #f9fafb; font-weight: 600; }}
+th {{ background: #f9fafb; font-weight: 600; white-space: normal; vertical-align: bottom; }}
 th.l, td.l {{ text-align: left; }}
 tr.total td {{ font-weight: 600; border-top: 2px solid #9ca3af; }}
 .state-ok {{ color: #15803d; }} .state-warning {{ color: #b45309; font-weight: 600; }}
