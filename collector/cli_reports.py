@@ -49,12 +49,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Cost report (HTML with charts, CSV) of a complete day, week or month, delivered.
+        """Cost report (HTML with charts, and CSV) of a complete day, week or month.
 
-        Per deployment: spend estimated and billed, variance, provisional or final, tokens,
-        requests, 429 and error rates, p95 latency, forecast to month end and budget state;
-        daily spend charts, top movers against the previous period and drift days. A past
-        period's report is reproducible: the same store gives the same files.
+        Per deployment: spend estimated and billed, variance, provisional or
+        final, tokens, requests, 429 and error rates, p95 latency, forecast to
+        month end and budget state; daily spend charts, top movers against the
+        previous period and the days flagged by reconciliation. Re-running a
+        past period on the same store gives the same files.
 
         Example: foundry-monitor report --period week --end 2026-11-02 --deliver folder,email
         """
