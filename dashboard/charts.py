@@ -137,16 +137,25 @@ def stacked_bars(
 def daily_bars(
     df: pd.DataFrame, y: str, y_title: str, *, color: str, color_title: str
 ) -> alt.Chart:
-    """Stacked bars per UTC day (spend)."""
+    """Stacked bars per UTC day (spend): one band per day, legend labels unclipped."""
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="Day (UTC)", timeUnit="yearmonthdate"),
+            x=alt.X(
+                "day:O",
+                title="Day (UTC)",
+                timeUnit="utcyearmonthdate",
+                axis=alt.Axis(format="%Y-%m-%d", labelAngle=0),
+            ),
             y=alt.Y(f"sum({y}):Q", title=y_title),
-            color=alt.Color(f"{color}:N", title=color_title),
+            color=alt.Color(
+                f"{color}:N",
+                title=color_title,
+                legend=alt.Legend(labelLimit=0),
+            ),
             tooltip=[
-                alt.Tooltip("day:T", title="Day (UTC)", format="%Y-%m-%d"),
+                alt.Tooltip("day:T", title="Day (UTC)", timeUnit="utcyearmonthdate"),
                 alt.Tooltip(f"{color}:N", title=color_title),
                 alt.Tooltip(f"{y}:Q", title=y_title, format=",.2f"),
             ],

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
+from collector.spend.budgets import Budget, budgets_from_settings
 from collector.store import migrate, queries
 
 # The view -------------------------------------------------------------------------------------
@@ -290,6 +291,57 @@ def load_spend(url: str, since: datetime, until: datetime, ids: Ids) -> list[que
     return queries.spend_days(engine(url), since, until, deployment_ids=_ids(ids))
 
 
+@st.cache_data(ttl=_TTL, show_spinner="Reading the reconciliation…")
+def load_spend_resources(
+    url: str, since: datetime, until: datetime
+) -> list[queries.ResourceSpendDay]:
+    return queries.spend_resource_days(engine(url), since, until)
+
+
+@dataclass(frozen=True)
+class SpendOptions:
+    """The spend settings the month's figures depend on (hashable: part of the cache keys)."""
+
+    forecast_days: int
+    forecast_trend: bool
+    credits_warning: bool
+    budgets: tuple[Budget, ...]
+
+
+def spend_options() -> SpendOptions:
+    current = settings()
+    return SpendOptions(
+        forecast_days=current.spend_forecast_days,
+        forecast_trend=current.spend_forecast_trend,
+        credits_warning=current.spend_credits_warning,
+        budgets=tuple(budgets_from_settings(current)),
+    )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Forecasting the month…")
+def load_spend_month(url: str, now: datetime, options: SpendOptions) -> queries.MonthSpend:
+    return queries.spend_month(
+        engine(url),
+        now,
+        window_days=options.forecast_days,
+        trend=options.forecast_trend,
+        credits_warning=options.credits_warning,
+    )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Checking budgets…")
+def load_budgets(url: str, now: datetime, options: SpendOptions) -> list[queries.BudgetStatus]:
+    if not options.budgets:
+        return []
+    return queries.budgets(
+        engine(url),
+        now,
+        list(options.budgets),
+        window_days=options.forecast_days,
+        trend=options.forecast_trend,
+    )
+
+
 # Frames and formatting ------------------------------------------------------------------------
 def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A DataFrame of frozen dataclasses (Decimals become floats, for charts and tables)."""
@@ -300,6 +352,11 @@ def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.Data
     if not records and columns is not None:
         return pd.DataFrame(columns=list(columns))
     return pd.DataFrame.from_records(records)
+
+
+def fmt_usd(value: Decimal | float | None) -> str:
+    """``$1,234.56``; ``—`` when unknown (never $0 for unknown)."""
+    return DASH if value is None else f"${value:,.2f}"
 
 
 def fmt_time(value: datetime) -> str:
@@ -341,6 +398,12 @@ def freshness_line(items: Sequence[queries.SourceFreshness]) -> str:
 
 def show_freshness(view: View) -> None:
     st.caption(freshness_line(load_freshness(view.url, view.now)))
+
+
+def live_lookup_command(apim_request_id: str) -> str:
+    """The CLI's live look-up of a request the store lacks: the dashboard only reads the store,
+    it never calls Azure."""
+    return f"foundry-monitor lookup {apim_request_id} --live"
 
 
 def subscription_of(resource_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from collector.errors import InvalidRequestId, RequestNotFound
+from collector.store.queries import parse_request_id
 from dashboard import common as c
 
 view = c.page_view("Request look-up", caption="Find one request and its deployment's minute.")
@@ -37,6 +38,13 @@ except InvalidRequestId as exc:
     st.stop()
 except RequestNotFound as exc:
     st.warning(str(exc))
+    parsed = parse_request_id(wanted)
+    if parsed.kind == "apim-request-id":  # Log Analytics indexes only this id
+        st.markdown(
+            "Ask Log Analytics directly, from a machine with the collector's settings and "
+            "Azure access (the request is stored, then shown with its minute):"
+        )
+        st.code(c.live_lookup_command(parsed.value), language="bash")
     st.stop()
 
 request = found.request

@@ -1,10 +1,11 @@
-"""Overview: one row per deployment over the window, with the freshness of every source."""
+"""Overview: one row per deployment over the window, with the freshness of every source; then
+the month so far: spend to date, forecast to month end and budgets."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, month
 from dashboard import common as c
 
 view = c.page_view("Overview")
@@ -85,3 +86,5 @@ st.caption(
     "Latency: successful requests, from the log-spaced histograms. Spend covers the UTC days "
     "the window touches; — means not known yet (never zero)."
 )
+
+month.show_month(view)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from collector.spend.budgets import OK, OVER, Budget, parse_budgets
 from collector.store import queries
 from dashboard import common
-from tests.dashboard.conftest import APP, POOL_TWIN, SeededStore, use_store
+from dashboard import month as month_view
+from tests.dashboard.conftest import APP, POOL_TWIN, UNALLOCATED, SeededStore, use_store
 
 PAGES = [
     "views/overview.py",
@@ -118,6 +123,15 @@ def test_lookup_explains_a_request_id_that_is_not_stored(seeded: SeededStore) ->
     at = run("views/lookup.py", id="req_011CSHoEeqs5C35K2UUqR7Fy")
     raw = queries.parse_request_id("req_011CSHoEeqs5C35K2UUqR7Fy")
     assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
+    assert not at.code  # the live look-up needs an apim-request-id
+
+
+def test_lookup_of_an_unstored_apim_request_id_gives_the_live_command(seeded: SeededStore) -> None:
+    missing = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+    at = run("views/lookup.py", id=missing)
+    raw = queries.parse_request_id(missing)
+    assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
+    assert [c.value for c in at.code] == [f"foundry-monitor lookup {missing.lower()} --live"]
 
 
 def test_rate_limits_names_the_pooled_quota_when_the_pool_is_throttled_together(
@@ -146,21 +160,155 @@ def test_errors_page_gives_each_failing_status_its_fix(seeded: SeededStore) -> N
         assert f"**{code}** · {queries.status_fix(code)}" in shown
 
 
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The one table of the page that has all of ``columns``."""
+    found = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    assert len(found) == 1, [list(d.value.columns) for d in at.dataframe]
+    return found[0]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _money(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def month_of(seeded: SeededStore, at: AppTest) -> queries.MonthSpend:
+    """What the pages must show: spend_month as of the run's minute, default settings."""
+    view: common.View = at.session_state["_view"]
+    return queries.spend_month(seeded.engine, common.floor_minute(view.now))
+
+
 def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
     at = run("views/spend.py")
+    assert not at.error, [e.value for e in at.error]
     view: common.View = at.session_state["_view"]
     expected = queries.spend_days(seeded.engine, view.since, view.until)
-    shown = at.dataframe[0].value
+    shown = table_with(at, "day", "billed_allocated")
     assert len(shown) == len(expected) > 0
     for row, day in zip(shown.to_dict("records"), expected, strict=True):
-        assert row["deployment"] == day.deployment
-        assert _same(row["estimated"], float(day.estimated) if day.estimated is not None else None)
-        assert _same(
-            row["billed_allocated"],
-            float(day.billed_allocated) if day.billed_allocated is not None else None,
-        )
-        assert row["status"] == day.status
-    assert at.get("download_button")
+        assert (row["resource"], row["deployment"]) == (day.resource, day.deployment)
+        assert row["day"] == day.day
+        for name in ("estimated", "billed_allocated", "variance"):
+            assert _same(row[name], _money(getattr(day, name))), (day, name)
+        assert (row["status"], row["unpriced"]) == (day.status, day.unpriced)
+    assert any(day.unpriced for day in expected)
+    assert any("missing from the price sheet" in w.value for w in at.warning)
+    buttons = [getattr(b, "label", None) for b in at.get("download_button")]
+    assert buttons == ["Download CSV", "Download reconciliation CSV"]
+
+
+def test_spend_page_reconciles_each_resource_and_day(seeded: SeededStore) -> None:
+    at = run("views/spend.py")
+    view: common.View = at.session_state["_view"]
+    expected = queries.spend_resource_days(seeded.engine, view.since, view.until)
+    shown = table_with(at, "unallocated")
+    assert len(shown) == len(expected) > 0
+    for row, day in zip(shown.to_dict("records"), expected, strict=True):
+        assert (row["day"], row["resource"]) == (day.day, day.resource)
+        for name in ("billed", "estimated", "unallocated", "variance"):
+            assert _same(row[name], _money(getattr(day, name))), (day, name)
+        assert row["drift_flagged"] == day.drift_flagged
+    assert UNALLOCATED in {d.unallocated for d in expected}
+
+
+def test_spend_page_shows_the_month_and_its_forecast(seeded: SeededStore) -> None:
+    at = run("views/spend.py")
+    month = month_of(seeded, at)
+    tiles = metrics(at)
+    assert tiles["Spent to date (USD)"] == common.fmt_usd(month.spent)
+    assert tiles["Forecast to month end (USD)"] == common.fmt_usd(month.forecast_total)
+    assert tiles["Billed (USD)"] == common.fmt_usd(month.billed)
+    assert len(table_with(at, "forecast_total")) == len(month.deployments) > 0
+
+
+def test_overview_shows_month_to_date_spend_and_forecast(seeded: SeededStore) -> None:
+    at = run()
+    month = month_of(seeded, at)
+    tiles = metrics(at)
+    assert tiles == {
+        "Spent to date (USD)": common.fmt_usd(month.spent),
+        "Estimated (USD)": common.fmt_usd(month.estimated),
+        "Billed (USD)": common.fmt_usd(month.billed),
+        "Forecast to month end (USD)": common.fmt_usd(month.forecast_total),
+    }
+    shown = table_with(at, "forecast_total")
+    assert list(shown["deployment"]) == [d.deployment for d in month.deployments]
+    for row, dep in zip(shown.to_dict("records"), month.deployments, strict=True):
+        for name in ("estimated", "billed_allocated", "variance", "spent", "forecast_total"):
+            assert _same(row[name], _money(getattr(dep, name))), (dep.deployment, name)
+        assert (row["unpriced"], row["provisional"]) == (dep.unpriced, dep.provisional)
+        assert row["budget"] == common.DASH  # no budgets configured
+    assert month.forecast_total >= month.spent > 0
+    assert month_view.NO_BUDGETS in [c.value for c in at.caption]
+
+
+def test_overview_month_keeps_only_the_filtered_deployments(seeded: SeededStore) -> None:
+    at = run(deployment="support-bot")
+    month = month_of(seeded, at)
+    (support,) = [d for d in month.deployments if d.deployment == "support-bot"]
+    assert list(table_with(at, "forecast_total")["deployment"]) == ["support-bot"]
+    tiles = metrics(at)
+    assert tiles["Spent to date (USD)"] == common.fmt_usd(support.spent)
+    assert tiles["Forecast to month end (USD)"] == common.fmt_usd(support.forecast_total)
+
+
+def test_the_credits_warning_is_shown_once_when_marketplace_charges_accrue(
+    seeded: SeededStore,
+) -> None:
+    at = run()
+    month = month_of(seeded, at)
+    assert month.credits_warning is not None and month.billed >= UNALLOCATED
+    assert [w.value for w in at.warning] == [month.credits_warning]
+
+
+def test_the_credits_warning_can_be_turned_off(
+    seeded: SeededStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOUNDRY_MONITOR_SPEND_CREDITS_WARNING", "false")
+    at = run()
+    assert not at.warning
+
+
+BUDGETS = [
+    {"deployment": "support-bot", "monthly_usd": 1},
+    {"resource": "contoso-eastus2", "monthly_usd": 1_000_000},
+]
+
+
+@pytest.fixture
+def with_budgets(seeded: SeededStore, monkeypatch: pytest.MonkeyPatch) -> list[Budget]:
+    monkeypatch.setenv("FOUNDRY_MONITOR_BUDGETS", json.dumps(BUDGETS))
+    return parse_budgets(BUDGETS)
+
+
+@pytest.mark.parametrize("page", ["views/overview.py", "views/spend.py"])
+def test_budget_states_are_shown(
+    seeded: SeededStore, with_budgets: list[Budget], page: str
+) -> None:
+    at = run(page)
+    assert not at.error, [e.value for e in at.error]
+    view: common.View = at.session_state["_view"]
+    expected = queries.budgets(seeded.engine, common.floor_minute(view.now), with_budgets)
+    assert [b.state for b in expected] == [OVER, OK]
+    shown = table_with(at, "state")
+    assert list(shown["budget"]) == [b.label for b in expected]
+    assert list(shown["state"]) == [month_view.STATE_LABELS[b.state] for b in expected]
+    assert list(shown["spent"]) == pytest.approx([float(b.spent) for b in expected])
+    assert list(shown["forecast"]) == pytest.approx([float(b.forecast_total) for b in expected])
+    per_deployment = table_with(at, "forecast_total").set_index("deployment")["budget"]
+    assert per_deployment["support-bot"] == month_view.STATE_LABELS[OVER]
+    assert per_deployment["claude-opus-4-5"] == common.DASH  # only a resource budget covers it
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_budgets_configured(
+    seeded: SeededStore, with_budgets: list[Budget], page: str
+) -> None:
+    at = run(page)
+    assert not at.error, [e.value for e in at.error]
 
 
 def test_health_page_lists_every_source_and_warns_of_a_failed_run(seeded: SeededStore) -> None:
