@@ -60,8 +60,17 @@ def axis_title(page: Page, title: str) -> Locator:
 def check_overview(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Overview")
     expect(page.get_by_text("Freshness: ")).to_be_visible()
-    expect(tables(page)).to_contain_text("support-bot")
+    expect(tables(page).first).to_contain_text("support-bot")
+    month_to_date(page)
     return []
+
+
+def month_to_date(page: Page) -> None:
+    """The month's heading and its tiles: spend to date and the forecast to month end."""
+    expect(page.get_by_role("heading", name=re.compile(r"^This month: .* to date"))).to_be_visible()
+    for label in ("Spent to date (USD)", "Forecast to month end (USD)"):
+        tile = page.get_by_test_id("stMetric").filter(has_text=label)
+        expect(tile.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"))
 
 
 def check_latency(page: Page, store: DemoStore) -> list[str]:
@@ -106,11 +115,13 @@ def check_spend(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Spend")
     with store.engine.connect() as conn:
         days = conn.execute(select(func.count()).select_from(TABLES["spend_daily"])).scalar()
-    if days:
-        expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
-        charts_drawn(page, at_least=1)
-    else:  # no spend step has run: the page says why instead of drawing empty charts
-        expect(page.get_by_text("No spend for these days yet.")).to_be_visible()
+    assert days, "the collector's run_once refreshes spend"
+    month_to_date(page)
+    heading(page, "Per day and deployment")
+    charts_drawn(page, at_least=1)
+    expect(axis_title(page, "Estimated spend (USD)")).to_be_visible()
+    expect(page.get_by_role("button", name="Download CSV", exact=True)).to_be_visible()
+    heading(page, "Reconciliation per resource and day")
     return []
 
 
