@@ -225,6 +225,7 @@ def run_cmd() -> None:
     import signal
     import threading
 
+    from collector.reports import add_report_jobs
     from collector.scheduler import run_forever
     from collector.store import migrate
 
@@ -235,7 +236,7 @@ def run_cmd() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        run_forever(cfg, collector, stop)
+        run_forever(cfg, collector, stop, extra_jobs=lambda s: add_report_jobs(s, cfg, engine))
     except KeyboardInterrupt:
         stop.set()
 
@@ -377,8 +378,10 @@ def demo_cmd(
 def _mount_optional() -> None:
     """Sub-apps and commands that live in their own modules register here."""
     from collector.cli_read import register
+    from collector.cli_reports import register as register_reports
 
     register(app)
+    register_reports(app)
     try:
         from collector.emulator.cli import app as emulator_app
     except ImportError:  # pragma: no cover - the emulator package is part of the distribution

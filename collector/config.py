@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -181,10 +182,106 @@ class Settings(BaseSettings):
         True, description="Warn that Azure credits do not cover Claude's Marketplace charges."
     )
 
-    @field_validator("subscriptions", "resource_ids", "cost_scopes", mode="before")
+    # Reports
+    report_dir: Path | None = Field(
+        None, description="Folder for cost reports; default: data_dir/reports."
+    )
+    report_day_cron: str = Field(
+        "", description="Cron (UTC) of the daily cost report (the day before); empty: off."
+    )
+    report_week_cron: str = Field(
+        "0 7 * * mon", description="Cron (UTC) of the weekly report (the week before); empty: off."
+    )
+    report_month_cron: str = Field(
+        "0 7 1 * *", description="Cron (UTC) of the monthly report (the month before); empty: off."
+    )
+    report_formats: StrList = Field(
+        default_factory=lambda: ["html", "csv"], description="Formats of scheduled reports."
+    )
+    report_deliver: StrList = Field(
+        default_factory=lambda: ["folder"],
+        description="Where scheduled reports go: folder, email, teams, slack.",
+    )
+    report_link_base: str | None = Field(
+        None, description="URL where the reports folder is published; messages link to it."
+    )
+    report_retries: int = Field(3, ge=1, le=10, description="Attempts per delivery target.")
+    report_retry_backoff_s: float = Field(
+        5.0, ge=0, le=60, description="First wait between delivery attempts (doubles, max 60 s)."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for emailed reports.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_user: str | None = Field(None, description="SMTP login; unset: no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (never logged).")
+    smtp_from: str | None = Field(None, description="Sender address of emailed reports.")
+    smtp_to: StrList = Field(default_factory=list, description="Recipients of emailed reports.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS.")
+    teams_webhook_url: SecretStr | None = Field(
+        None, description="Teams incoming webhook URL for report summaries (a secret)."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming webhook URL for report summaries (a secret)."
+    )
+
+    @field_validator(
+        "subscriptions",
+        "resource_ids",
+        "cost_scopes",
+        "report_formats",
+        "report_deliver",
+        "smtp_to",
+        mode="before",
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("report_formats", "report_deliver")
+    @classmethod
+    def _report_choices(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from collector.reports.config import FORMATS, TARGETS
+
+        allowed = FORMATS if info.field_name == "report_formats" else TARGETS
+        chosen = [v.strip().lower() for v in value if v.strip()]
+        if not chosen or any(v not in allowed for v in chosen):
+            raise ValueError(f"expected a comma-separated list of {', '.join(allowed)}")
+        return list(dict.fromkeys(chosen))
+
+    @field_validator("report_day_cron", "report_week_cron", "report_month_cron", "prune_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if value.strip():
+            try:
+                CronTrigger.from_crontab(value.strip(), timezone=UTC)
+            except ValueError as exc:
+                raise ValueError(
+                    f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}"
+                ) from None
+        return value.strip()
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None) -> str | None:
+        if value and "@" not in value:
+            raise ValueError("expected an email address such as finops-bot@example.com")
+        return value or None
+
+    @field_validator("teams_webhook_url", "slack_webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        from urllib.parse import urlsplit
+
+        if value is None or not value.get_secret_value():
+            return None
+        parts = urlsplit(value.get_secret_value())
+        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+        secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
+        if not parts.hostname or not secure:
+            raise ValueError("expected an https:// webhook URL")
+        return value
 
     @field_validator("budgets")
     @classmethod
@@ -302,12 +399,23 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(_describe(exc)) from None
 
 
+#: Settings whose rejected value is never echoed back (it may hold a token or password).
+SECRET_FIELDS = {
+    "static_token",
+    "smtp_password",
+    "teams_webhook_url",
+    "slack_webhook_url",
+    "database_url",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else "?"
     variable = ENV_PREFIX + field.upper()
     value = error.get("input")
-    shown = "" if value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
+    secret = field in SECRET_FIELDS
+    shown = "" if secret or value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
     return f"{variable}{shown} is invalid: {_expectation(error)}"
 
 

@@ -65,7 +65,7 @@ def build_scheduler(
     collector: Collector,
     *,
     scheduler: BackgroundScheduler | None = None,
-    extra_jobs: Callable[[BackgroundScheduler], None] | None = None,
+    extra_jobs: Callable[[BackgroundScheduler], object] | None = None,
     start_now: bool = True,
 ) -> BackgroundScheduler:
     """A scheduler with the collection and prune jobs (not started)."""
@@ -116,7 +116,7 @@ def run_forever(
     collector: Collector,
     stop: threading.Event,
     standby_poll_s: float = 15.0,
-    extra_jobs: Callable[[BackgroundScheduler], None] | None = None,
+    extra_jobs: Callable[[BackgroundScheduler], object] | None = None,
 ) -> None:
     """Run until ``stop`` is set, as the single active collector of the store."""
     lock = SingleCollectorLock(collector.engine)

@@ -71,7 +71,7 @@ def test_prune_command_reports_what_it_removed(db_url: str, tmp_path: Path) -> N
         (
             "FOUNDRY_MONITOR_DATABASE_URL",
             "mysql://x",
-            "FOUNDRY_MONITOR_DATABASE_URL='mysql://x' is invalid: expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+            "FOUNDRY_MONITOR_DATABASE_URL is invalid: expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
         ),
         (
             "FOUNDRY_MONITOR_WORKSPACE_ID",
