@@ -23,7 +23,7 @@ def credits_warning(marketplace_cost: Decimal | None, enabled: bool = True) -> s
     if not enabled or marketplace_cost is None or marketplace_cost <= 0:
         return None
     return (
-        f"Claude charges of {marketplace_cost:,.2f} accrued this month through the Azure "
+        f"Claude charges of ${marketplace_cost:,.2f} accrued this month through the Azure "
         "Marketplace: Azure credits (free, Visual Studio, sponsorship or other monetary credits) "
         "do not cover Marketplace charges, so they are invoiced to your payment method. "
         "Turn this warning off with FOUNDRY_MONITOR_SPEND_CREDITS_WARNING=false."
