@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -14,6 +15,16 @@ from collector.store.engine import make_engine
 from tests.pg import PostgresServer
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright driver for the session: a second sync driver in the same process fails
+    ("Sync API inside the asyncio loop"), so every browser fixture launches from this one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

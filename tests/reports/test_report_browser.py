@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Playwright, expect
 
 from collector.reports import build_report, period_before
 from collector.reports.deliver import write_files
@@ -21,23 +21,24 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def offline_chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+def offline_chromium(
+    tmp_path_factory: pytest.TempPathFactory, playwright_driver: Playwright
+) -> Iterator[BrowserContext]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("report-chromium")),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1440, "height": 900},
-            offline=True,  # the report must need nothing from the network
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("report-chromium")),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 1440, "height": 900},
+        offline=True,  # the report must need nothing from the network
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def _screenshot_dir(tmp_path: Path) -> Path:
