@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     prune_cron: str = Field("17 3 * * *", description="Cron expression (UTC) of the daily prune.")
     spend_interval_s: int = Field(900, ge=60, description="Seconds between spend refreshes.")
 
+    dashboard_auth: bool = Field(
+        False, description="Require Microsoft Entra ID sign-in (st.login) on the dashboard."
+    )
+
     # Spend
     price_file: Path | None = Field(
         None,

@@ -203,8 +203,24 @@ def sidebar() -> c.View:
     return view
 
 
+def require_sign_in() -> None:
+    """Microsoft Entra ID sign-in (OIDC through ``st.login``) when FOUNDRY_MONITOR_DASHBOARD_AUTH
+    is on; the provider is ``[auth.microsoft]`` in Streamlit's secrets.toml (see the README)."""
+    if not c.settings().dashboard_auth:
+        return
+    if st.user.get("is_logged_in", False):  # a mapping: absent when no auth is configured
+        st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or '?'}")
+        st.sidebar.button("Sign out", on_click=st.logout)
+        return
+    st.title("foundry-monitor")
+    st.info("Sign in with your Microsoft Entra ID account to see the dashboard.")
+    st.button("Sign in with Microsoft", on_click=st.login, args=("microsoft",))
+    st.stop()
+
+
 def main() -> None:
     st.set_page_config(page_title="foundry-monitor", layout="wide")
+    require_sign_in()
     page = st.navigation(
         [
             st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True),

@@ -345,3 +345,20 @@ def test_refresh_button_and_auto_refresh_keep_the_view(seeded: SeededStore) -> N
 def test_a_filter_matching_nothing_is_explained(seeded: SeededStore) -> None:
     at = run(resource="contoso-eastus2", model="claude-haiku-4-5")
     assert common.NO_MATCH in infos(at)
+
+
+def test_with_sign_in_required_no_page_shows_data_before_sign_in(
+    seeded: SeededStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOUNDRY_MONITOR_DASHBOARD_AUTH", "true")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in with Microsoft"]
+    assert not at.dataframe and not at.sidebar.multiselect
+
+
+def test_sign_in_is_off_by_default(seeded: SeededStore) -> None:
+    at = run()
+    assert "Sign in with Microsoft" not in [b.label for b in at.button]
+    assert at.dataframe
