@@ -23,9 +23,10 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _doc import DOC, write_section  # benchmarks/ is the script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
 EXE = shutil.which("foundry-monitor", path=str(Path(sys.executable).parent)) or "foundry-monitor"
-START, END = "<!-- collector-bench:start -->", "<!-- collector-bench:end -->"
 
 
 def stats(base_url: str, ca: str, token: str) -> dict:
@@ -56,7 +57,7 @@ def backfill(env: dict[str, str], days: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=30, help="the larger window (days)")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--out", default=str(DOC))
     args = parser.parse_args()
     end = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
     workdir = Path(tempfile.mkdtemp(prefix="collector-bench-"))
@@ -101,7 +102,6 @@ def write(path: Path, results: list[dict]) -> None:
     small, large = results
     growth = large["rss_mb"] / small["rss_mb"] - 1
     lines = [
-        START,
         "## Collector backfill (`benchmarks/collector_bench.py`)",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
@@ -123,15 +123,8 @@ def write(path: Path, results: list[dict]) -> None:
         f"Target: peak RSS < 300 MB for 30 days and flat (within 20 %) when the window doubles: "
         f"**{verdict}** ({large['rss_mb']:.0f} MB; {growth:+.0%} from {small['days']} to {large['days']} days). "
         "Memory stays flat because the runner reads and commits one chunk at a time.",
-        END,
     ]
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + "\n".join(lines) + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + "\n".join(lines) + "\n"
-    path.write_text(text)
+    write_section("collector-bench", "\n".join(lines), path)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Emulator benchmark: 30 days of the default workload, answer times of metrics and cost calls.
 
-Run: /tmp/venv/bin/python benchmarks/emulator_bench.py [--out docs/benchmarks-emulator.md]
+Run: python benchmarks/emulator_bench.py (writes its section of docs/benchmarks.md)
 
 Measures, through the real SDK clients over HTTPS (so TLS, JSON and SDK parsing are included):
 the metrics batch the collector sends every minute (last hour, PT1M, split by deployment and
@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
+from _doc import DOC, write_section  # benchmarks/ is the script's folder
 from azure.mgmt.costmanagement import CostManagementClient
 from azure.mgmt.costmanagement.models import (
     QueryAggregation,
@@ -48,7 +49,7 @@ def _median_ms(action: Callable[[], object], runs: int = 7) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-emulator.md"))
+    parser.add_argument("--out", type=Path, default=DOC)
     args = parser.parse_args()
     server = EmulatorServer(
         WorkloadConfig(seed=1, days=DAYS, end=END), now=END + timedelta(days=3)
@@ -170,7 +171,7 @@ def main() -> None:
     finally:
         server.stop()
     lines = [
-        "# Emulator benchmarks",
+        "## Emulator (`benchmarks/emulator_bench.py`)",
         "",
         f"Default workload, seed 1, {DAYS} days ending {END:%Y-%m-%dT%H:%MZ}: "
         f"{n_requests:,} requests.",
@@ -191,8 +192,7 @@ def main() -> None:
         *[f"| {name} | {raw_ms:.1f} | {sdk_ms:.1f} |" for name, raw_ms, sdk_ms in results],
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    write_section("emulator-bench", "\n".join(lines), args.out)
     print("\n".join(lines))
 
 

@@ -1,0 +1,27 @@
+"""Each benchmark owns one marked section of docs/benchmarks.md and rewrites only that one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADER = (
+    "# Benchmarks\n\n"
+    "Measured on demand with the scripts in `benchmarks/`, each writing its own section below. "
+    "These machines are noisy (2 cores shared with other work): compare the ratios measured "
+    "within one run, not absolute times across runs.\n"
+)
+
+
+def write_section(name: str, body: str, path: Path = DOC) -> None:
+    """Replace (or append) the section between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else HEADER
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
