@@ -1742,16 +1742,12 @@ def status_codes_over_time(
 ) -> list[StatusCodePoint]:
     """ModelRequests per step and status code over the selected deployments (steps with data)."""
     since, until = _check_window(since, until)
-    m = _METRIC
-    bucket = time_bucket(m.c.ts, parse_step(step), engine.dialect.name)
+    seconds = parse_step(step)
+    m = _metric_rows(since, until, [REQUESTS], hourly=seconds % 3600 == 0)
+    bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     stmt = (
         select(bucket.label("ts"), m.c.status_code, func.sum(m.c.total).label("n"))
-        .where(
-            m.c.ts >= since,
-            m.c.ts < until,
-            m.c.metric == REQUESTS,
-            *_ids_in(m.c.deployment_id, deployment_ids),
-        )
+        .where(*_ids_in(m.c.deployment_id, deployment_ids))
         .group_by(bucket, m.c.status_code)
         .order_by(bucket, m.c.status_code)
     )
@@ -1772,15 +1768,10 @@ def status_code_totals(
 ) -> list[StatusCodeTotal]:
     """ModelRequests per deployment and status code over ``[since, until)``."""
     since, until = _check_window(since, until)
-    m, d = _METRIC, _DEPLOYMENT
+    m, d = _metric_rows(since, until, [REQUESTS]), _DEPLOYMENT
     agg = (
         select(m.c.deployment_id, m.c.status_code, func.sum(m.c.total).label("n"))
-        .where(
-            m.c.ts >= since,
-            m.c.ts < until,
-            m.c.metric == REQUESTS,
-            *_ids_in(m.c.deployment_id, deployment_ids),
-        )
+        .where(*_ids_in(m.c.deployment_id, deployment_ids))
         .group_by(m.c.deployment_id, m.c.status_code)
         .subquery("agg")
     )
@@ -1837,15 +1828,11 @@ def pool_throttling(
     cover every deployment of a selected pool, since they share the quota.
     """
     since, until = _check_window(since, until)
-    m = _METRIC
+    seconds = parse_step(step)
+    m = _metric_rows(since, until, [REQUESTS], hourly=seconds % 3600 == 0)
     members = _pool_members()
-    bucket = time_bucket(m.c.ts, parse_step(step), engine.dialect.name)
-    where: list[ColumnElement[bool]] = [
-        m.c.ts >= since,
-        m.c.ts < until,
-        m.c.metric == REQUESTS,
-        members.c.model.is_not(None),
-    ]
+    bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
+    where: list[ColumnElement[bool]] = [members.c.model.is_not(None)]
     if deployment_ids is not None:
         chosen = (
             select(members.c.subscription_id, members.c.model)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from collector.store import queries
+from collector.store import queries, rollup
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests import seed as seeding
@@ -93,6 +93,8 @@ def _add_twin_and_change(engine: Engine, built: Seed) -> Store:
                 for (minute, status), n in sorted(counts.items())
             ],
         )
+        minutes = [minute for minute, _ in counts]
+        rollup.refresh(conn, min(minutes), max(minutes) + timedelta(minutes=1), hist=False)
         upsert(
             conn,
             "deployment_change",
