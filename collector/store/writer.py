@@ -7,31 +7,40 @@ written, since NULL never matches ``ON CONFLICT``.
 
 - SQLite: one compiled ``INSERT ... ON CONFLICT DO UPDATE`` run through the driver's
   ``executemany`` in batches.
-- Postgres: small batches use the same statement through SQLAlchemy; large ones are ``COPY``-ed
-  into a temporary staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT``, which
-  skips rows whose values did not change.
+- Postgres: small batches use the same statement through SQLAlchemy. Large ones are ``COPY``-ed
+  straight into the table, in a savepoint, unless their first or last row is stored already (a
+  re-read window); if a stored row turns up anyway, the savepoint is rolled back. Otherwise they
+  are ``COPY``-ed into a temporary staging table and merged with one
+  ``INSERT ... SELECT ... ON CONFLICT``, which skips rows whose values did not change.
+
+Values are converted column by column with the columns' SQLAlchemy bind processors, except
+``UTCDateTime``, whose conversion is inlined here (``_utc_text``, ``_utc_aware``): it is the one
+processor of every high-volume row and SQLAlchemy's version costs two Python calls per value.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Table, UniqueConstraint, tuple_
+from sqlalchemy import Connection, Table, UniqueConstraint, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from collector.errors import RowKeyMissing, StoreError
 from collector.store import partitions
 from collector.store.schema import PARTITIONED, TABLES
-from collector.store.types import to_utc
+from collector.store.types import UTCDateTime, to_utc
 
 SQLITE_BATCH = 20_000
 COPY_THRESHOLD = 1_000
 Row = Mapping[str, Any]
+Processor = Callable[[Any], Any]
 
 
 def natural_key(table: Table) -> list[str]:
@@ -52,22 +61,52 @@ def _table(table: Table | str) -> Table:
 
 
 def _prepare(table: Table, rows: Iterable[Row]) -> tuple[list[str], list[str], list[Row]]:
-    """Columns to write, key columns, and rows deduplicated on the key (last wins)."""
+    """Columns to write, key columns, and rows deduplicated on the key (last wins).
+
+    The columns are the first row's. The common case (every row has every key column, none is
+    NULL) runs in C through ``itemgetter`` and ``dict(zip(...))``; anything else goes row by row.
+    """
     key = natural_key(table)
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return [], key, []
+    columns = list(rows[0])
+    unknown = set(columns) - set(table.c.keys())
+    if unknown:
+        raise StoreError(f"{table.name}: unknown column(s) {sorted(unknown)}")
+    try:
+        idents = list(map(itemgetter(*key), rows))
+    except KeyError:
+        return columns, key, _dedupe_each(table, key, rows)
+    if None in (idents if len(key) == 1 else chain.from_iterable(idents)):
+        return columns, key, _dedupe_each(table, key, rows)
+    unique = dict(zip(idents, rows, strict=True))
+    return columns, key, rows if len(unique) == len(rows) else list(unique.values())
+
+
+def _dedupe_each(table: Table, key: list[str], rows: Iterable[Row]) -> list[Row]:
+    """Deduplicate row by row; refuse the first row with a missing or NULL key part."""
     unique: dict[tuple[Any, ...], Row] = {}
-    columns: list[str] | None = None
     for row in rows:
-        if columns is None:
-            unknown = set(row) - set(table.c.keys())
-            if unknown:
-                raise StoreError(f"{table.name}: unknown column(s) {sorted(unknown)}")
-            columns = list(row)
         ident = tuple(row.get(k) for k in key)
         if any(part is None for part in ident):
             missing = [k for k, part in zip(key, ident, strict=True) if part is None]
             raise RowKeyMissing(f"{table.name}: a row has no value for key column(s) {missing}")
         unique[ident] = row
-    return columns or [], key, list(unique.values())
+    return list(unique.values())
+
+
+def _days(rows: list[Row], column: str) -> set[date]:
+    """The UTC days of ``column`` in ``rows``; a batch within one day converts only its ends."""
+    stamps = list(map(itemgetter(column), rows))
+    try:
+        first, last = to_utc(min(stamps)).date(), to_utc(max(stamps)).date()
+    except TypeError:  # naive and aware datetimes mixed: they do not compare
+        pass
+    else:
+        if first == last:
+            return {first}
+    return {to_utc(stamp).date() for stamp in set(stamps)}
 
 
 def upsert(conn: Connection, table: Table | str, rows: Iterable[Row]) -> int:
@@ -81,7 +120,7 @@ def upsert(conn: Connection, table: Table | str, rows: Iterable[Row]) -> int:
         raise RowKeyMissing(f"{target.name}: rows lack key column(s) {missing}")
     if target.name in PARTITIONED and conn.dialect.name == "postgresql":
         time_col = PARTITIONED[target.name]
-        partitions.ensure(conn, target.name, {to_utc(r[time_col]).date() for r in prepared})
+        partitions.ensure(conn, target.name, _days(prepared, time_col))
     try:
         if conn.dialect.name == "sqlite":
             _sqlite_upsert(conn, target, columns, key, prepared)
@@ -124,10 +163,53 @@ def _pg_statement(table: Table, columns: Sequence[str], key: Sequence[str]) -> A
     )
 
 
-def _processors(
-    conn: Connection, table: Table, columns: Sequence[str]
-) -> list[Callable[[Any], Any] | None]:
-    return [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
+def _utc_text(value: datetime | None) -> str | None:
+    """``UTCDateTime`` on SQLite: naive UTC as SQLAlchemy's SQLite ``DATETIME`` text."""
+    if value is None:
+        return None
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # drops the "+00:00" of an aware value
+
+
+def _utc_aware(value: datetime | None) -> datetime | None:
+    """``UTCDateTime`` on Postgres: naive means UTC; aware values go as they are (timestamptz)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Processor | None]:
+    found: list[Processor | None] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            found.append(_utc_text if conn.dialect.name == "sqlite" else _utc_aware)
+        else:
+            found.append(column_type._cached_bind_processor(conn.dialect))
+    return found
+
+
+def _parameters(
+    rows: Sequence[Row], columns: Sequence[str], processors: Sequence[Processor | None]
+) -> list[tuple[Any, ...]]:
+    """The rows as tuples in ``columns`` order, converted column by column."""
+    values: list[tuple[Any, ...]]
+    try:
+        get = itemgetter(*columns)
+        if len(columns) == 1:
+            values = [(value,) for value in map(get, rows)]
+        else:
+            values = list(map(get, rows))
+    except KeyError:  # a row without some column writes NULL there
+        values = [tuple(row.get(c) for c in columns) for row in rows]
+    convert = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    if not convert or not values:
+        return values
+    by_column = list(zip(*values, strict=True))
+    for i, proc in convert:
+        by_column[i] = tuple(map(proc, by_column[i]))
+    return list(zip(*by_column, strict=True))
 
 
 def _sqlite_upsert(
@@ -145,16 +227,7 @@ def _sqlite_upsert(
     try:
         for start in range(0, len(rows), SQLITE_BATCH):
             chunk = rows[start : start + SQLITE_BATCH]
-            cursor.executemany(
-                sql,
-                [
-                    tuple(
-                        proc(row.get(col)) if proc else row.get(col)
-                        for col, proc in zip(columns, processors, strict=True)
-                    )
-                    for row in chunk
-                ],
-            )
+            cursor.executemany(sql, _parameters(chunk, columns, processors))
     finally:
         cursor.close()
 
@@ -162,38 +235,83 @@ def _sqlite_upsert(
 def _pg_copy_merge(
     conn: Connection, table: Table, columns: list[str], key: list[str], rows: list[Row]
 ) -> None:
+    values = _parameters(rows, columns, _processors(conn, table, columns))
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        if not _ends_stored(conn, table, key, rows) and _copy_new(
+            conn, cur, table, columns, values
+        ):
+            return
+        _stage_and_merge(cur, table, columns, key, values)
+
+
+def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], values: list[Any]) -> None:
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+def _ends_stored(conn: Connection, table: Table, key: list[str], rows: list[Row]) -> bool:
+    """Whether the first or the last row is stored: where a re-read window overlaps the last."""
+    ends = [tuple(row[k] for k in key) for row in (rows[0], rows[-1])]
+    probe = (
+        select(literal(1))
+        .select_from(table)
+        .where(tuple_(*(table.c[k] for k in key)).in_(ends))
+        .limit(1)
+    )
+    return conn.execute(probe).first() is not None
+
+
+def _copy_new(
+    conn: Connection,
+    cur: psycopg.Cursor[Any],
+    table: Table,
+    columns: list[str],
+    values: list[tuple[Any, ...]],
+) -> bool:
+    """COPY straight into the table; False, with nothing written, if a row is already stored.
+
+    The rows are deduplicated, so when none of them is stored, inserting them is the upsert.
+    """
+    try:
+        with conn.begin_nested():  # a savepoint: a stored row undoes this COPY only
+            _copy(cur, table.name, columns, values)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+def _stage_and_merge(
+    cur: psycopg.Cursor[Any],
+    table: Table,
+    columns: list[str],
+    key: list[str],
+    values: list[tuple[Any, ...]],
+) -> None:
     stage = f"_stage_{table.name}"
     quoted = ", ".join(f'"{c}"' for c in columns)
-    raw = conn.connection.dbapi_connection
-    processors = _processors(conn, table, columns)
-    with raw.cursor() as cur:  # type: ignore[union-attr]
-        cur.execute(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
-            f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
-        )
-        cur.execute(f'TRUNCATE "{stage}"')
-        with cur.copy(f'COPY "{stage}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        proc(row.get(col)) if proc else row.get(col)
-                        for col, proc in zip(columns, processors, strict=True)
-                    ]
-                )
-        updates = _update_columns(columns, key)
-        conflict = ", ".join(f'"{c}"' for c in key)
-        if updates:
-            assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updates)
-            mine = ", ".join(f't."{c}"' for c in updates)
-            theirs = ", ".join(f'EXCLUDED."{c}"' for c in updates)
-            action = f"DO UPDATE SET {assignments} WHERE ({mine}) IS DISTINCT FROM ({theirs})"
-        else:
-            action = "DO NOTHING"
-        cur.execute(
-            f'INSERT INTO "{table.name}" AS t ({quoted}) SELECT {quoted} FROM "{stage}" '
-            f"ON CONFLICT ({conflict}) {action}"
-        )
-        cur.execute(f'DROP TABLE "{stage}"')
+    cur.execute(
+        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+        f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+    )
+    cur.execute(f'TRUNCATE "{stage}"')
+    _copy(cur, stage, columns, values)
+    updates = _update_columns(columns, key)
+    conflict = ", ".join(f'"{c}"' for c in key)
+    if updates:
+        assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updates)
+        mine = ", ".join(f't."{c}"' for c in updates)
+        theirs = ", ".join(f'EXCLUDED."{c}"' for c in updates)
+        action = f"DO UPDATE SET {assignments} WHERE ({mine}) IS DISTINCT FROM ({theirs})"
+    else:
+        action = "DO NOTHING"
+    cur.execute(
+        f'INSERT INTO "{table.name}" AS t ({quoted}) SELECT {quoted} FROM "{stage}" '
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+    cur.execute(f'DROP TABLE "{stage}"')
 
 
 def delete_days(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -123,6 +123,53 @@ def test_timestamps_come_back_as_aware_utc(store: Engine) -> None:
     with store.connect() as conn:
         ts = conn.execute(select(TABLES["request_log"].c.ts)).scalar()
     assert ts == T0 and ts.tzinfo is not None
+
+
+@pytest.mark.parametrize("size", [10, COPY_THRESHOLD + 5])
+def test_timestamps_in_any_zone_are_found_by_the_same_instant(store: Engine, size: int) -> None:
+    rows = _request_rows(size, start=T0 + timedelta(microseconds=123_456))
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), None]  # None: naive means UTC
+    for i, row in enumerate(rows):
+        zone = zones[i % len(zones)]
+        row["ts"] = row["ts"].replace(tzinfo=None) if zone is None else row["ts"].astimezone(zone)
+    with store.begin() as conn:
+        upsert(conn, "request_log", rows)
+    t = TABLES["request_log"]
+    with store.connect() as conn:
+        for row in rows[:3]:
+            found = conn.execute(select(t.c.correlation_id).where(t.c.ts == row["ts"])).all()
+            assert [r.correlation_id for r in found] == [row["correlation_id"]]
+        assert conn.execute(select(func.min(t.c.ts))).scalar() == T0 + timedelta(
+            microseconds=123_456
+        )
+
+
+def test_a_large_batch_overlapping_stored_rows_in_its_middle_updates_them(store: Engine) -> None:
+    rows = _request_rows(3 * COPY_THRESHOLD)
+    other = _request_rows(1, start=T0 - timedelta(days=1))
+    with store.begin() as conn:
+        upsert(conn, "request_log", rows[COPY_THRESHOLD : 2 * COPY_THRESHOLD])
+    with store.begin() as conn:
+        upsert(conn, "request_log", other)  # written before, in the same transaction
+        upsert(conn, "request_log", [{**row, "duration_ms": 1} for row in rows])
+    stored = _all_rows(store, "request_log")
+    duration = TABLES["request_log"].c.keys().index("duration_ms")
+    assert len(stored) == len(rows) + 1
+    assert sorted(row[duration] for row in stored) == [1] * len(rows) + [other[0]["duration_ms"]]
+
+
+def test_a_column_missing_from_a_later_row_of_a_bulk_batch_is_written_as_null(
+    store: Engine,
+) -> None:
+    rows = _request_rows(COPY_THRESHOLD + 5)
+    rows[-1] = {k: v for k, v in rows[-1].items() if k != "caller_ip"}
+    with store.begin() as conn:
+        upsert(conn, "request_log", rows)
+    t = TABLES["request_log"]
+    with store.connect() as conn:
+        ips = dict(conn.execute(select(t.c.correlation_id, t.c.caller_ip)).all())
+    assert ips[rows[-1]["correlation_id"]] is None
+    assert ips[rows[0]["correlation_id"]] == "10.0.0.1"
 
 
 def test_a_row_without_a_key_is_refused_before_anything_is_written(store: Engine) -> None:
