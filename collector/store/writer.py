@@ -63,14 +63,19 @@ def _table(table: Table | str) -> Table:
 def _prepare(table: Table, rows: Iterable[Row]) -> tuple[list[str], list[str], list[Row]]:
     """Columns to write, key columns, and rows deduplicated on the key (last wins).
 
-    The columns are the first row's. The common case (every row has every key column, none is
-    NULL) runs in C through ``itemgetter`` and ``dict(zip(...))``; anything else goes row by row.
+    The columns are the first row's, or every column any row has when rows differ in size (a
+    missing value is then NULL; rows of one size must share their keys). The common case (every
+    row has every key column, none is NULL) runs in C through ``itemgetter`` and
+    ``dict(zip(...))``; anything else goes row by row.
     """
     key = natural_key(table)
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return [], key, []
     columns = list(rows[0])
+    if len(set(map(len, rows))) > 1:  # rows of several shapes: write every column any row has
+        columns = list(dict.fromkeys(chain.from_iterable(rows)))
+        rows = [{column: row.get(column) for column in columns} for row in rows]
     unknown = set(columns) - set(table.c.keys())
     if unknown:
         raise StoreError(f"{table.name}: unknown column(s) {sorted(unknown)}")

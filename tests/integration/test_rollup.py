@@ -63,8 +63,6 @@ def _fill(store: Engine, minutes: int = 300) -> None:
                         "count": rng.randint(1, 9),
                     }
                 )
-        columns = ("total", "count", "average", "maximum")
-        metric_rows = [{**dict.fromkeys(columns), **r} for r in metric_rows]  # one shape per batch
         upsert(conn, "metric_minute", metric_rows)
         upsert(conn, "latency_hist", hist_rows)
         rollup.refresh(conn, START, START + timedelta(minutes=minutes))

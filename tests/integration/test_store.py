@@ -323,3 +323,29 @@ def test_prune_drops_whole_partitions_on_postgres(pg_store: Engine) -> None:
         len([p for p in result.dropped_partitions if p.startswith("request_log")])
         == (cutoff_day - old_days[0]).days
     )
+
+
+def test_rows_of_different_shapes_in_one_batch_keep_every_column(store: Engine) -> None:
+    rows = [
+        {"ts": T0, "deployment_id": 1, "metric": "ModelRequests", "status_code": 200, "total": 5.0},
+        {
+            "ts": T0,
+            "deployment_id": 1,
+            "metric": "TimeToLastByte",
+            "status_code": 0,
+            "count": 5.0,
+            "average": 812.5,
+            "maximum": 2000.0,
+        },
+    ]
+    with store.begin() as conn:
+        upsert(conn, "metric_minute", rows)
+    t = TABLES["metric_minute"]
+    with store.connect() as conn:
+        got = conn.execute(
+            select(t.c.metric, t.c.total, t.c["count"], t.c.average).order_by(t.c.metric)
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("ModelRequests", 5.0, None, None),
+        ("TimeToLastByte", None, 5.0, 812.5),
+    ]
