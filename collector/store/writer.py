@@ -11,7 +11,9 @@ written, since NULL never matches ``ON CONFLICT``.
   straight into the table, in a savepoint, unless their first or last row is stored already (a
   re-read window); if a stored row turns up anyway, the savepoint is rolled back. Otherwise they
   are ``COPY``-ed into a temporary staging table and merged with one
-  ``INSERT ... SELECT ... ON CONFLICT``, which skips rows whose values did not change.
+  ``INSERT ... SELECT ... ON CONFLICT``, which skips rows whose values did not change. COPY
+  stays in text format: binary COPY is faster, but psycopg writes an out-of-range integer into
+  a ``smallint`` or ``integer`` column wrapped around instead of failing.
 
 Values are converted column by column with the columns' SQLAlchemy bind processors, except
 ``UTCDateTime``, whose conversion is inlined here (``_utc_text``, ``_utc_aware``): it is the one
@@ -24,7 +26,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import psycopg
@@ -39,6 +41,8 @@ from collector.store.types import UTCDateTime, to_utc
 
 SQLITE_BATCH = 20_000
 COPY_THRESHOLD = 1_000
+#: Rows converted at a time inside a COPY: small enough that the server never waits long.
+COPY_SLICE = 5_000
 Row = Mapping[str, Any]
 Processor = Callable[[Any], Any]
 
@@ -184,14 +188,31 @@ def _utc_aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Processor | None]:
+def _all_aware(rows: Sequence[Row], column: str) -> bool:
+    """Whether every value of ``column`` is an aware datetime (checked in C, no Python per row)."""
+    try:
+        return None not in map(attrgetter("tzinfo"), map(itemgetter(column), rows))
+    except (AttributeError, KeyError):  # a NULL, a missing column, or not a datetime
+        return False
+
+
+def _processors(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> list[Processor | None]:
+    """Per column, the conversion to the driver's value, or None when values go as they are.
+
+    ``UTCDateTime`` on Postgres needs none when every value is aware (sources yield aware UTC):
+    ``timestamptz`` keeps the instant whatever the zone.
+    """
     found: list[Processor | None] = []
     for name in columns:
         column_type = table.c[name].type
-        if isinstance(column_type, UTCDateTime):
-            found.append(_utc_text if conn.dialect.name == "sqlite" else _utc_aware)
-        else:
+        if not isinstance(column_type, UTCDateTime):
             found.append(column_type._cached_bind_processor(conn.dialect))
+        elif conn.dialect.name == "sqlite":
+            found.append(_utc_text)
+        else:
+            found.append(None if _all_aware(rows, name) else _utc_aware)
     return found
 
 
@@ -226,7 +247,7 @@ def _sqlite_upsert(
     order = list(compiled.positiontup or [])
     if order != columns:  # the compiled statement binds in its own order
         columns = order
-    processors = _processors(conn, table, columns)
+    processors = _processors(conn, table, columns, rows)
     sql = str(compiled)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -240,25 +261,33 @@ def _sqlite_upsert(
 def _pg_copy_merge(
     conn: Connection, table: Table, columns: list[str], key: list[str], rows: list[Row]
 ) -> None:
-    values = _parameters(rows, columns, _processors(conn, table, columns))
+    processors = _processors(conn, table, columns, rows)
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:  # type: ignore[union-attr]
         if not _ends_stored(conn, table, key, rows) and _copy_new(
-            conn, cur, table, columns, values
+            conn, cur, table, columns, rows, processors
         ):
             return
-        _stage_and_merge(cur, table, columns, key, values)
+        _stage_and_merge(cur, table, columns, key, rows, processors)
 
 
-def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], values: list[Any]) -> None:
+def _copy(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: list[Row],
+    processors: Sequence[Processor | None],
+) -> None:
+    """COPY ``rows``, converting them a slice at a time so the server works while Python does."""
     quoted = ", ".join(f'"{c}"' for c in columns)
     with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
-        for row in values:
-            copy.write_row(row)
+        for start in range(0, len(rows), COPY_SLICE):
+            for values in _parameters(rows[start : start + COPY_SLICE], columns, processors):
+                copy.write_row(values)
 
 
 def _ends_stored(conn: Connection, table: Table, key: list[str], rows: list[Row]) -> bool:
-    """Whether the first or the last row is stored: where a re-read window overlaps the last."""
+    """Whether the first or the last row is stored (a re-read window overlaps at an end)."""
     ends = [tuple(row[k] for k in key) for row in (rows[0], rows[-1])]
     probe = (
         select(literal(1))
@@ -274,7 +303,8 @@ def _copy_new(
     cur: psycopg.Cursor[Any],
     table: Table,
     columns: list[str],
-    values: list[tuple[Any, ...]],
+    rows: list[Row],
+    processors: Sequence[Processor | None],
 ) -> bool:
     """COPY straight into the table; False, with nothing written, if a row is already stored.
 
@@ -282,7 +312,7 @@ def _copy_new(
     """
     try:
         with conn.begin_nested():  # a savepoint: a stored row undoes this COPY only
-            _copy(cur, table.name, columns, values)
+            _copy(cur, table.name, columns, rows, processors)
     except psycopg.errors.UniqueViolation:
         return False
     return True
@@ -293,7 +323,8 @@ def _stage_and_merge(
     table: Table,
     columns: list[str],
     key: list[str],
-    values: list[tuple[Any, ...]],
+    rows: list[Row],
+    processors: Sequence[Processor | None],
 ) -> None:
     stage = f"_stage_{table.name}"
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -302,7 +333,7 @@ def _stage_and_merge(
         f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
     )
     cur.execute(f'TRUNCATE "{stage}"')
-    _copy(cur, stage, columns, values)
+    _copy(cur, stage, columns, rows, processors)
     updates = _update_columns(columns, key)
     conflict = ", ".join(f'"{c}"' for c in key)
     if updates:
