@@ -26,7 +26,7 @@ from collector.sources.rows import DeploymentRow, ResourceRow
 from collector.store import rollup, writer
 from collector.store.ids import deployment_ids
 from collector.store.schema import TABLES
-from collector.windows import cost_days, plan
+from collector.windows import Plan, cost_days, plan
 
 log = logging.getLogger("foundry_monitor.collector")
 
@@ -160,6 +160,27 @@ class Collector:
         self._record(report, started)
         return report
 
+    def _plan(
+        self,
+        report: RunReport,
+        source: str,
+        scope: str,
+        overlap: timedelta,
+        lag: timedelta,
+        backfill: timedelta | None,
+    ) -> Plan:
+        """The window to read for ``source``/``scope`` now, recorded on the run's report."""
+        window = plan(
+            self._watermark(source, scope),
+            self.now(),
+            timedelta(days=self.settings.retention_days),
+            overlap,
+            lag,
+            backfill,
+        )
+        report.window_start, report.window_end = window.start, window.end
+        return window
+
     def _tick(self, label: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(label, done, total)
@@ -228,15 +249,7 @@ class Collector:
         scope: str,
         backfill: timedelta | None,
     ) -> None:
-        window = plan(
-            self._watermark("metrics", scope),
-            self.now(),
-            timedelta(days=self.settings.retention_days),
-            METRICS_OVERLAP,
-            METRICS_LAG,
-            backfill,
-        )
-        report.window_start, report.window_end = window.start, window.end
+        window = self._plan(report, "metrics", scope, METRICS_OVERLAP, METRICS_LAG, backfill)
         if window.empty:
             return
         client = clients.metrics(batch.region)
@@ -269,15 +282,7 @@ class Collector:
     def _logs(
         self, clients: AzureClients, report: RunReport, workspace: str, backfill: timedelta | None
     ) -> None:
-        window = plan(
-            self._watermark("logs", workspace),
-            self.now(),
-            timedelta(days=self.settings.retention_days),
-            LOGS_OVERLAP,
-            LOGS_LAG,
-            backfill,
-        )
-        report.window_start, report.window_end = window.start, window.end
+        window = self._plan(report, "logs", workspace, LOGS_OVERLAP, LOGS_LAG, backfill)
         if window.empty:
             return
         client = clients.logs()
