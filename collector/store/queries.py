@@ -55,7 +55,7 @@ from collector.spend.credits import credits_warning as marketplace_credits_warni
 from collector.spend.estimate import estimate_cost
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
 from collector.spend.prices import PriceSheet, sheet_from_rows
-from collector.store.rollup import ceil_hour, floor_hour
+from collector.store.rollup import ceil_day, ceil_hour, floor_day, floor_hour, throttled_minutes
 from collector.store.schema import TABLES
 from collector.store.types import UTCDateTime, to_utc
 
@@ -66,6 +66,8 @@ _METRIC = TABLES["metric_minute"]
 _HIST = TABLES["latency_hist"]
 _METRIC_HOUR = TABLES["metric_hour"]
 _HIST_HOUR = TABLES["latency_hist_hour"]
+_METRIC_DAY = TABLES["metric_day"]
+_HIST_DAY = TABLES["latency_hist_day"]
 _LOG = TABLES["request_log"]
 _SPEND = TABLES["spend_daily"]
 _RUN = TABLES["collection_run"]
@@ -353,12 +355,30 @@ def _check_window(since: datetime, until: datetime) -> tuple[datetime, datetime]
 
 
 # Database helpers (the only places SQLite and Postgres differ) --------------------------------
+#: SQLite steps whose start is a prefix of the stored text: seconds -> (prefix length, the rest).
+_SQLITE_TRUNCATE = {
+    60: (16, ":00.000000"),
+    3600: (13, ":00:00.000000"),
+    86400: (10, " 00:00:00.000000"),
+}
+
+
 def time_bucket(column: ColumnElement[Any], seconds: int, dialect: str) -> ColumnElement[datetime]:
     """Start (UTC) of the ``seconds``-long step holding ``column``, steps aligned on the epoch.
 
     No bound parameters inside, so the same expression can be selected and grouped by.
     """
     n: ColumnElement[Any] = literal_column(str(int(seconds)))
+    if dialect == "sqlite" and seconds in _SQLITE_TRUNCATE:
+        # A minute, hour or day: cut the stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), several
+        # times cheaper than converting every row to epoch seconds and back.
+        length, rest = _SQLITE_TRUNCATE[seconds]
+        return type_coerce(
+            func.substr(column, 1, literal_column(str(length))).op("||")(
+                literal_column(f"'{rest}'")
+            ),
+            UTCDateTime(),
+        )
     if dialect == "postgresql":
         expr: ColumnElement[Any] = func.to_timestamp(
             func.floor(func.extract("epoch", column) / n) * n
@@ -476,66 +496,87 @@ def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> Column
     return func.sum(case((condition, value), else_=0))
 
 
-def _hours_inside(since: datetime, until: datetime) -> tuple[datetime, datetime] | None:
-    """The whole UTC hours inside ``[since, until)``, if any."""
-    lo, hi = ceil_hour(since), floor_hour(until)
-    return (lo, hi) if lo < hi else None
+#: The levels a window is read from, finest last: whole days, whole hours, then minutes.
+_LEVELS = ((86400, "day"), (3600, "hour"), (60, "minute"))
+
+
+def _segments(
+    since: datetime, until: datetime, step_s: int | None
+) -> list[tuple[str, datetime, datetime]]:
+    """``[since, until)`` cut into the coarsest rollup each part can be read from: whole UTC days
+    from the daily tables, whole hours left at the edges from the hourly ones, and the ragged
+    minutes at both ends from the minute tables. A level is used only when it cannot straddle a
+    chart step (``step_s`` a multiple of its length; None: no steps, every level)."""
+    out: list[tuple[str, datetime, datetime]] = []
+
+    def cut(lo: datetime, hi: datetime, levels: Sequence[tuple[int, str]]) -> None:
+        if lo >= hi:
+            return
+        seconds, name = levels[0]
+        if seconds == 60:
+            out.append((name, lo, hi))
+            return
+        if step_s is not None and step_s % seconds:
+            cut(lo, hi, levels[1:])
+            return
+        floor, ceil = (floor_day, ceil_day) if seconds == 86400 else (floor_hour, ceil_hour)
+        inner_lo, inner_hi = ceil(lo), floor(hi)
+        if inner_lo >= inner_hi:
+            cut(lo, hi, levels[1:])
+            return
+        cut(lo, inner_lo, levels[1:])
+        out.append((name, inner_lo, inner_hi))
+        cut(inner_hi, hi, levels[1:])
+
+    cut(since, until, _LEVELS)
+    return out
 
 
 def _metric_rows(
-    since: datetime, until: datetime, metrics: Sequence[str], *, hourly: bool = True
+    since: datetime, until: datetime, metrics: Sequence[str], *, step_s: int | None = None
 ) -> Any:
-    """``metric_minute`` rows over ``[since, until)`` as a subquery, the whole hours inside read
-    from ``metric_hour`` (60 times fewer rows). Columns: ts, deployment_id, metric, status_code,
-    total, count, maximum, avg_x_count, average_sum, average_n."""
-    m, mh = _METRIC, _METRIC_HOUR
-
-    def minutes(lo: datetime, hi: datetime) -> Select[Any]:
-        return select(
-            m.c.ts, m.c.deployment_id, m.c.metric, m.c.status_code, m.c.total,
-            m.c["count"].label("count"), m.c.maximum,
-            (m.c.average * m.c["count"]).label("avg_x_count"),
-            m.c.average.label("average_sum"),
-            case((m.c.average.is_(None), 0), else_=1).label("average_n"),
-        ).where(m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(list(metrics)))  # fmt: skip
-
-    hours = _hours_inside(since, until) if hourly else None
-    if hours is None:
-        return minutes(since, until).subquery("src")
-    lo, hi = hours
-    parts: list[Select[Any]] = [
-        select(
-            mh.c.ts, mh.c.deployment_id, mh.c.metric, mh.c.status_code, mh.c.total,
-            mh.c["count"], mh.c.maximum, mh.c.avg_x_count, mh.c.average_sum, mh.c.average_n,
-        ).where(mh.c.ts >= lo, mh.c.ts < hi, mh.c.metric.in_(list(metrics)))
-    ]  # fmt: skip
-    if since < lo:
-        parts.append(minutes(since, lo))
-    if hi < until:
-        parts.append(minutes(hi, until))
-    return union_all(*parts).subquery("src")
+    """``metric_minute`` rows over ``[since, until)`` as a subquery, whole days and hours read
+    from ``metric_day`` and ``metric_hour`` (see :func:`_segments`). Columns: ts, deployment_id,
+    metric, status_code, total, count, maximum, avg_x_count, average_sum, average_n."""
+    m = _METRIC
+    parts: list[Select[Any]] = []
+    for level, lo, hi in _segments(since, until, step_s):
+        if level == "minute":
+            parts.append(
+                select(
+                    m.c.ts, m.c.deployment_id, m.c.metric, m.c.status_code, m.c.total,
+                    m.c["count"].label("count"), m.c.maximum,
+                    (m.c.average * m.c["count"]).label("avg_x_count"),
+                    m.c.average.label("average_sum"),
+                    case((m.c.average.is_(None), 0), else_=1).label("average_n"),
+                ).where(m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(list(metrics)))
+            )  # fmt: skip
+            continue
+        t = _METRIC_DAY if level == "day" else _METRIC_HOUR
+        parts.append(
+            select(
+                t.c.ts, t.c.deployment_id, t.c.metric, t.c.status_code, t.c.total,
+                t.c["count"], t.c.maximum, t.c.avg_x_count, t.c.average_sum, t.c.average_n,
+            ).where(t.c.ts >= lo, t.c.ts < hi, t.c.metric.in_(list(metrics)))
+        )  # fmt: skip
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("src")
 
 
-def _hist_rows(since: datetime, until: datetime, status_class: str, *, hourly: bool = True) -> Any:
-    """``latency_hist`` rows of one status class over ``[since, until)``, whole hours from
-    ``latency_hist_hour``. Columns: ts, deployment_id, bucket, count."""
-    h, hh = _HIST, _HIST_HOUR
-
-    def rows(table: Any, lo: datetime, hi: datetime) -> Select[Any]:
-        return select(
-            table.c.ts, table.c.deployment_id, table.c.bucket, table.c["count"].label("count")
-        ).where(table.c.ts >= lo, table.c.ts < hi, table.c.status_class == status_class)
-
-    hours = _hours_inside(since, until) if hourly else None
-    if hours is None:
-        return rows(h, since, until).subquery("src")
-    lo, hi = hours
-    parts = [rows(hh, lo, hi)]
-    if since < lo:
-        parts.append(rows(h, since, lo))
-    if hi < until:
-        parts.append(rows(h, hi, until))
-    return union_all(*parts).subquery("src")
+def _hist_rows(
+    since: datetime, until: datetime, status_class: str, *, step_s: int | None = None
+) -> Any:
+    """``latency_hist`` rows of one status class over ``[since, until)``, whole days and hours
+    from ``latency_hist_day`` and ``latency_hist_hour``. Columns: ts, deployment_id, bucket,
+    count."""
+    tables = {"day": _HIST_DAY, "hour": _HIST_HOUR, "minute": _HIST}
+    parts = [
+        select(t.c.ts, t.c.deployment_id, t.c.bucket, t.c["count"].label("count")).where(
+            t.c.ts >= lo, t.c.ts < hi, t.c.status_class == status_class
+        )
+        for level, lo, hi in _segments(since, until, step_s)
+        for t in (tables[level],)
+    ]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("src")
 
 
 def _status_sums(table: Any) -> list[ColumnElement[Any]]:
@@ -734,7 +775,7 @@ def timeseries(
         since,
         until,
         [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, AVAILABILITY],
-        hourly=seconds % 3600 == 0,
+        step_s=seconds,
     )
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     is_ttlb = m.c.metric == TTLB
@@ -824,7 +865,7 @@ def latency_percentiles_over_time(
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    h = _hist_rows(since, until, status_class, hourly=seconds % 3600 == 0)
+    h = _hist_rows(since, until, status_class, step_s=seconds)
     bucket = time_bucket(h.c.ts, seconds, engine.dialect.name)
     where: list[ColumnElement[bool]] = []
     filters = _deployment_filters(resource, deployment, model, deployment_ids)
@@ -998,26 +1039,41 @@ def _minute_context(
 
 
 # Collector state ------------------------------------------------------------------------------
+def _latest_runs(conn: Connection) -> list[Any]:
+    """The latest ``collection_run`` row of every (source, scope), by source then scope.
+
+    The table keeps a row per run (thousands a day), so this never reads it whole: it walks
+    ``ix_collection_run_source_started`` from one (source, scope) to the next, one index probe
+    each, and takes each pair's newest row with one more probe.
+    """
+    r = _RUN
+    rows: list[Any] = []
+    after: tuple[str, str] | None = None
+    first = select(r.c.source, r.c.scope).order_by(r.c.source, r.c.scope).limit(1)
+    while True:
+        if after is None:
+            pair = conn.execute(first).first()
+        else:  # the next scope of this source, else the first of the next source
+            pair = (
+                conn.execute(first.where(r.c.source == after[0], r.c.scope > after[1])).first()
+                or conn.execute(first.where(r.c.source > after[0])).first()
+            )
+        if pair is None:
+            return rows
+        after = (pair.source, pair.scope)
+        latest = (
+            select(r)
+            .where(r.c.source == pair.source, r.c.scope == pair.scope)
+            .order_by(r.c.started_at.desc(), r.c.id.desc())
+            .limit(1)
+        )
+        rows.append(conn.execute(latest).mappings().one())
+
+
 def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
     """Per source: the last successful run, the last run, and how far its watermarks reach."""
     now = to_utc(now)
     r, w = _RUN, _WATERMARK
-    runs = (
-        select(
-            r.c.source,
-            func.max(case((r.c.status == RUN_SUCCEEDED, r.c.finished_at))).label("last_success"),
-        )
-        .group_by(r.c.source)
-        .subquery()
-    )
-    latest = select(
-        r.c.source,
-        r.c.started_at,
-        r.c.status,
-        func.row_number()
-        .over(partition_by=r.c.source, order_by=(r.c.started_at.desc(), r.c.id.desc()))
-        .label("rn"),
-    ).subquery()
     marks = select(
         w.c.source,
         func.min(w.c.value).label("oldest"),
@@ -1025,18 +1081,23 @@ def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
         func.count().label("scopes"),
     ).group_by(w.c.source)
     with _reading(engine) as conn:
-        success = {x.source: x.last_success for x in conn.execute(select(runs))}
-        last = {
-            x.source: x
-            for x in conn.execute(
-                select(latest.c.source, latest.c.started_at, latest.c.status).where(
-                    latest.c.rn == 1
+        last: dict[str, Any] = {}
+        for x in _latest_runs(conn):
+            kept = last.get(x["source"])
+            if kept is None or (x["started_at"], x["id"]) > (kept["started_at"], kept["id"]):
+                last[x["source"]] = x
+        # one probe of ix_collection_run_source_status_finished per source
+        success = {
+            source: conn.execute(
+                select(func.max(r.c.finished_at)).where(
+                    r.c.source == source, r.c.status == RUN_SUCCEEDED
                 )
-            )
+            ).scalar_one()
+            for source in last
         }
         wm = {x.source: x for x in conn.execute(marks)}
     result = []
-    for source in sorted(set(success) | set(last) | set(wm)):
+    for source in sorted(set(last) | set(wm)):
         ok = success.get(source)
         run = last.get(source)
         mark = wm.get(source)
@@ -1046,8 +1107,8 @@ def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
                 source=source,
                 last_success_at=ok,
                 last_success_age=now - ok if ok else None,
-                last_run_at=run.started_at if run else None,
-                last_run_status=run.status if run else None,
+                last_run_at=run["started_at"] if run else None,
+                last_run_status=run["status"] if run else None,
                 watermark_oldest=oldest,
                 watermark_newest=mark.newest if mark else None,
                 data_age=now - oldest if oldest else None,
@@ -1059,16 +1120,8 @@ def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
 
 def collector_health(engine: Engine) -> list[CollectorRun]:
     """The latest run of every source and scope, by source then scope."""
-    r = _RUN
-    ranked = select(
-        r,
-        func.row_number()
-        .over(partition_by=(r.c.source, r.c.scope), order_by=(r.c.started_at.desc(), r.c.id.desc()))
-        .label("rn"),
-    ).subquery()
-    stmt = select(ranked).where(ranked.c.rn == 1).order_by(ranked.c.source, ranked.c.scope)
     with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
+        rows = _latest_runs(conn)
     return [
         CollectorRun(
             source=x["source"],
@@ -1620,6 +1673,7 @@ __all__ += [
 # by traffic on another one.
 # ==============================================================================================
 _CHANGE = TABLES["deployment_change"]
+_THROTTLE_HOUR = TABLES["throttle_hour"]
 
 #: Causes reported by :func:`throttle_causes`.
 CAUSE_POOL = "pool"  # other deployments of the pool were throttled in the same minutes
@@ -1743,7 +1797,7 @@ def status_codes_over_time(
     """ModelRequests per step and status code over the selected deployments (steps with data)."""
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    m = _metric_rows(since, until, [REQUESTS], hourly=seconds % 3600 == 0)
+    m = _metric_rows(since, until, [REQUESTS], step_s=seconds)
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     stmt = (
         select(bucket.label("ts"), m.c.status_code, func.sum(m.c.total).label("n"))
@@ -1829,7 +1883,7 @@ def pool_throttling(
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    m = _metric_rows(since, until, [REQUESTS], hourly=seconds % 3600 == 0)
+    m = _metric_rows(since, until, [REQUESTS], step_s=seconds)
     members = _pool_members()
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     where: list[ColumnElement[bool]] = [members.c.model.is_not(None)]
@@ -1900,44 +1954,36 @@ def throttle_causes(
     """For each selected deployment with 429s: its throttled minutes and how many of them saw
     429s on another deployment of its pool (same subscription and model), most 429s first."""
     since, until = _check_window(since, until)
-    m = _METRIC
     members = _pool_members()
-    throttled = (
-        select(
-            m.c.ts,
-            m.c.deployment_id,
-            members.c.subscription_id,
-            members.c.model,
-            func.sum(m.c.total).label("s429"),
-        )
-        .select_from(m.join(members, members.c.deployment_id == m.c.deployment_id))
-        .where(
-            m.c.ts >= since,
-            m.c.ts < until,
-            m.c.metric == REQUESTS,
-            m.c.status_code == 429,
-            m.c.total > 0,
-        )
-        .group_by(m.c.ts, m.c.deployment_id, members.c.subscription_id, members.c.model)
-        .subquery("throttled")
-    )
-    other = throttled.alias("other")
-    shared = (
-        select(literal_column("1"))
-        .where(
-            other.c.ts == throttled.c.ts,
-            other.c.subscription_id == throttled.c.subscription_id,
-            other.c.model == throttled.c.model,
-            other.c.deployment_id != throttled.c.deployment_id,
-        )
-        .exists()
-    )
+    parts: list[Select[Any]] = []
+    for level, lo, hi in _segments(since, until, 3600):
+        if level == "hour":
+            th = _THROTTLE_HOUR
+            parts.append(
+                select(
+                    th.c.deployment_id,
+                    th.c.status_429,
+                    th.c.minutes,
+                    th.c.shared_minutes.label("shared"),
+                ).where(th.c.ts >= lo, th.c.ts < hi)
+            )
+        else:
+            t = throttled_minutes(lo, hi)
+            parts.append(
+                select(
+                    t.c.deployment_id,
+                    t.c.status_429,
+                    literal_column("1").label("minutes"),
+                    t.c.shared,
+                )
+            )
+    throttled = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("throttled")
     per_dep = (
         select(
             throttled.c.deployment_id,
-            func.sum(throttled.c.s429).label("s429"),
-            func.count().label("minutes"),
-            func.sum(case((shared, 1), else_=0)).label("shared"),
+            func.sum(throttled.c.status_429).label("s429"),
+            func.sum(throttled.c.minutes).label("minutes"),
+            func.sum(throttled.c.shared).label("shared"),
         )
         .where(*_ids_in(throttled.c.deployment_id, deployment_ids))
         .group_by(throttled.c.deployment_id)

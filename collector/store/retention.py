@@ -17,8 +17,14 @@ from collector.store import partitions
 from collector.store.schema import PARTITIONED, TABLES
 
 SQLITE_DELETE_BATCH = 20_000
-#: Hourly rollups of the raw tables: they keep the raw tables' retention.
-HOURLY = {"metric_hour": "ts", "latency_hist_hour": "ts"}
+#: Rollups of the raw tables (per hour and per day): they keep the raw tables' retention.
+HOURLY = {
+    "metric_hour": "ts",
+    "latency_hist_hour": "ts",
+    "metric_day": "ts",
+    "latency_hist_day": "ts",
+    "throttle_hour": "ts",
+}
 #: Daily tables (rollups) and their day column; they keep ``rollup_days``.
 ROLLUPS = {
     "cost_daily": "day",

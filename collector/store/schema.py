@@ -199,6 +199,49 @@ class LatencyHistHour(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class MetricDay(Base):
+    """``metric_hour`` summed per UTC day (written with it): whole days of long windows."""
+
+    __tablename__ = "metric_day"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[float | None] = mapped_column(Float)
+    maximum: Mapped[float | None] = mapped_column(Float)
+    avg_x_count: Mapped[float | None] = mapped_column(Float)
+    average_sum: Mapped[float | None] = mapped_column(Float)
+    average_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LatencyHistDay(Base):
+    """``latency_hist_hour`` summed per UTC day (written with it)."""
+
+    __tablename__ = "latency_hist_day"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ThrottleHour(Base):
+    """Per hour and deployment: the minutes with 429s, and how many of them also saw 429s on
+    another deployment of its quota pool (same subscription and model). Written with the hourly
+    rollups, from the minutes, so the rate-limit page never compares minutes over long windows."""
+
+    __tablename__ = "throttle_hour"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    shared_minutes: Mapped[int] = mapped_column(Integer)
+    status_429: Mapped[float | None] = mapped_column(Float)
+
+
 class CostDaily(Base):
     """Billed cost per day, scope, resource and meter. Re-read days replace earlier values."""
 
@@ -278,7 +321,10 @@ class CollectionRun(Base):
     """One run of one source for one scope and window, for the collector-health view."""
 
     __tablename__ = "collection_run"
-    __table_args__ = (Index("ix_collection_run_source_started", "source", "scope", "started_at"),)
+    __table_args__ = (
+        Index("ix_collection_run_source_started", "source", "scope", "started_at"),
+        Index("ix_collection_run_source_status_finished", "source", "status", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(40))

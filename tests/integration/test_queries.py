@@ -14,6 +14,7 @@ from sqlalchemy import Engine, event, select
 from collector import histogram
 from collector.errors import InvalidRequestId, RequestNotFound, StoreError
 from collector.store import queries, rollup
+from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests import seed as seeding
 from tests.seed import Seed, SimRequest
@@ -477,6 +478,43 @@ def test_collector_health_is_the_last_run_per_source_and_scope(
     assert logs.error == "Log Analytics answered 504 GatewayTimeout"
     assert (metrics.rows, metrics.throttled_calls, metrics.error) == (870, 1, None)
     assert metrics.started_at == seeded.end - timedelta(minutes=5)
+
+
+def test_latest_runs_break_ties_by_id_and_last_success_ignores_failures(store: Engine) -> None:
+    t0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    rows = []
+    for i in range(500):  # many runs per scope, as months of a running collector leave
+        for scope in ("sub-a", "sub-b"):
+            started = t0 + timedelta(minutes=i)
+            rows.append(
+                {"source": "metrics", "scope": scope, "started_at": started,
+                 "finished_at": started + timedelta(seconds=5), "status": "ok", "rows": i}
+            )  # fmt: skip
+    last = t0 + timedelta(minutes=499)
+    # two runs started in the same instant: the one written last is the latest
+    rows.append(
+        {"source": "metrics", "scope": "sub-b", "started_at": last, "finished_at": None,
+         "status": "error", "error": "Azure Monitor answered 503", "rows": 0}
+    )  # fmt: skip
+    rows.append(
+        {"source": "costs", "scope": "billing", "started_at": t0, "finished_at": t0,
+         "status": "error", "rows": 0}
+    )  # fmt: skip
+    keys = {k for r in rows for k in r}
+    with store.begin() as conn:
+        for row in rows:  # one at a time: ids in the order written
+            conn.execute(TABLES["collection_run"].insert(), [dict.fromkeys(keys) | row])
+    runs = queries.collector_health(store)
+    assert [(r.source, r.scope, r.status, r.rows) for r in runs] == [
+        ("costs", "billing", "error", 0),
+        ("metrics", "sub-a", "ok", 499),
+        ("metrics", "sub-b", "error", 0),
+    ]
+    by_source = {f.source: f for f in queries.freshness(store, last + timedelta(minutes=1))}
+    assert by_source["metrics"].last_run_status == "error"
+    assert by_source["metrics"].last_success_at == last + timedelta(seconds=5)
+    assert by_source["costs"].last_success_at is None
+    assert by_source["costs"].last_run_at == t0
 
 
 def test_deployments_lists_the_inventory(engine: Engine, seeded: Seed) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from collector.store import queries, rollup
@@ -142,3 +144,247 @@ def test_prune_removes_old_rollups_too(store: Engine) -> None:
     with store.connect() as conn:
         kept = conn.execute(select(func.min(mh.c.ts))).scalar()
     assert kept == START + timedelta(hours=3)
+
+
+# Daily rollups --------------------------------------------------------------------------------
+DAY_START = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+def _fill_days(store: Engine) -> tuple[int, list[dict], list[dict]]:
+    """Two deployments, a row every 7 minutes from 19:00 on one day to 05:00 two days later."""
+    rng = random.Random(11)
+    with store.begin() as conn:
+        upsert(conn, "deployment", [{"resource_id": "r", "name": n, "model": "m"} for n in "ab"])
+        ids = [r.id for r in conn.execute(select(TABLES["deployment"].c.id))]
+        metric_rows, hist_rows = [], []
+        ts = DAY_START
+        while ts < DAY_START + timedelta(hours=34):
+            for dep in ids:
+                for code in (200, 429, 500):
+                    metric_rows.append(
+                        {"ts": ts, "deployment_id": dep, "metric": "ModelRequests",
+                         "status_code": code, "total": float(rng.randint(0, 30))}
+                    )  # fmt: skip
+                metric_rows.append(
+                    {"ts": ts, "deployment_id": dep, "metric": "TimeToLastByte", "status_code": 0,
+                     "count": float(rng.randint(1, 9)), "average": rng.uniform(100, 9000),
+                     "maximum": rng.uniform(9000, 20000)}
+                )  # fmt: skip
+                for bucket in rng.sample(range(30, 90), 4):
+                    hist_rows.append(
+                        {"ts": ts, "deployment_id": dep, "status_class": "2xx", "bucket": bucket,
+                         "count": rng.randint(1, 20)}
+                    )  # fmt: skip
+            ts += timedelta(minutes=7)
+        upsert(conn, "metric_minute", metric_rows)
+        upsert(conn, "latency_hist", hist_rows)
+        rollup.refresh(conn, DAY_START, ts)
+    return ids[0], metric_rows, hist_rows
+
+
+def test_daily_rollups_sum_the_hours(store: Engine) -> None:
+    _fill_days(store)
+    mh, md = TABLES["metric_hour"], TABLES["metric_day"]
+    hh, hd = TABLES["latency_hist_hour"], TABLES["latency_hist_day"]
+    with store.connect() as conn:
+        days = [r.ts for r in conn.execute(select(md.c.ts).distinct().order_by(md.c.ts))]
+        assert days == [datetime(2026, 11, d, tzinfo=UTC) for d in (2, 3, 4)]
+        for hour_table, day_table in ((mh, md), (hh, hd)):
+            column = "total" if hour_table is mh else "count"
+            hours = conn.execute(select(func.sum(hour_table.c[column]))).scalar()
+            assert conn.execute(select(func.sum(day_table.c[column]))).scalar() == hours
+        ttlb = md.c.metric == "TimeToLastByte"
+        n, peak = conn.execute(
+            select(func.sum(md.c.average_n), func.max(md.c.maximum)).where(ttlb)
+        ).one()
+        assert (n, peak) == tuple(
+            conn.execute(
+                select(func.sum(mh.c.average_n), func.max(mh.c.maximum)).where(
+                    mh.c.metric == "TimeToLastByte"
+                )
+            ).one()
+        )
+
+
+def test_multi_day_windows_read_the_same_as_minutes_alone(store: Engine) -> None:
+    from collector.histogram import merge, percentile
+
+    first, metric_rows, hist_rows = _fill_days(store)
+    since = datetime(2026, 11, 2, 20, 13, tzinfo=UTC)  # ragged: minutes, hours, a whole day, ...
+    until = datetime(2026, 11, 4, 3, 51, tzinfo=UTC)
+    inside = [r for r in metric_rows if since <= r["ts"] < until and r["deployment_id"] == first]
+    requests = [r for r in inside if r["metric"] == "ModelRequests"]
+    row = next(s for s in queries.summary(store, since, until) if s.deployment_id == first)
+    assert row.requests == sum(r["total"] for r in requests)
+    assert row.status_5xx == sum(r["total"] for r in requests if r["status_code"] == 500)
+
+    daily = [
+        p for p in queries.timeseries(store, since, until, step="1d") if p.deployment_id == first
+    ]
+    assert [p.ts.day for p in daily] == [2, 3, 4]
+    for p in daily:
+        day = [r for r in inside if r["ts"].date() == p.ts.date()]
+        assert p.requests == sum(r["total"] for r in day if r["metric"] == "ModelRequests")
+        ttlb = [r for r in day if r["metric"] == "TimeToLastByte"]
+        weighted = sum(r["average"] * r["count"] for r in ttlb) / sum(r["count"] for r in ttlb)
+        assert p.ttlb_avg_ms == pytest.approx(weighted)
+        assert p.ttlb_max_ms == pytest.approx(max(r["maximum"] for r in ttlb))
+
+    by_day = queries.latency_percentiles_over_time(
+        store, since, until, step="1d", deployment_ids=[first]
+    )
+    assert [p.ts.day for p in by_day] == [2, 3, 4]
+    for p in by_day:
+        counts = merge(
+            {r["bucket"]: r["count"]}
+            for r in hist_rows
+            if r["deployment_id"] == first
+            and since <= r["ts"] < until
+            and r["ts"].date() == p.ts.date()
+        )
+        assert p.requests == sum(counts.values())
+        assert (p.p50_ms, p.p95_ms, p.p99_ms) == tuple(
+            percentile(counts, q) for q in (0.5, 0.95, 0.99)
+        )
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "step", "expected"),
+    [
+        # no whole hour inside: minutes only
+        ("2026-11-02 10:05", "2026-11-02 10:55", None, [("minute", "10:05", "10:55")]),
+        # whole hours between ragged minutes
+        ("2026-11-02 10:05", "2026-11-02 13:20", None,
+         [("minute", "10:05", "11:00"), ("hour", "11:00", "13:00"), ("minute", "13:00", "13:20")]),
+        # a whole day between hours and minutes
+        ("2026-11-01 22:30", "2026-11-03 01:15", None,
+         [("minute", "22:30", "23:00"), ("hour", "23:00", "00:00"), ("day", "00:00", "00:00"),
+          ("hour", "00:00", "01:00"), ("minute", "01:00", "01:15")]),
+        # an hourly step never reads days; a 5-minute step reads minutes only
+        ("2026-11-01 23:00", "2026-11-03 00:00", 3600, [("hour", "23:00", "00:00")]),
+        ("2026-11-01 23:00", "2026-11-03 00:00", 300, [("minute", "23:00", "00:00")]),
+        ("2026-11-02 00:00", "2026-11-04 00:00", 86400, [("day", "00:00", "00:00")]),
+    ],
+)  # fmt: skip
+def test_windows_are_cut_into_the_coarsest_rollups_that_fit(
+    since: str, until: str, step: int | None, expected: list[tuple[str, str, str]]
+) -> None:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    segments = queries._segments(at(since), at(until), step)
+    assert [(level, f"{lo:%H:%M}", f"{hi:%H:%M}") for level, lo, hi in segments] == expected
+    assert segments[0][1] == at(since) and segments[-1][2] == at(until)
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(segments))
+
+
+# Throttled minutes per hour ---------------------------------------------------------------------
+POOL_START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def _throttle_store(store: Engine) -> tuple[dict[str, int], dict[tuple[datetime, int], float]]:
+    """Three deployments: a and b share a pool (one subscription, one model, two regions), c is
+    alone in its pool. 429s in random minutes over five hours."""
+    rng = random.Random(5)
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    resources = [
+        {"id": f"/subscriptions/s1/resourcegroups/g/providers/x/accounts/{n}", "subscription_id": "s1",
+         "resource_group": "g", "name": n, "kind": "AIServices", "location": loc,
+         "first_seen": now, "last_seen": now}
+        for n, loc in (("east", "eastus2"), ("west", "westus"))
+    ]  # fmt: skip
+    specs = {
+        "a": (0, "claude-sonnet-4-5"),
+        "b": (1, "claude-sonnet-4-5"),
+        "c": (0, "claude-opus-4-5"),
+    }
+    throttled: dict[tuple[datetime, int], float] = {}
+    with store.begin() as conn:
+        upsert(conn, "resource", resources)
+        upsert(
+            conn,
+            "deployment",
+            [
+                {"resource_id": resources[r]["id"], "name": n, "model": m}
+                for n, (r, m) in specs.items()
+            ],
+        )
+        d = TABLES["deployment"]
+        ids = {r.name: r.id for r in conn.execute(select(d.c.name, d.c.id))}
+        rows = []
+        for i in range(300):
+            ts = POOL_START + timedelta(minutes=i)
+            burst = rng.random() < 0.3  # the pool's quota: a and b together
+            for name, dep in ids.items():
+                hit = (burst and name != "c" and rng.random() < 0.8) or rng.random() < 0.1
+                total = float(rng.randint(1, 9)) if hit else 0.0
+                rows.append(
+                    {"ts": ts, "deployment_id": dep, "metric": "ModelRequests", "status_code": 429,
+                     "total": total}
+                )  # fmt: skip
+                if total:
+                    throttled[(ts, dep)] = total
+        upsert(conn, "metric_minute", rows)
+        rollup.refresh(conn, POOL_START, POOL_START + timedelta(minutes=300))
+    return ids, throttled
+
+
+def _brute_force(
+    ids: dict[str, int],
+    throttled: dict[tuple[datetime, int], float],
+    since: datetime,
+    until: datetime,
+) -> dict[str, tuple[int, int, float]]:
+    pool = {ids["a"]: ids["b"], ids["b"]: ids["a"]}
+    out = {}
+    for name, dep in ids.items():
+        mine = [(ts, n) for (ts, d), n in throttled.items() if d == dep and since <= ts < until]
+        shared = sum(1 for ts, _ in mine if dep in pool and (ts, pool[dep]) in throttled)
+        out[name] = (len(mine), shared, sum(n for _, n in mine))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("start_min", "end_min"), [(0, 300), (17, 283), (61, 119), (5, 50), (120, 180)]
+)
+def test_throttle_causes_match_a_minute_by_minute_count(
+    store: Engine, start_min: int, end_min: int
+) -> None:
+    ids, throttled = _throttle_store(store)
+    since = POOL_START + timedelta(minutes=start_min)
+    until = POOL_START + timedelta(minutes=end_min)
+    expected = _brute_force(ids, throttled, since, until)
+    got = {
+        c.deployment: (c.throttled_minutes, c.shared_minutes, c.status_429)
+        for c in queries.throttle_causes(store, since, until)
+    }
+    assert got == {name: figures for name, figures in expected.items() if figures[0]}
+    assert expected["a"][1] > 0 and expected["c"][1] == 0
+
+
+def test_a_pool_member_written_later_updates_the_shared_minutes(store: Engine) -> None:
+    """The collector writes one region at a time: b's minutes arrive after a's hours were
+    rolled up, and the refresh for b's chunk recounts a's shared minutes too."""
+    ids, throttled = _throttle_store(store)
+    m = TABLES["metric_minute"]
+    until = POOL_START + timedelta(minutes=300)
+    with store.begin() as conn:
+        conn.execute(m.delete().where(m.c.deployment_id == ids["b"]))
+        rollup.refresh(conn, POOL_START, until)
+    alone = {c.deployment: c for c in queries.throttle_causes(store, POOL_START, until)}
+    assert alone["a"].shared_minutes == 0
+    b_rows = [
+        {"ts": ts, "deployment_id": dep, "metric": "ModelRequests", "status_code": 429, "total": n}
+        for (ts, dep), n in throttled.items()
+        if dep == ids["b"]
+    ]
+    with store.begin() as conn:
+        upsert(conn, "metric_minute", b_rows)
+        rollup.refresh(
+            conn, POOL_START + timedelta(minutes=60), POOL_START + timedelta(minutes=120)
+        )
+    after = {c.deployment: c for c in queries.throttle_causes(store, POOL_START, until)}
+    expected = _brute_force(
+        ids, throttled, POOL_START + timedelta(minutes=60), POOL_START + timedelta(minutes=120)
+    )
+    assert after["a"].shared_minutes == expected["a"][1] > 0
