@@ -39,16 +39,14 @@ def fill_steps(
     seconds = parse_step(step)
     start = pd.Timestamp(since).floor(f"{seconds}s")
     index = pd.date_range(start, pd.Timestamp(until), freq=f"{seconds}s", inclusive="left")
-    out = []
-    for name, group in df.groupby(key, sort=True):
-        g = group.set_index("ts")[list(values)].reindex(index, fill_value=0)
-        g.index.name = "ts"
-        g[key] = name
-        out.append(g.reset_index())
-    return pd.concat(out, ignore_index=True)
+    full = pd.MultiIndex.from_product([sorted(df[key].unique()), index], names=[key, "ts"])
+    filled = df.set_index([key, "ts"])[list(values)].reindex(full, fill_value=0).reset_index()
+    return filled[["ts", *values, key]]
 
 
-def _rules(changes: pd.DataFrame | None) -> alt.Chart | None:
+def rules(changes: pd.DataFrame | None) -> alt.Chart | None:
+    """Deployment changes as dashed vertical rules, to layer over charts of the same time axis
+    (build them once per page and pass them to every chart: each build validates the spec)."""
     if changes is None or changes.empty:
         return None
     data = changes.assign(changed_at=naive_utc(changes["changed_at"]))
@@ -76,11 +74,12 @@ def lines(
     color: str = "deployment",
     color_title: str = "Deployment",
     dash: str | None = None,
-    changes: pd.DataFrame | None = None,
+    changes: pd.DataFrame | alt.Chart | None = None,
     y_format: str | None = None,
     height: int = _HEIGHT,
 ) -> alt.LayerChart | alt.Chart:
-    """One line per ``color`` value over time; ``dash`` splits lines further (e.g. percentile)."""
+    """One line per ``color`` value over time; ``dash`` splits lines further (e.g. percentile).
+    ``changes``: deployment changes, as a frame or as built by :func:`rules`."""
     data = df.assign(ts=naive_utc(df["ts"]))
     tooltip = [
         alt.Tooltip("ts:T", title="Time (UTC)", format="%Y-%m-%d %H:%M"),
@@ -102,8 +101,8 @@ def lines(
     chart = (
         alt.Chart(data).mark_line(point=len(data) < 60).encode(**encoding).properties(height=height)
     )
-    rules = _rules(changes)
-    return chart + rules if rules is not None else chart
+    marks = rules(changes) if isinstance(changes, pd.DataFrame) else changes
+    return chart + marks if marks is not None else chart
 
 
 def stacked_bars(

@@ -16,9 +16,7 @@ if not totals:
     st.info("No requests in this window: widen the time range.")
     st.stop()
 
-codes = c.frame(
-    c.load_status_codes(view.url, view.since, view.until, view.step, view.deployment_ids)
-)
+codes = c.load_status_codes(view.url, view.since, view.until, view.step, view.deployment_ids)
 codes["status"] = codes["status_code"].astype(str)
 failures = codes[codes["status_code"] >= 400]
 

@@ -15,8 +15,9 @@ names = {d.deployment_id: f"{d.resource}/{d.deployment}" for d in c.load_invento
 changes = c.frame(c.load_changes(view.url, view.since, view.until, view.deployment_ids))
 if not changes.empty:
     changes["deployment"] = [names.get(i, "?") for i in changes["deployment_id"]]
+marks = charts.rules(changes)
 
-points = c.frame(c.load_latency(view.url, view.since, view.until, view.step, view.deployment_ids))
+points = c.load_latency(view.url, view.since, view.until, view.step, view.deployment_ids)
 st.subheader(f"Successful requests: percentiles per {view.step}")
 if points.empty:
     st.info("No successful request in this window, so no latency to show: widen the time range.")
@@ -24,7 +25,7 @@ else:
     points["deployment"] = [names.get(i, "?") for i in points["deployment_id"]]
     for column, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
         st.altair_chart(
-            charts.lines(points, column, f"{label} latency (ms)", changes=changes),
+            charts.lines(points, column, f"{label} latency (ms)", changes=marks),
             width="stretch",
         )
     st.caption(
@@ -32,9 +33,7 @@ else:
         "bound of the bucket holding them (buckets are about 12 % wide)."
     )
 
-series = c.frame(
-    c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
-)
+series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
 st.subheader("Time to last byte (Azure Monitor)")
 ttlb = series.dropna(subset=["ttlb_avg_ms"]) if not series.empty else series
 if ttlb.empty:
@@ -43,11 +42,11 @@ else:
     ttlb = ttlb.assign(deployment=[names.get(i, "?") for i in ttlb["deployment_id"]])
     left, right = st.columns(2)
     left.altair_chart(
-        charts.lines(ttlb, "ttlb_avg_ms", "Average time to last byte (ms)", changes=changes),
+        charts.lines(ttlb, "ttlb_avg_ms", "Average time to last byte (ms)", changes=marks),
         width="stretch",
     )
     right.altair_chart(
-        charts.lines(ttlb, "ttlb_max_ms", "Maximum time to last byte (ms)", changes=changes),
+        charts.lines(ttlb, "ttlb_max_ms", "Maximum time to last byte (ms)", changes=marks),
         width="stretch",
     )
 

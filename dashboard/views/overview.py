@@ -17,9 +17,7 @@ if not rows:
     st.stop()
 
 spark_step = c.sparkline_step(view.until - view.since)
-points = c.frame(
-    c.load_timeseries(view.url, view.since, view.until, spark_step, view.deployment_ids)
-)
+points = c.load_timeseries(view.url, view.since, view.until, spark_step, view.deployment_ids)
 trend: dict[int, list[int]] = {}
 if not points.empty:
     filled = charts.fill_steps(

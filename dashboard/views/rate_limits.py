@@ -15,9 +15,7 @@ from dashboard import common as c
 view = c.page_view("Rate limits")
 c.show_freshness(view)
 
-series = c.frame(
-    c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
-)
+series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
 if series.empty or not series["requests"].sum():
     st.info("No requests in this window, so no 429s to show: widen the time range.")
     st.stop()
@@ -26,6 +24,7 @@ names = {d.deployment_id: f"{d.resource}/{d.deployment}" for d in c.load_invento
 changes = c.frame(c.load_changes(view.url, view.since, view.until, view.deployment_ids))
 if not changes.empty:
     changes["deployment"] = [names.get(i, "?") for i in changes["deployment_id"]]
+marks = charts.rules(changes)
 counts = charts.fill_steps(
     series, view.since, view.until, view.step, "deployment_id", ["requests", "status_429"]
 )
@@ -39,16 +38,16 @@ if not series["status_429"].sum():
     st.success("No 429 in this window.")
 left, right = st.columns(2)
 left.altair_chart(
-    charts.lines(counts, "status_429", f"429 responses per {view.step}", changes=changes),
+    charts.lines(counts, "status_429", f"429 responses per {view.step}", changes=marks),
     width="stretch",
 )
 right.altair_chart(
-    charts.lines(rates, "rate_429", "429 rate (% of requests)", y_format=".1~%", changes=changes),
+    charts.lines(rates, "rate_429", "429 rate (% of requests)", y_format=".1~%", changes=marks),
     width="stretch",
 )
 
 st.subheader("Per quota pool (subscription × model)")
-pools = c.frame(c.load_pools(view.url, view.since, view.until, view.step, view.deployment_ids))
+pools = c.load_pools(view.url, view.since, view.until, view.step, view.deployment_ids)
 if pools.empty:
     st.info("No request of a deployment with a known model in this window.")
 else:
