@@ -397,10 +397,10 @@ def render_html(report: Report) -> str:
         warning,
         "<h2>Deployments</h2>",
         _deployments(report),
-        '<p class="note">Variance is billed minus estimated over the period; a provisional '
-        "period may lack the bill of its latest days. Latency is the upper bound of the "
-        "histogram bucket holding the 95th percentile of successful requests. The forecast is "
-        "for the month of the period's last day, as of that day.</p>",
+        '<p class="note">Variance is billed minus estimated over the days of the period that '
+        "are billed already (the bill arrives a day or two late). Latency is the upper bound "
+        "of the histogram bucket holding the 95th percentile of successful requests. The "
+        "forecast is for the month of the period's last day, as of that day.</p>",
         "<h2>Daily spend per deployment</h2>",
         _charts(report),
         "<h2>Top movers against the previous period</h2>",

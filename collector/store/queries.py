@@ -144,7 +144,8 @@ class DeploymentSummary:
     spend_billed: Decimal | None
     resource_id: str
     deployment_id: int
-    spend_variance: Decimal | None = None  # billed (allocated) - estimated
+    #: billed (allocated) - estimated, over the days that have both (not the days still unbilled)
+    spend_variance: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,11 +661,16 @@ def summary(
     )
     first_day, last_day = window_days(since, until)
     s = _SPEND
+    both = and_(s.c.estimated.is_not(None), s.c.billed_allocated.is_not(None))
     spend = (
         select(
             s.c.deployment_id,
             func.sum(s.c.estimated).label("estimated"),
             func.sum(s.c.billed_allocated).label("billed"),
+            # the variance compares the days that have both figures: the bill is a day or two
+            # late, and a day not billed yet is not a difference
+            func.sum(case((both, s.c.billed_allocated))).label("billed_compared"),
+            func.sum(case((both, s.c.estimated))).label("estimated_compared"),
         )
         .where(s.c.day >= first_day, s.c.day <= last_day)
         .group_by(s.c.deployment_id)
@@ -685,6 +691,8 @@ def summary(
             *(col for col in traffic.c if col.key != "deployment_id"),
             spend.c.estimated,
             spend.c.billed,
+            spend.c.estimated_compared,
+            spend.c.billed_compared,
         )
         .select_from(
             _inventory_join()
@@ -739,7 +747,9 @@ def summary(
                 spend_billed=_money(r["billed"]),
                 resource_id=r["resource_id"],
                 deployment_id=r["id"],
-                spend_variance=_variance(_money(r["estimated"]), _money(r["billed"])),
+                spend_variance=_variance(
+                    _money(r["estimated_compared"]), _money(r["billed_compared"])
+                ),
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))

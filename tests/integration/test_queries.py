@@ -137,6 +137,28 @@ def test_spend_is_unknown_not_zero_without_rows_and_sums_the_days_touched(
     assert isinstance(inside["claude-opus-4-5"].spend_billed, Decimal)
 
 
+def test_spend_variance_compares_only_the_days_already_billed(store: Engine) -> None:
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    with store.begin() as conn:
+        upsert(conn, "deployment", [{"resource_id": "r", "name": "d", "model": "m"}])
+        dep = conn.execute(select(TABLES["deployment"].c.id)).scalar_one()
+        figures = [("10", "12"), ("5", "4"), ("7", None)]  # the last day is not billed yet
+        upsert(
+            conn,
+            "spend_daily",
+            [
+                {"day": (day + timedelta(days=i)).date(), "deployment_id": dep,
+                 "estimated": Decimal(est), "billed_allocated": None if billed is None else Decimal(billed),
+                 "input_tokens": 0, "output_tokens": 0, "unpriced": False, "status": "final",
+                 "computed_at": day}
+                for i, (est, billed) in enumerate(figures)
+            ],
+        )  # fmt: skip
+    (row,) = queries.summary(store, day, day + timedelta(days=3))
+    assert (row.spend_estimated, row.spend_billed) == (Decimal(22), Decimal(16))
+    assert row.spend_variance == Decimal(1)  # (12 + 4) - (10 + 5), not 16 - 22
+
+
 @pytest.mark.parametrize(
     ("filters", "names"),
     [
