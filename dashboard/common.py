@@ -89,12 +89,15 @@ class View:
 
 
 def step_for(span: timedelta) -> str:
-    """Chart step for a window: minutes up to a day, hours up to a week, days beyond (read from
-    the daily rollups, so a 30-day page stays under a second with a hundred deployments)."""
+    """Chart step for a window, each read from the rollup of its length (quarter hours for a
+    day, hours for a week, days beyond), so a page stays under a second with a hundred
+    deployments; minutes only for windows of a few hours."""
     if span <= timedelta(hours=3):
         return "1m"
-    if span <= timedelta(days=1):
+    if span <= timedelta(hours=6):
         return "5m"
+    if span <= timedelta(days=1):
+        return "15m"
     return "1h" if span <= timedelta(days=7) else "1d"
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,7 +55,7 @@ from collector.spend.credits import credits_warning as marketplace_credits_warni
 from collector.spend.estimate import estimate_cost
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
 from collector.spend.prices import PriceSheet, sheet_from_rows
-from collector.store.rollup import ceil_day, ceil_hour, floor_day, floor_hour, throttled_minutes
+from collector.store.rollup import throttled_minutes
 from collector.store.schema import TABLES
 from collector.store.types import UTCDateTime, to_utc
 
@@ -67,6 +67,8 @@ _HIST = TABLES["latency_hist"]
 _METRIC_HOUR = TABLES["metric_hour"]
 _HIST_HOUR = TABLES["latency_hist_hour"]
 _METRIC_DAY = TABLES["metric_day"]
+_METRIC_15M = TABLES["metric_15m"]
+_HIST_15M = TABLES["latency_hist_15m"]
 _HIST_DAY = TABLES["latency_hist_day"]
 _LOG = TABLES["request_log"]
 _SPEND = TABLES["spend_daily"]
@@ -87,7 +89,7 @@ RUN_SUCCEEDED = "ok"
 TIME_LIMIT_S = 30.0
 
 #: Steps of :func:`timeseries` and :func:`latency_percentiles_over_time`, in seconds.
-STEPS: dict[str, int] = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
+STEPS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 
 DEFAULT_QUANTILES: tuple[float, float, float] = (0.5, 0.95, 0.99)
 _Q_SCALE = 1_000_000  # quantiles as integers per million: exact comparisons in SQL
@@ -323,7 +325,7 @@ def parse_request_id(raw: str) -> RequestId:
 
 
 def parse_step(step: str | timedelta) -> int:
-    """Seconds of a step: "1m", "5m", "1h", "1d" or the equal timedelta."""
+    """Seconds of a step: "1m", "5m", "15m", "1h", "1d" or the equal timedelta."""
     seconds = int(step.total_seconds()) if isinstance(step, timedelta) else STEPS.get(step, 0)
     if seconds not in STEPS.values():
         raise ValueError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
@@ -356,6 +358,7 @@ def _check_window(since: datetime, until: datetime) -> tuple[datetime, datetime]
 
 
 # Database helpers (the only places SQLite and Postgres differ) --------------------------------
+_ONE: ColumnElement[Any] = literal_column("1")
 #: SQLite steps whose start is a prefix of the stored text: seconds -> (prefix length, the rest).
 _SQLITE_TRUNCATE = {
     60: (16, ":00.000000"),
@@ -375,9 +378,19 @@ def time_bucket(column: ColumnElement[Any], seconds: int, dialect: str) -> Colum
         # times cheaper than converting every row to epoch seconds and back.
         length, rest = _SQLITE_TRUNCATE[seconds]
         return type_coerce(
-            func.substr(column, 1, literal_column(str(length))).op("||")(
+            func.substr(column, _ONE, literal_column(str(length))).op("||")(
                 literal_column(f"'{rest}'")
             ),
+            UTCDateTime(),
+        )
+    if dialect == "sqlite" and seconds < 3600 and seconds % 60 == 0 and 3600 % seconds == 0:
+        # 5, 10, 15, 30 minutes: the hour's text and the minute rounded down
+        k: ColumnElement[Any] = literal_column(str(seconds // 60))
+        minute = cast(func.substr(column, literal_column("15"), literal_column("2")), Integer)
+        return type_coerce(
+            func.substr(column, _ONE, literal_column("14"))
+            .op("||")(func.printf(literal_column("'%02d'"), minute.op("/")(k).op("*")(k)))
+            .op("||")(literal_column("':00.000000'")),
             UTCDateTime(),
         )
     if dialect == "postgresql":
@@ -497,17 +510,29 @@ def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> Column
     return func.sum(case((condition, value), else_=0))
 
 
-#: The levels a window is read from, finest last: whole days, whole hours, then minutes.
-_LEVELS = ((86400, "day"), (3600, "hour"), (60, "minute"))
+#: The levels a window is read from, finest last: whole days, hours, quarter hours, minutes.
+_LEVELS = ((86400, "day"), (3600, "hour"), (900, "quarter"), (60, "minute"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _floor_to(moment: datetime, seconds: int) -> datetime:
+    length = timedelta(seconds=seconds)
+    return _EPOCH + (moment - _EPOCH) // length * length
+
+
+def _ceil_to(moment: datetime, seconds: int) -> datetime:
+    floor = _floor_to(moment, seconds)
+    return floor if floor == moment else floor + timedelta(seconds=seconds)
 
 
 def _segments(
     since: datetime, until: datetime, step_s: int | None
 ) -> list[tuple[str, datetime, datetime]]:
     """``[since, until)`` cut into the coarsest rollup each part can be read from: whole UTC days
-    from the daily tables, whole hours left at the edges from the hourly ones, and the ragged
-    minutes at both ends from the minute tables. A level is used only when it cannot straddle a
-    chart step (``step_s`` a multiple of its length; None: no steps, every level)."""
+    from the daily tables, whole hours left at the edges from the hourly ones, then quarter
+    hours, and the ragged minutes at both ends from the minute tables. A level is used only when
+    it cannot straddle a chart step (``step_s`` a multiple of its length; None: no steps, every
+    level)."""
     out: list[tuple[str, datetime, datetime]] = []
 
     def cut(lo: datetime, hi: datetime, levels: Sequence[tuple[int, str]]) -> None:
@@ -520,8 +545,7 @@ def _segments(
         if step_s is not None and step_s % seconds:
             cut(lo, hi, levels[1:])
             return
-        floor, ceil = (floor_day, ceil_day) if seconds == 86400 else (floor_hour, ceil_hour)
-        inner_lo, inner_hi = ceil(lo), floor(hi)
+        inner_lo, inner_hi = _ceil_to(lo, seconds), _floor_to(hi, seconds)
         if inner_lo >= inner_hi:
             cut(lo, hi, levels[1:])
             return
@@ -553,7 +577,7 @@ def _metric_rows(
                 ).where(m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(list(metrics)))
             )  # fmt: skip
             continue
-        t = _METRIC_DAY if level == "day" else _METRIC_HOUR
+        t = {"day": _METRIC_DAY, "hour": _METRIC_HOUR, "quarter": _METRIC_15M}[level]
         parts.append(
             select(
                 t.c.ts, t.c.deployment_id, t.c.metric, t.c.status_code, t.c.total,
@@ -569,7 +593,7 @@ def _hist_rows(
     """``latency_hist`` rows of one status class over ``[since, until)``, whole days and hours
     from ``latency_hist_day`` and ``latency_hist_hour``. Columns: ts, deployment_id, bucket,
     count."""
-    tables = {"day": _HIST_DAY, "hour": _HIST_HOUR, "minute": _HIST}
+    tables = {"day": _HIST_DAY, "hour": _HIST_HOUR, "quarter": _HIST_15M, "minute": _HIST}
     parts = [
         select(t.c.ts, t.c.deployment_id, t.c.bucket, t.c["count"].label("count")).where(
             t.c.ts >= lo, t.c.ts < hi, t.c.status_class == status_class

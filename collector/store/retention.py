@@ -19,6 +19,8 @@ from collector.store.schema import PARTITIONED, TABLES
 SQLITE_DELETE_BATCH = 20_000
 #: Rollups of the raw tables (per hour and per day): they keep the raw tables' retention.
 HOURLY = {
+    "metric_15m": "ts",
+    "latency_hist_15m": "ts",
     "metric_hour": "ts",
     "latency_hist_hour": "ts",
     "metric_day": "ts",

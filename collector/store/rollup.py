@@ -1,14 +1,16 @@
-"""Rollups of the per-minute tables, recomputed for the hours (and days) a write touched.
+"""Rollups of the per-minute tables, recomputed for the spans a write touched.
 
-``metric_hour`` and ``latency_hist_hour`` hold the per-minute rows summed per UTC hour, and
-``metric_day`` and ``latency_hist_day`` the hourly rows summed per UTC day, so a 30-day view
-reads whole days (1,440 times fewer rows than minutes), whole hours at its edges and minutes
-only at its ragged ends. ``throttle_hour`` counts, per hour and deployment, the minutes with
-429s and those of them shared with another deployment of the quota pool.
+``metric_15m`` / ``latency_hist_15m`` hold the minutes summed per UTC quarter hour,
+``metric_hour`` / ``latency_hist_hour`` the quarters summed per hour and ``metric_day`` /
+``latency_hist_day`` the hours summed per day, so a 30-day view reads whole days (1,440 times
+fewer rows than minutes), a day-long view quarter hours, and minutes only at ragged ends.
+``throttle_hour`` counts, per hour and deployment, the minutes with 429s and those of them
+shared with another deployment of the quota pool.
 
-They are derived data: each refresh deletes the touched hours and days and inserts them again
-from the finer table, in the caller's transaction, which makes it idempotent and keeps rollups
-and minutes consistent. Anyone writing minute rows must call :func:`refresh` for their span.
+They are derived data: each refresh deletes the touched quarters, hours and days and inserts
+them again from the finer table, in the caller's transaction, which makes it idempotent and
+keeps rollups and minutes consistent. Anyone writing minute rows must call :func:`refresh` for
+their span.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import (
 
 from collector.store.schema import TABLES
 
+QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 REQUESTS = "ModelRequests"
@@ -78,32 +81,35 @@ def hour_of(column: Any, dialect: str) -> Any:
 
 
 def refresh(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    *,
-    metrics: bool = True,
-    hist: bool = True,
-    hours: bool = True,
+    conn: Connection, start: datetime, end: datetime, *, metrics: bool = True, hist: bool = True
 ) -> None:
-    """Recompute the rollups for every hour, and every day, overlapping ``[start, end)``.
-
-    ``hours=False`` keeps the hourly tables as they are and recomputes only what is derived
-    from them and ``throttle_hour`` (a migration adding those tables to a filled store).
-    """
+    """Recompute the rollups for every quarter hour, hour and day overlapping ``[start, end)``:
+    quarters from the minutes, hours from the quarters, days from the hours."""
     lo, hi = floor_hour(start), ceil_hour(end)
     if hi <= lo:
         return
     day_lo, day_hi = floor_day(lo), ceil_day(hi)
     if metrics:
-        if hours:
-            _metrics(conn, lo, hi)
-        _metric_days(conn, day_lo, day_hi)
-        _throttles(conn, lo, hi)
+        sum_into(conn, "metric_minute", "metric_15m", QUARTER, lo, hi)
+        sum_into(conn, "metric_15m", "metric_hour", HOUR, lo, hi)
+        sum_into(conn, "metric_hour", "metric_day", DAY, day_lo, day_hi)
+        refresh_throttles(conn, lo, hi)
     if hist:
-        if hours:
-            _hist(conn, lo, hi)
-        _hist_days(conn, day_lo, day_hi)
+        sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
+        sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
+        sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, day_lo, day_hi)
+
+
+def sum_into(
+    conn: Connection, source: str, target: str, length: timedelta, lo: datetime, hi: datetime
+) -> None:
+    """Replace ``target``'s rows in ``[lo, hi)`` (aligned on ``length``) by ``source``'s rows
+    summed per ``length``: one level of :func:`refresh`. Migrations that add a rollup fill it
+    with this, naming the tables that exist at their revision."""
+    if source.startswith("latency_hist"):
+        _hist(conn, source, target, length, lo, hi)
+    else:
+        _metrics(conn, source, target, length, lo, hi)
 
 
 _METRIC_COLUMNS = [
@@ -112,67 +118,55 @@ _METRIC_COLUMNS = [
 ]  # fmt: skip
 
 
-def _metrics(conn: Connection, lo: datetime, hi: datetime) -> None:
-    m, mh = TABLES["metric_minute"], TABLES["metric_hour"]
-    conn.execute(mh.delete().where(mh.c.ts >= lo, mh.c.ts < hi))
-    hour = hour_of(m.c.ts, conn.dialect.name)
+def _metrics(
+    conn: Connection, source: str, target: str, length: timedelta, lo: datetime, hi: datetime
+) -> None:
+    """Replace ``target``'s rows in ``[lo, hi)`` by ``source``'s summed per ``length``; the
+    source is ``metric_minute`` or a finer rollup (the same columns, already summed)."""
+    src, dst = TABLES[source], TABLES[target]
+    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
+    step = floor_to(src.c.ts, int(length.total_seconds()), conn.dialect.name)
+    if source == "metric_minute":
+        sums = [
+            func.sum(src.c.total), func.sum(src.c["count"]), func.max(src.c.maximum),
+            func.sum(src.c.average * src.c["count"]), func.sum(src.c.average),
+            func.count(src.c.average),
+        ]  # fmt: skip
+    else:
+        sums = [
+            func.sum(src.c.total), func.sum(src.c["count"]), func.max(src.c.maximum),
+            func.sum(src.c.avg_x_count), func.sum(src.c.average_sum), func.sum(src.c.average_n),
+        ]  # fmt: skip
     conn.execute(
-        insert(mh).from_select(
+        insert(dst).from_select(
             _METRIC_COLUMNS,
-            select(
-                hour, m.c.deployment_id, m.c.metric, m.c.status_code, func.sum(m.c.total),
-                func.sum(m.c["count"]), func.max(m.c.maximum),
-                func.sum(m.c.average * m.c["count"]), func.sum(m.c.average),
-                func.count(m.c.average),
-            )
-            .where(m.c.ts >= lo, m.c.ts < hi)
-            .group_by(hour, m.c.deployment_id, m.c.metric, m.c.status_code),
-        )
-    )  # fmt: skip
-
-
-def _metric_days(conn: Connection, lo: datetime, hi: datetime) -> None:
-    mh, md = TABLES["metric_hour"], TABLES["metric_day"]
-    conn.execute(md.delete().where(md.c.ts >= lo, md.c.ts < hi))
-    day = floor_to(mh.c.ts, 86400, conn.dialect.name)
-    conn.execute(
-        insert(md).from_select(
-            _METRIC_COLUMNS,
-            select(
-                day, mh.c.deployment_id, mh.c.metric, mh.c.status_code, func.sum(mh.c.total),
-                func.sum(mh.c["count"]), func.max(mh.c.maximum), func.sum(mh.c.avg_x_count),
-                func.sum(mh.c.average_sum), func.sum(mh.c.average_n),
-            )
-            .where(mh.c.ts >= lo, mh.c.ts < hi)
-            .group_by(day, mh.c.deployment_id, mh.c.metric, mh.c.status_code),
-        )
-    )  # fmt: skip
-
-
-def _hist(conn: Connection, lo: datetime, hi: datetime) -> None:
-    h, hh = TABLES["latency_hist"], TABLES["latency_hist_hour"]
-    conn.execute(hh.delete().where(hh.c.ts >= lo, hh.c.ts < hi))
-    hour = hour_of(h.c.ts, conn.dialect.name)
-    conn.execute(
-        insert(hh).from_select(
-            ["ts", "deployment_id", "status_class", "bucket", "count"],
-            select(hour, h.c.deployment_id, h.c.status_class, h.c.bucket, func.sum(h.c["count"]))
-            .where(h.c.ts >= lo, h.c.ts < hi)
-            .group_by(hour, h.c.deployment_id, h.c.status_class, h.c.bucket),
+            select(step, src.c.deployment_id, src.c.metric, src.c.status_code, *sums)
+            .where(src.c.ts >= lo, src.c.ts < hi)
+            .group_by(step, src.c.deployment_id, src.c.metric, src.c.status_code),
         )
     )
 
 
-def _hist_days(conn: Connection, lo: datetime, hi: datetime) -> None:
-    hh, hd = TABLES["latency_hist_hour"], TABLES["latency_hist_day"]
-    conn.execute(hd.delete().where(hd.c.ts >= lo, hd.c.ts < hi))
-    day = floor_to(hh.c.ts, 86400, conn.dialect.name)
+def _hist(
+    conn: Connection, source: str, target: str, length: timedelta, lo: datetime, hi: datetime
+) -> None:
+    """Replace ``target``'s histogram rows in ``[lo, hi)`` by ``source``'s summed per
+    ``length``."""
+    src, dst = TABLES[source], TABLES[target]
+    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
+    step = floor_to(src.c.ts, int(length.total_seconds()), conn.dialect.name)
     conn.execute(
-        insert(hd).from_select(
+        insert(dst).from_select(
             ["ts", "deployment_id", "status_class", "bucket", "count"],
-            select(day, hh.c.deployment_id, hh.c.status_class, hh.c.bucket, func.sum(hh.c["count"]))
-            .where(hh.c.ts >= lo, hh.c.ts < hi)
-            .group_by(day, hh.c.deployment_id, hh.c.status_class, hh.c.bucket),
+            select(
+                step,
+                src.c.deployment_id,
+                src.c.status_class,
+                src.c.bucket,
+                func.sum(src.c["count"]),
+            )
+            .where(src.c.ts >= lo, src.c.ts < hi)
+            .group_by(step, src.c.deployment_id, src.c.status_class, src.c.bucket),
         )
     )
 
@@ -204,7 +198,8 @@ def throttled_minutes(lo: datetime, hi: datetime) -> Any:
     )
 
 
-def _throttles(conn: Connection, lo: datetime, hi: datetime) -> None:
+def refresh_throttles(conn: Connection, lo: datetime, hi: datetime) -> None:
+    """Recompute ``throttle_hour`` for the hours in ``[lo, hi)`` (hour-aligned)."""
     th = TABLES["throttle_hour"]
     conn.execute(th.delete().where(th.c.ts >= lo, th.c.ts < hi))
     t = throttled_minutes(lo, hi)

@@ -170,6 +170,35 @@ class LatencyHist(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class Metric15m(Base):
+    """``metric_minute`` summed per quarter hour (written with it): day-long windows read these."""
+
+    __tablename__ = "metric_15m"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[float | None] = mapped_column(Float)
+    maximum: Mapped[float | None] = mapped_column(Float)
+    avg_x_count: Mapped[float | None] = mapped_column(Float)
+    average_sum: Mapped[float | None] = mapped_column(Float)
+    average_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LatencyHist15m(Base):
+    """``latency_hist`` summed per quarter hour (written with it)."""
+
+    __tablename__ = "latency_hist_15m"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class MetricHour(Base):
     """``metric_minute`` summed per hour (written with it): long windows read these rows."""
 

@@ -67,8 +67,10 @@ def _fill_from_minutes() -> None:
         for v in (high, high2)
         if v
     ]
-    if lows and highs:
-        rollup.refresh(bind, min(lows), max(highs) + rollup.HOUR)
+    if lows and highs:  # the tables of this revision only: later rollups fill themselves
+        lo, hi = rollup.floor_hour(min(lows)), rollup.ceil_hour(max(highs) + rollup.HOUR)
+        rollup.sum_into(bind, "metric_minute", "metric_hour", rollup.HOUR, lo, hi)
+        rollup.sum_into(bind, "latency_hist", "latency_hist_hour", rollup.HOUR, lo, hi)
 
 
 def downgrade() -> None:

@@ -81,8 +81,12 @@ def _fill_from_hours() -> None:
     if not lows or not highs:
         return
     day, end = rollup.floor_day(min(lows)), max(highs) + rollup.HOUR
-    while day < end:
-        rollup.refresh(bind, day, min(day + timedelta(days=1), end), hours=False)
+    while day < end:  # the tables of this revision only
+        rollup.sum_into(bind, "metric_hour", "metric_day", rollup.DAY, day, day + rollup.DAY)
+        rollup.sum_into(
+            bind, "latency_hist_hour", "latency_hist_day", rollup.DAY, day, day + rollup.DAY
+        )
+        rollup.refresh_throttles(bind, day, day + rollup.DAY)
         day += timedelta(days=1)
 
 

@@ -87,7 +87,7 @@ def check_rate_limits(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Per quota pool (subscription × model)")
     heading(page, "Likely cause and what to do")
     charts_drawn(page, at_least=3)
-    expect(axis_title(page, "429 responses per 5m")).to_have_count(2)  # deployments and pools
+    expect(axis_title(page, "429 responses per 15m")).to_have_count(2)  # deployments and pools
     expect(axis_title(page, "429 rate (% of requests)")).to_be_visible()
     long_percentages = re.compile(r"\.\d{3,}%$")  # d3's "%" alone means six decimals
     expect(page.get_by_test_id("stVegaLiteChart").get_by_text(long_percentages)).to_have_count(0)

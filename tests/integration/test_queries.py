@@ -201,7 +201,7 @@ def _floor(ts: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
 
 
-@pytest.mark.parametrize("step", ["1m", "5m", "1h", "1d"])
+@pytest.mark.parametrize("step", ["1m", "5m", "15m", "1h", "1d"])
 def test_time_buckets_are_epoch_aligned_on_both_databases(
     engine: Engine, seeded: Seed, step: str
 ) -> None:
@@ -280,7 +280,7 @@ def _truth_percentiles(requests: list[SimRequest]) -> tuple[float, ...]:
     return tuple(histogram.percentile(hist, q) for q in Q)
 
 
-@pytest.mark.parametrize("step", ["5m", "1h"])
+@pytest.mark.parametrize("step", ["5m", "15m", "1h"])
 def test_latency_percentiles_over_time_per_deployment(
     engine: Engine, seeded: Seed, step: str
 ) -> None:

@@ -146,7 +146,7 @@ def test_deployment_changes_keep_only_the_selected_deployments(store_pair: Store
 
 
 # Status codes ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("step", ["5m", "1h"])
+@pytest.mark.parametrize("step", ["5m", "15m", "1h"])
 def test_status_codes_over_time_equal_the_seed(store_pair: Store, step: str) -> None:
     seed = store_pair.seed
     chosen = [seed.deployment_ids["support-bot"], seed.deployment_ids["claude-haiku-4-5"]]

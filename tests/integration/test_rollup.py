@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from collector.store import queries, rollup
+from collector.store import migrate, queries, rollup
+from collector.store.engine import make_engine
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def _fill(store: Engine, minutes: int = 300) -> None:
+def _fill(store: Engine, minutes: int = 300, *, roll_up: bool = True) -> None:
     rng = random.Random(3)
     with store.begin() as conn:
         upsert(conn, "deployment", [{"resource_id": "r", "name": "d", "model": "m"}])
@@ -67,32 +68,65 @@ def _fill(store: Engine, minutes: int = 300) -> None:
                 )
         upsert(conn, "metric_minute", metric_rows)
         upsert(conn, "latency_hist", hist_rows)
-        rollup.refresh(conn, START, START + timedelta(minutes=minutes))
+        if roll_up:
+            rollup.refresh(conn, START, START + timedelta(minutes=minutes))
 
 
 def test_rollups_sum_exactly_the_minutes(store: Engine) -> None:
     _fill(store)
-    m, mh = TABLES["metric_minute"], TABLES["metric_hour"]
+    m, mh, mq = TABLES["metric_minute"], TABLES["metric_hour"], TABLES["metric_15m"]
+    h, hq = TABLES["latency_hist"], TABLES["latency_hist_15m"]
     with store.connect() as conn:
         minute_sum = conn.execute(select(func.sum(m.c.total))).scalar()
         hour_sum = conn.execute(select(func.sum(mh.c.total))).scalar()
+        quarter_sum = conn.execute(select(func.sum(mq.c.total))).scalar()
         hours = conn.execute(select(func.count(func.distinct(mh.c.ts)))).scalar()
-    assert minute_sum == hour_sum and hours == 5
+        quarters = conn.execute(select(func.count(func.distinct(mq.c.ts)))).scalar()
+        hist = [conn.execute(select(func.sum(t.c["count"]))).scalar() for t in (h, hq)]
+        first = conn.execute(select(func.min(mq.c.ts))).scalar()
+    assert minute_sum == hour_sum == quarter_sum and (hours, quarters) == (5, 20)
+    assert hist[0] == hist[1] and first == START
+
+
+ROLLUPS = (
+    "metric_15m", "latency_hist_15m", "metric_hour", "latency_hist_hour", "metric_day",
+    "latency_hist_day", "throttle_hour",
+)  # fmt: skip
+
+
+def _rollup_rows(store: Engine) -> dict[str, list[tuple]]:
+    with store.connect() as conn:
+        return {  # float sums may differ in the last bits with the order Postgres adds them
+            t: sorted(
+                tuple(round(v, 6) if isinstance(v, float) else v for v in r)
+                for r in conn.execute(select(TABLES[t]))
+            )
+            for t in ROLLUPS
+        }
+
+
+def test_upgrading_a_filled_store_fills_every_rollup_as_a_refresh_would(db_url: str) -> None:
+    """Each migration that adds a rollup fills it from the data already stored, using only the
+    tables of its own revision (a store upgraded from the first schema, minutes and all)."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0001")
+        _fill(engine, roll_up=False)
+        migrate.upgrade(engine)
+        migrated = _rollup_rows(engine)
+        assert all(migrated[t] for t in ROLLUPS)
+        with engine.begin() as conn:
+            rollup.refresh(conn, START, START + timedelta(minutes=300))
+        assert _rollup_rows(engine) == migrated
+    finally:
+        engine.dispose()
 
 
 def test_refreshing_again_changes_nothing(store: Engine) -> None:
     _fill(store)
-    tables = ("metric_hour", "latency_hist_hour")
 
     def rows() -> dict[str, list[tuple]]:
-        with store.connect() as conn:
-            return {  # float sums may differ in the last bits with the order Postgres adds them
-                t: sorted(
-                    tuple(round(v, 6) if isinstance(v, float) else v for v in r)
-                    for r in conn.execute(select(TABLES[t]))
-                )
-                for t in tables
-            }
+        return _rollup_rows(store)
 
     before = rows()
     with store.begin() as conn:
@@ -111,6 +145,14 @@ def test_windows_with_ragged_edges_read_the_same_as_minutes_alone(store: Engine)
     hourly = queries.timeseries(store, since, until, step="1h")  # hours from the rollup
     five = queries.timeseries(store, since, until, step="5m")  # minutes only
     assert sum(p.requests for p in hourly) == sum(p.requests for p in five) == row.requests
+    for step in ("5m", "15m"):  # quarters from their rollup; steps cut from the stored text
+        seconds = queries.parse_step(step)
+        expected: dict[datetime, float] = {}
+        for p in per_minute:
+            start = p.ts - timedelta(seconds=p.ts.timestamp() % seconds)
+            expected[start] = expected.get(start, 0) + p.requests
+        coarse = queries.timeseries(store, since, until, step=step)
+        assert {p.ts: p.requests for p in coarse} == expected
     ttlb_hourly = {p.ts: p.ttlb_avg_ms for p in hourly}
     whole_hour = START + timedelta(hours=1)
     minutes = [p for p in per_minute if whole_hour <= p.ts < whole_hour + timedelta(hours=1)]
@@ -251,18 +293,24 @@ def test_multi_day_windows_read_the_same_as_minutes_alone(store: Engine) -> None
 @pytest.mark.parametrize(
     ("since", "until", "step", "expected"),
     [
-        # no whole hour inside: minutes only
-        ("2026-11-02 10:05", "2026-11-02 10:55", None, [("minute", "10:05", "10:55")]),
-        # whole hours between ragged minutes
+        # no whole quarter inside: minutes only
+        ("2026-11-02 10:05", "2026-11-02 10:14", None, [("minute", "10:05", "10:14")]),
+        # quarters between ragged minutes
+        ("2026-11-02 10:05", "2026-11-02 10:55", None,
+         [("minute", "10:05", "10:15"), ("quarter", "10:15", "10:45"), ("minute", "10:45", "10:55")]),
+        # whole hours between quarters and minutes
         ("2026-11-02 10:05", "2026-11-02 13:20", None,
-         [("minute", "10:05", "11:00"), ("hour", "11:00", "13:00"), ("minute", "13:00", "13:20")]),
+         [("minute", "10:05", "10:15"), ("quarter", "10:15", "11:00"), ("hour", "11:00", "13:00"),
+          ("quarter", "13:00", "13:15"), ("minute", "13:15", "13:20")]),
         # a whole day between hours and minutes
         ("2026-11-01 22:30", "2026-11-03 01:15", None,
-         [("minute", "22:30", "23:00"), ("hour", "23:00", "00:00"), ("day", "00:00", "00:00"),
-          ("hour", "00:00", "01:00"), ("minute", "01:00", "01:15")]),
+         [("quarter", "22:30", "23:00"), ("hour", "23:00", "00:00"), ("day", "00:00", "00:00"),
+          ("hour", "00:00", "01:00"), ("quarter", "01:00", "01:15")]),
         # an hourly step never reads days; a 5-minute step reads minutes only
         ("2026-11-01 23:00", "2026-11-03 00:00", 3600, [("hour", "23:00", "00:00")]),
-        ("2026-11-01 23:00", "2026-11-03 00:00", 300, [("minute", "23:00", "00:00")]),
+        ("2026-11-01 23:00", "2026-11-01 23:40", 300, [("minute", "23:00", "23:40")]),
+        ("2026-11-01 23:05", "2026-11-02 00:00", 900,
+         [("minute", "23:05", "23:15"), ("quarter", "23:15", "00:00")]),
         ("2026-11-02 00:00", "2026-11-04 00:00", 86400, [("day", "00:00", "00:00")]),
     ],
 )  # fmt: skip

@@ -68,7 +68,8 @@ def test_frame_flattens_dataclasses_and_turns_decimals_into_floats() -> None:
     ("span", "step"),
     [
         (timedelta(hours=1), "1m"),
-        (timedelta(hours=24), "5m"),
+        (timedelta(hours=6), "5m"),
+        (timedelta(hours=24), "15m"),  # the default range: quarter-hour rollups
         (timedelta(days=7), "1h"),
         (timedelta(days=8), "1d"),  # read from the daily rollups
         (timedelta(days=30), "1d"),

@@ -154,7 +154,7 @@ def test_steps(step: str | timedelta, seconds: int) -> None:
 
 @pytest.mark.parametrize("step", ["2m", "", "1w", timedelta(minutes=7)])
 def test_an_unknown_step_is_refused(step: str | timedelta) -> None:
-    with pytest.raises(ValueError, match="step must be one of 1m, 5m, 1h, 1d"):
+    with pytest.raises(ValueError, match="step must be one of 1m, 5m, 15m, 1h, 1d"):
         parse_step(step)
 
 

@@ -1,0 +1,77 @@
+"""quarter-hour rollups
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic import op
+
+import collector.store.types
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    ts = collector.store.types.UTCDateTime(timezone=True)
+    op.create_table(
+        "latency_hist_15m",
+        sa.Column("ts", ts, nullable=False),
+        sa.Column("deployment_id", sa.Integer(), nullable=False),
+        sa.Column("status_class", sa.String(length=8), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "ts", "deployment_id", "status_class", "bucket", name=op.f("pk_latency_hist_15m")
+        ),
+    )
+    op.create_table(
+        "metric_15m",
+        sa.Column("ts", ts, nullable=False),
+        sa.Column("deployment_id", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=40), nullable=False),
+        sa.Column("status_code", sa.SmallInteger(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=True),
+        sa.Column("count", sa.Float(), nullable=True),
+        sa.Column("maximum", sa.Float(), nullable=True),
+        sa.Column("avg_x_count", sa.Float(), nullable=True),
+        sa.Column("average_sum", sa.Float(), nullable=True),
+        sa.Column("average_n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "ts", "deployment_id", "metric", "status_code", name=op.f("pk_metric_15m")
+        ),
+    )
+    _fill_from_minutes()
+
+
+def _fill_from_minutes() -> None:
+    """Roll up the minutes already stored, a day at a time (a no-op on a new database)."""
+    from collector.store import rollup
+
+    bind = op.get_bind()
+    kind = collector.store.types.UTCDateTime()
+    bounds = [
+        bind.execute(sa.text(f"SELECT min(ts), max(ts) FROM {table}")).one()
+        for table in ("metric_minute", "latency_hist")
+    ]
+    lows = [kind.process_result_value(low, bind.dialect) for low, _ in bounds if low]
+    highs = [kind.process_result_value(high, bind.dialect) for _, high in bounds if high]
+    if not lows or not highs:
+        return
+    day, end = rollup.floor_day(min(lows)), max(highs) + rollup.HOUR
+    while day < end:  # the tables of this revision only
+        q = rollup.QUARTER
+        rollup.sum_into(bind, "metric_minute", "metric_15m", q, day, day + rollup.DAY)
+        rollup.sum_into(bind, "latency_hist", "latency_hist_15m", q, day, day + rollup.DAY)
+        day += timedelta(days=1)
+
+
+def downgrade() -> None:
+    op.drop_table("metric_15m")
+    op.drop_table("latency_hist_15m")
