@@ -74,7 +74,10 @@ class Settings(BaseSettings):
         30, ge=1, le=400, description="Days of raw data (metrics, request logs, histograms) kept."
     )
     rollup_retention_days: int = Field(
-        400, ge=30, le=3650, description="Days of daily rollups (costs, spend) kept."
+        400,
+        ge=30,
+        le=3650,
+        description="Days of daily rollups (costs, spend, requests, latency) kept.",
     )
 
     # Azure scope

@@ -55,7 +55,7 @@ from collector.spend.credits import credits_warning as marketplace_credits_warni
 from collector.spend.estimate import estimate_cost
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
 from collector.spend.prices import PriceSheet, sheet_from_rows
-from collector.store.rollup import throttled_minutes
+from collector.store.rollup import PRUNED, throttled_minutes
 from collector.store.schema import TABLES
 from collector.store.types import UTCDateTime, to_utc
 
@@ -1108,12 +1108,16 @@ def freshness(engine: Engine, now: datetime) -> list[SourceFreshness]:
     """Per source: the last successful run, the last run, and how far its watermarks reach."""
     now = to_utc(now)
     r, w = _RUN, _WATERMARK
-    marks = select(
-        w.c.source,
-        func.min(w.c.value).label("oldest"),
-        func.max(w.c.value).label("newest"),
-        func.count().label("scopes"),
-    ).group_by(w.c.source)
+    marks = (
+        select(
+            w.c.source,
+            func.min(w.c.value).label("oldest"),
+            func.max(w.c.value).label("newest"),
+            func.count().label("scopes"),
+        )
+        .where(w.c.source != PRUNED[0])  # the prune's cut-off is not a source's progress
+        .group_by(w.c.source)
+    )
     with _reading(engine) as conn:
         last: dict[str, Any] = {}
         for x in _latest_runs(conn):

@@ -1,4 +1,5 @@
-"""The rolling window: raw data older than the retention goes, daily rollups keep 400 days.
+"""The rolling window: raw data (and its minute-to-hour rollups) older than the retention goes,
+daily rollups keep 400 days.
 
 Postgres drops whole daily partitions that end at or before the cut-off, then deletes the few
 rows of the one partition the cut-off falls inside. SQLite deletes in bounded batches through the
@@ -13,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, literal_column, select
 
-from collector.store import partitions
+from collector.store import partitions, rollup
 from collector.store.schema import PARTITIONED, TABLES
+from collector.store.types import to_utc
+from collector.store.writer import upsert
 
 SQLITE_DELETE_BATCH = 20_000
 #: Rollups of the raw tables (per hour and per day): they keep the raw tables' retention.
@@ -23,10 +26,11 @@ HOURLY = {
     "latency_hist_15m": "ts",
     "metric_hour": "ts",
     "latency_hist_hour": "ts",
-    "metric_day": "ts",
-    "latency_hist_day": "ts",
     "throttle_hour": "ts",
 }
+#: Daily rollups of the raw tables: they keep ``rollup_days``, so reports of past months (and
+#: the month before, to compare) still have requests, tokens and latency per deployment.
+DAILY = {"metric_day": "ts", "latency_hist_day": "ts"}
 #: Daily tables (rollups) and their day column; they keep ``rollup_days``.
 ROLLUPS = {
     "cost_daily": "day",
@@ -78,6 +82,14 @@ def prune(
             result.deleted[name] = int(count or 0)
         else:
             result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
+    _record_cutoff(engine, cutoff, now)
+    day_cutoff = datetime(rollup_cutoff.year, rollup_cutoff.month, rollup_cutoff.day, tzinfo=UTC)
+    for name, column in DAILY.items():
+        table = TABLES[name]
+        with engine.begin() as conn:
+            result.deleted[name] = int(
+                conn.execute(delete(table).where(table.c[column] < day_cutoff)).rowcount or 0
+            )
     for name, column in ROLLUPS.items():
         table = TABLES[name]
         with engine.begin() as conn:
@@ -94,6 +106,21 @@ def prune(
                 or 0
             )
     return result
+
+
+def _record_cutoff(engine: Engine, cutoff: datetime, now: datetime) -> None:
+    """Remember how far raw rows are gone (the latest cut-off ever): ``rollup.refresh`` then
+    leaves the daily rows of the days before it, whose hours are no longer all there."""
+    w = TABLES["watermark"]
+    source, scope = rollup.PRUNED
+    with engine.begin() as conn:
+        before = conn.execute(
+            select(w.c.value).where(w.c.source == source, w.c.scope == scope)
+        ).scalar()
+        if before is not None and to_utc(before) >= cutoff:
+            return
+        row = {"source": source, "scope": scope, "value": cutoff, "updated_at": now}
+        upsert(conn, "watermark", [row])
 
 
 def _sqlite_batched_delete(engine: Engine, name: str, column: str, cutoff: datetime) -> int:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from collector.store.schema import TABLES
+from collector.store.types import to_utc
 
 QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
@@ -88,16 +89,33 @@ def refresh(
     lo, hi = floor_hour(start), ceil_hour(end)
     if hi <= lo:
         return
-    day_lo, day_hi = floor_day(lo), ceil_day(hi)
     if metrics:
         sum_into(conn, "metric_minute", "metric_15m", QUARTER, lo, hi)
         sum_into(conn, "metric_15m", "metric_hour", HOUR, lo, hi)
-        sum_into(conn, "metric_hour", "metric_day", DAY, day_lo, day_hi)
+        sum_into(conn, "metric_hour", "metric_day", DAY, *_whole_days(conn, lo, hi))
         refresh_throttles(conn, lo, hi)
     if hist:
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
-        sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, day_lo, day_hi)
+        sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, *_whole_days(conn, lo, hi))
+
+
+#: The watermark the prune leaves: raw rows (and hours) before its value are gone.
+PRUNED = ("prune", "raw")
+
+
+def _whole_days(conn: Connection, lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+    """The days overlapping ``[lo, hi)`` that may be recomputed from the hours: all of them but
+    those starting before the prune's cut-off. Daily rollups outlive the hours (see
+    ``retention``), so the day the prune cut into keeps the row it had with all its hours."""
+    day_lo, day_hi = floor_day(lo), ceil_day(hi)
+    w = TABLES["watermark"]
+    cutoff = conn.execute(
+        select(w.c.value).where(w.c.source == PRUNED[0], w.c.scope == PRUNED[1])
+    ).scalar()
+    if cutoff is not None:
+        day_lo = max(day_lo, ceil_day(to_utc(cutoff)))
+    return day_lo, max(day_lo, day_hi)
 
 
 def sum_into(

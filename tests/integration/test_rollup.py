@@ -436,3 +436,46 @@ def test_a_pool_member_written_later_updates_the_shared_minutes(store: Engine) -
         ids, throttled, POOL_START + timedelta(minutes=60), POOL_START + timedelta(minutes=120)
     )
     assert after["a"].shared_minutes == expected["a"][1] > 0
+
+
+def test_daily_rollups_outlive_the_raw_window_and_keep_the_day_the_prune_cut(
+    store: Engine,
+) -> None:
+    from collector.store import retention
+
+    first, metric_rows, _ = _fill_days(store)
+    now = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    result = retention.prune(store, retention_days=1, rollup_days=400, now=now)
+    assert result.cutoff == datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+
+    def requests_on(day: int) -> float:
+        return sum(
+            r["total"]
+            for r in metric_rows
+            if r["deployment_id"] == first and r["metric"] == "ModelRequests" and r["ts"].day == day
+        )
+
+    def day_rows() -> list[tuple]:
+        md = TABLES["metric_day"]
+        with store.connect() as conn:
+            return sorted(tuple(r) for r in conn.execute(select(md)))
+
+    # the whole of 2 and 3 November, read from the daily rows: their minutes are gone
+    for day in (2, 3):
+        since = datetime(2026, 11, day, tzinfo=UTC)
+        (row,) = [
+            s
+            for s in queries.summary(store, since, since + timedelta(days=1))
+            if s.deployment_id == first
+        ]
+        assert row.requests == requests_on(day) > 0
+    kept = day_rows()
+    # a late write into the day the prune cut (its morning is gone) leaves that day's row alone
+    with store.begin() as conn:
+        rollup.refresh(conn, datetime(2026, 11, 3, 13, tzinfo=UTC), now)
+    assert day_rows() == kept
+    # the prune's cut-off is no collector source
+    assert "prune" not in {f.source for f in queries.freshness(store, now)}
+    # and the daily rows go with the rollup retention
+    retention.prune(store, retention_days=1, rollup_days=30, now=now + timedelta(days=31))
+    assert day_rows() == []
