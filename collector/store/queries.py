@@ -13,8 +13,10 @@ helpers, each tested on both databases:
   handler on SQLite) that turns a runaway query into a :class:`StoreError` instead of a hang.
 
 Latency percentiles are nearest-rank over the merged log-spaced histogram (see
-:mod:`collector.histogram`), computed in SQL by :func:`_percentile_buckets` with window functions
-and exact integer arithmetic, and reported as the upper bound of the bucket holding the rank.
+:mod:`collector.histogram`), computed in SQL by ``rollup.percentile_buckets`` with window
+functions and exact integer arithmetic, and reported as the upper bound of the bucket holding the
+rank; per deployment and whole chart step they are read precomputed from the ``latency_pct_*``
+rollups.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ from collector.spend.credits import credits_warning as marketplace_credits_warni
 from collector.spend.estimate import estimate_cost
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
 from collector.spend.prices import PriceSheet, sheet_from_rows
-from collector.store.rollup import PRUNED, throttled_minutes
+from collector.store.rollup import (
+    DEFAULT_QUANTILES,
+    PERCENTILE_TABLES,
+    PRUNED,
+    percentile_buckets,
+    throttled_minutes,
+)
 from collector.store.schema import TABLES
 from collector.store.types import UTCDateTime, to_utc
 
@@ -91,8 +99,6 @@ TIME_LIMIT_S = 30.0
 #: Steps of :func:`timeseries` and :func:`latency_percentiles_over_time`, in seconds.
 STEPS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 
-DEFAULT_QUANTILES: tuple[float, float, float] = (0.5, 0.95, 0.99)
-_Q_SCALE = 1_000_000  # quantiles as integers per million: exact comparisons in SQL
 
 MAX_ID_LENGTH = 200
 _GUID_RE = re.compile(
@@ -435,38 +441,6 @@ def _reading(engine: Engine, limit_s: float = TIME_LIMIT_S) -> Iterator[Connecti
             conn.rollback()
 
 
-def _percentile_buckets(hist: Any, keys: Sequence[str], quantiles: Sequence[float]) -> Select[Any]:
-    """Per group of ``keys``: total count and the bucket holding each nearest-rank quantile.
-
-    ``hist`` has the columns ``keys``, ``bucket`` and ``n`` (count, one row per bucket). The
-    q-quantile's rank is ``ceil(q * total)``; for an integer running count ``cum``,
-    ``cum >= ceil(q * total)`` iff ``cum * 10^6 >= (q * 10^6) * total``: exact integer arithmetic,
-    equal to :func:`collector.histogram.percentile` for quantiles with up to six decimals.
-    """
-    partition = [hist.c[k] for k in keys]
-    running = (
-        select(
-            *partition,
-            hist.c.bucket,
-            func.sum(hist.c.n)
-            .over(partition_by=partition, order_by=hist.c.bucket, rows=(None, 0))
-            .label("cum"),
-            func.sum(hist.c.n).over(partition_by=partition).label("total"),
-        )
-        .where(hist.c.n > 0)
-        .subquery()
-    )
-    picks = []
-    for i, q in enumerate(quantiles):
-        if not 0 < q <= 1:
-            raise ValueError(f"quantile must be in (0, 1], got {q}")
-        scaled: ColumnElement[Any] = literal_column(str(round(q * _Q_SCALE)))
-        reached = running.c.cum * literal_column(str(_Q_SCALE)) >= scaled * running.c.total
-        picks.append(func.min(case((reached, running.c.bucket))).label(f"b{i}"))
-    group = [running.c[k] for k in keys]
-    return select(*group, func.max(running.c.total).label("total"), *picks).group_by(*group)
-
-
 def _upper_ms(bucket: Any) -> float | None:
     return bucket_bounds(int(bucket))[1] if bucket is not None else None
 
@@ -739,7 +713,7 @@ def summary(
         .group_by(h.c.deployment_id, h.c.bucket)
         .subquery("hist")
     )
-    latency_stmt = _percentile_buckets(hist, ["deployment_id"], DEFAULT_QUANTILES)
+    latency_stmt = percentile_buckets(hist, ["deployment_id"], DEFAULT_QUANTILES)
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
         latency = {r.deployment_id: r for r in conn.execute(latency_stmt)}
@@ -899,10 +873,62 @@ def latency_percentiles_over_time(
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
+    filters = _deployment_filters(resource, deployment, model, deployment_ids)
+    stored = PERCENTILE_TABLES.get(seconds) if per_deployment else None
+    whole_lo, whole_hi = _ceil_to(since, seconds), _floor_to(until, seconds)
+    if stored is None or whole_lo >= whole_hi:
+        return _percentiles_from_hist(
+            engine, since, until, seconds, filters, status_class, per_deployment
+        )
+    # whole steps per deployment: their percentiles are stored with the histogram rollup;
+    # the partial steps at both ends are ranked from the histograms
+    p = TABLES[stored[1]]
+    where = [p.c.ts >= whole_lo, p.c.ts < whole_hi, p.c.status_class == status_class]
+    if filters:
+        where.append(p.c.deployment_id.in_(_ids_matching(filters)))
+    stmt = (
+        select(
+            p.c.ts, p.c.deployment_id, _DEPLOYMENT.c.name, p.c.requests.label("total"),
+            p.c.b50.label("b0"), p.c.b95.label("b1"), p.c.b99.label("b2"),
+        )
+        .select_from(p.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == p.c.deployment_id))
+        .where(*where)
+    )  # fmt: skip
+    with _reading(engine) as conn:
+        points = [_latency_point(r) for r in conn.execute(stmt).mappings()]
+    for lo, hi in ((since, whole_lo), (whole_hi, until)):
+        if lo < hi:
+            points += _percentiles_from_hist(
+                engine, lo, hi, seconds, filters, status_class, per_deployment
+            )
+    return sorted(points, key=lambda x: (x.ts, x.deployment_id or 0))
+
+
+def _latency_point(r: Any) -> LatencyPoint:
+    return LatencyPoint(
+        ts=to_utc(r["ts"]),
+        deployment_id=r.get("deployment_id"),
+        deployment=r.get("name"),
+        requests=_int(r["total"]),
+        p50_ms=bucket_bounds(int(r["b0"]))[1],
+        p95_ms=bucket_bounds(int(r["b1"]))[1],
+        p99_ms=bucket_bounds(int(r["b2"]))[1],
+    )
+
+
+def _percentiles_from_hist(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    seconds: int,
+    filters: list[ColumnElement[bool]],
+    status_class: str,
+    per_deployment: bool,
+) -> list[LatencyPoint]:
+    """Percentiles per step over ``[since, until)`` ranked from the merged histograms."""
     h = _hist_rows(since, until, status_class, step_s=seconds)
     bucket = time_bucket(h.c.ts, seconds, engine.dialect.name)
     where: list[ColumnElement[bool]] = []
-    filters = _deployment_filters(resource, deployment, model, deployment_ids)
     if filters:
         where.append(h.c.deployment_id.in_(_ids_matching(filters)))
     if per_deployment:
@@ -917,7 +943,7 @@ def latency_percentiles_over_time(
         .group_by(*grouping, h.c.bucket)
         .subquery("hist")
     )
-    pct = _percentile_buckets(hist, keys, DEFAULT_QUANTILES).subquery("pct")
+    pct = percentile_buckets(hist, keys, DEFAULT_QUANTILES).subquery("pct")
     if per_deployment:
         stmt = (
             select(pct, _DEPLOYMENT.c.name)
@@ -928,18 +954,7 @@ def latency_percentiles_over_time(
         stmt = select(pct).order_by(pct.c.ts)
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
-    return [
-        LatencyPoint(
-            ts=to_utc(r["ts"]),
-            deployment_id=r.get("deployment_id"),
-            deployment=r.get("name"),
-            requests=_int(r["total"]),
-            p50_ms=bucket_bounds(int(r["b0"]))[1],
-            p95_ms=bucket_bounds(int(r["b1"]))[1],
-            p99_ms=bucket_bounds(int(r["b2"]))[1],
-        )
-        for r in rows
-    ]
+    return [_latency_point(r) for r in rows]
 
 
 # Look-up --------------------------------------------------------------------------------------

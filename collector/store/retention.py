@@ -27,10 +27,12 @@ HOURLY = {
     "metric_hour": "ts",
     "latency_hist_hour": "ts",
     "throttle_hour": "ts",
+    "latency_pct_15m": "ts",
+    "latency_pct_hour": "ts",
 }
 #: Daily rollups of the raw tables: they keep ``rollup_days``, so reports of past months (and
 #: the month before, to compare) still have requests, tokens and latency per deployment.
-DAILY = {"metric_day": "ts", "latency_hist_day": "ts"}
+DAILY = {"metric_day": "ts", "latency_hist_day": "ts", "latency_pct_day": "ts"}
 #: Daily tables (rollups) and their day column; they keep ``rollup_days``.
 ROLLUPS = {
     "cost_daily": "day",

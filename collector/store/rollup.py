@@ -15,12 +15,14 @@ their span.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Integer,
+    Select,
     and_,
     case,
     cast,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -95,9 +98,79 @@ def refresh(
         sum_into(conn, "metric_hour", "metric_day", DAY, *_whole_days(conn, lo, hi))
         refresh_throttles(conn, lo, hi)
     if hist:
+        days = _whole_days(conn, lo, hi)
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
-        sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, *_whole_days(conn, lo, hi))
+        sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, *days)
+        percentiles_into(conn, "latency_hist_15m", "latency_pct_15m", lo, hi)
+        percentiles_into(conn, "latency_hist_hour", "latency_pct_hour", lo, hi)
+        percentiles_into(conn, "latency_hist_day", "latency_pct_day", *days)
+
+
+#: Histogram rollups with their precomputed percentiles, by step length in seconds.
+PERCENTILE_TABLES = {
+    900: ("latency_hist_15m", "latency_pct_15m"),
+    3600: ("latency_hist_hour", "latency_pct_hour"),
+    86400: ("latency_hist_day", "latency_pct_day"),
+}
+
+
+def percentiles_into(conn: Connection, hist: str, target: str, lo: datetime, hi: datetime) -> None:
+    """Replace ``target``'s rows in ``[lo, hi)`` by the p50/p95/p99 buckets of each of
+    ``hist``'s histograms (per step, deployment and status class). A chart per deployment whose
+    step is the rollup's reads these instead of ranking the buckets again."""
+    src, dst = TABLES[hist], TABLES[target]
+    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
+    rows = (
+        select(
+            src.c.ts, src.c.deployment_id, src.c.status_class, src.c.bucket,
+            src.c["count"].label("n"),
+        )
+        .where(src.c.ts >= lo, src.c.ts < hi)
+        .subquery("hist")
+    )  # fmt: skip
+    picks = percentile_buckets(rows, ["ts", "deployment_id", "status_class"], DEFAULT_QUANTILES)
+    conn.execute(
+        insert(dst).from_select(
+            ["ts", "deployment_id", "status_class", "requests", "b50", "b95", "b99"], picks
+        )
+    )
+
+
+DEFAULT_QUANTILES: tuple[float, float, float] = (0.5, 0.95, 0.99)
+_Q_SCALE = 1_000_000  # quantiles as integers per million: exact comparisons in SQL
+
+
+def percentile_buckets(hist: Any, keys: Sequence[str], quantiles: Sequence[float]) -> Select[Any]:
+    """Per group of ``keys``: total count and the bucket holding each nearest-rank quantile.
+
+    ``hist`` has the columns ``keys``, ``bucket`` and ``n`` (count, one row per bucket). The
+    q-quantile's rank is ``ceil(q * total)``; for an integer running count ``cum``,
+    ``cum >= ceil(q * total)`` iff ``cum * 10^6 >= (q * 10^6) * total``: exact integer arithmetic,
+    equal to :func:`collector.histogram.percentile` for quantiles with up to six decimals.
+    """
+    partition = [hist.c[k] for k in keys]
+    running = (
+        select(
+            *partition,
+            hist.c.bucket,
+            func.sum(hist.c.n)
+            .over(partition_by=partition, order_by=hist.c.bucket, rows=(None, 0))
+            .label("cum"),
+            func.sum(hist.c.n).over(partition_by=partition).label("total"),
+        )
+        .where(hist.c.n > 0)
+        .subquery()
+    )
+    picks = []
+    for i, q in enumerate(quantiles):
+        if not 0 < q <= 1:
+            raise ValueError(f"quantile must be in (0, 1], got {q}")
+        scaled: ColumnElement[Any] = literal_column(str(round(q * _Q_SCALE)))
+        reached = running.c.cum * literal_column(str(_Q_SCALE)) >= scaled * running.c.total
+        picks.append(func.min(case((reached, running.c.bucket))).label(f"b{i}"))
+    group = [running.c[k] for k in keys]
+    return select(*group, func.max(running.c.total).label("total"), *picks).group_by(*group)
 
 
 #: The watermark the prune leaves: raw rows (and hours) before its value are gone.

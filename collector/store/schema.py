@@ -257,6 +257,48 @@ class LatencyHistDay(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class LatencyPct15m(Base):
+    """p50/p95/p99 buckets of each ``latency_hist_15m`` histogram (charts by quarter hour)."""
+
+    __tablename__ = "latency_pct_15m"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
+    b95: Mapped[int] = mapped_column(SmallInteger)
+    b99: Mapped[int] = mapped_column(SmallInteger)
+
+
+class LatencyPctHour(Base):
+    """p50/p95/p99 buckets of each ``latency_hist_hour`` histogram (charts by hour)."""
+
+    __tablename__ = "latency_pct_hour"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
+    b95: Mapped[int] = mapped_column(SmallInteger)
+    b99: Mapped[int] = mapped_column(SmallInteger)
+
+
+class LatencyPctDay(Base):
+    """p50/p95/p99 buckets of each ``latency_hist_day`` histogram (charts by day)."""
+
+    __tablename__ = "latency_pct_day"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
+    b95: Mapped[int] = mapped_column(SmallInteger)
+    b99: Mapped[int] = mapped_column(SmallInteger)
+
+
 class ThrottleHour(Base):
     """Per hour and deployment: the minutes with 429s, and how many of them also saw 429s on
     another deployment of its quota pool (same subscription and model). Written with the hourly

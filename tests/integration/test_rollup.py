@@ -90,7 +90,7 @@ def test_rollups_sum_exactly_the_minutes(store: Engine) -> None:
 
 ROLLUPS = (
     "metric_15m", "latency_hist_15m", "metric_hour", "latency_hist_hour", "metric_day",
-    "latency_hist_day", "throttle_hour",
+    "latency_hist_day", "throttle_hour", "latency_pct_15m", "latency_pct_hour", "latency_pct_day",
 )  # fmt: skip
 
 
