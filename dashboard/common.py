@@ -363,7 +363,8 @@ def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.Data
     data: dict[str, list[Any]] = {}
     for name in _field_names(type(items[0])):
         values = [getattr(x, name) for x in items]
-        if any(isinstance(v, Decimal) for v in values):
+        sample = next((v for v in values if v is not None), None)  # one type per field
+        if isinstance(sample, Decimal):
             values = [float(v) if isinstance(v, Decimal) else v for v in values]
         data[name] = values
     return pd.DataFrame(data)

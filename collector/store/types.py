@@ -28,6 +28,21 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def parse(value: Any) -> datetime | None:
+            # the stored text is naive UTC ('YYYY-MM-DD HH:MM:SS.ffffff'): one C-level parse,
+            # where SQLAlchemy's own SQLite DateTime parsing goes through a regular expression
+            if value is None:
+                return None
+            if isinstance(value, str):
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return to_utc(value)
+
+        return parse
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
