@@ -235,6 +235,7 @@ def run_cmd() -> None:
     collector = _make_collector(cfg, engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _interruptible()
     try:
         run_forever(cfg, collector, stop, extra_jobs=lambda s: add_report_jobs(s, cfg, engine))
     except KeyboardInterrupt:
@@ -309,6 +310,7 @@ def dashboard_cmd(
     cfg = settings()
     migrate.prepare(cfg.effective_database_url, cfg.retention_days).dispose()
     process = _streamlit({}, host, port)
+    _interruptible()
     try:
         process.wait()
     except KeyboardInterrupt:
@@ -336,6 +338,7 @@ def demo_cmd(
     from collector.scheduler import run_forever
     from collector.store import migrate
 
+    _interruptible()
     base = settings()
     server = EmulatorServer(WorkloadConfig(seed=seed, days=float(days), end=None)).start()
     stop = threading.Event()
@@ -373,6 +376,15 @@ def demo_cmd(
             worker.join(timeout=30)
         server.stop()
         typer.echo("demo stopped")
+
+
+def _interruptible() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt even when the process started with SIGINT
+    ignored, as a background job of a non-interactive shell does: ``kill -INT`` then stops the
+    long-running commands as documented instead of being silently dropped."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _mount_optional() -> None:

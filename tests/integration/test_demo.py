@@ -45,6 +45,9 @@ def test_demo_backfills_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path)
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            # as a background job of a non-interactive shell (a CI script) starts it: Ctrl-C
+            # must still stop the demo
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
         try:
             deadline = time.monotonic() + 240
