@@ -5,7 +5,8 @@
 ``latency_hist_day`` the hours summed per day, so a 30-day view reads whole days (1,440 times
 fewer rows than minutes), a day-long view quarter hours, and minutes only at ragged ends.
 ``throttle_hour`` counts, per hour and deployment, the minutes with 429s and those of them
-shared with another deployment of the quota pool.
+shared with another deployment of the quota pool; ``latency_pct_15m`` / ``_hour`` / ``_day``
+hold the p50/p95/p99 buckets of each histogram rollup (percentiles do not add up).
 
 They are derived data: each refresh deletes the touched quarters, hours and days and inserts
 them again from the finer table, in the caller's transaction, which makes it idempotent and
@@ -61,8 +62,8 @@ def ceil_day(moment: datetime) -> datetime:
 
 
 def floor_to(column: Any, seconds: int, dialect: str) -> Any:
-    """The ``seconds``-long step (an hour or a day, aligned on the UTC epoch) holding
-    ``column``, in the column's own storage format on each database."""
+    """The ``seconds``-long step (a quarter hour, an hour or a day, aligned on the UTC epoch)
+    holding ``column``, in the column's own storage format on each database."""
     n: Any = literal_column(str(int(seconds)))
     if dialect == "postgresql":
         if seconds == 3600:
