@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +61,8 @@ from collector.store.rollup import (
     DEFAULT_QUANTILES,
     PERCENTILE_TABLES,
     PRUNED,
+    ceil_time,
+    floor_time,
     percentile_buckets,
     throttled_minutes,
 )
@@ -486,17 +488,6 @@ def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> Column
 
 #: The levels a window is read from, finest last: whole days, hours, quarter hours, minutes.
 _LEVELS = ((86400, "day"), (3600, "hour"), (900, "quarter"), (60, "minute"))
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _floor_to(moment: datetime, seconds: int) -> datetime:
-    length = timedelta(seconds=seconds)
-    return _EPOCH + (moment - _EPOCH) // length * length
-
-
-def _ceil_to(moment: datetime, seconds: int) -> datetime:
-    floor = _floor_to(moment, seconds)
-    return floor if floor == moment else floor + timedelta(seconds=seconds)
 
 
 def _segments(
@@ -519,7 +510,8 @@ def _segments(
         if step_s is not None and step_s % seconds:
             cut(lo, hi, levels[1:])
             return
-        inner_lo, inner_hi = _ceil_to(lo, seconds), _floor_to(hi, seconds)
+        length = timedelta(seconds=seconds)
+        inner_lo, inner_hi = ceil_time(lo, length), floor_time(hi, length)
         if inner_lo >= inner_hi:
             cut(lo, hi, levels[1:])
             return
@@ -875,7 +867,8 @@ def latency_percentiles_over_time(
     seconds = parse_step(step)
     filters = _deployment_filters(resource, deployment, model, deployment_ids)
     stored = PERCENTILE_TABLES.get(seconds) if per_deployment else None
-    whole_lo, whole_hi = _ceil_to(since, seconds), _floor_to(until, seconds)
+    length = timedelta(seconds=seconds)
+    whole_lo, whole_hi = ceil_time(since, length), floor_time(until, length)
     if stored is None or whole_lo >= whole_hi:
         return _percentiles_from_hist(
             engine, since, until, seconds, filters, status_class, per_deployment

@@ -43,22 +43,18 @@ DAY = timedelta(days=1)
 REQUESTS = "ModelRequests"
 
 
-def floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def ceil_hour(moment: datetime) -> datetime:
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + HOUR
+def floor_time(moment: datetime, length: timedelta) -> datetime:
+    """Start of the ``length``-long step (aligned on the UTC epoch) holding ``moment``."""
+    return _EPOCH + (moment - _EPOCH) // length * length
 
 
-def floor_day(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def ceil_day(moment: datetime) -> datetime:
-    floor = floor_day(moment)
-    return floor if floor == moment else floor + DAY
+def ceil_time(moment: datetime, length: timedelta) -> datetime:
+    """``moment`` if a step starts there, else the start of the next step."""
+    floor = floor_time(moment, length)
+    return floor if floor == moment else floor + length
 
 
 def floor_to(column: Any, seconds: int, dialect: str) -> Any:
@@ -90,16 +86,16 @@ def refresh(
 ) -> None:
     """Recompute the rollups for every quarter hour, hour and day overlapping ``[start, end)``:
     quarters from the minutes, hours from the quarters, days from the hours."""
-    lo, hi = floor_hour(start), ceil_hour(end)
+    lo, hi = floor_time(start, HOUR), ceil_time(end, HOUR)
     if hi <= lo:
         return
+    days = _whole_days(conn, lo, hi)
     if metrics:
         sum_into(conn, "metric_minute", "metric_15m", QUARTER, lo, hi)
         sum_into(conn, "metric_15m", "metric_hour", HOUR, lo, hi)
-        sum_into(conn, "metric_hour", "metric_day", DAY, *_whole_days(conn, lo, hi))
+        sum_into(conn, "metric_hour", "metric_day", DAY, *days)
         refresh_throttles(conn, lo, hi)
     if hist:
-        days = _whole_days(conn, lo, hi)
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
         sum_into(conn, "latency_hist_hour", "latency_hist_day", DAY, *days)
@@ -182,13 +178,13 @@ def _whole_days(conn: Connection, lo: datetime, hi: datetime) -> tuple[datetime,
     """The days overlapping ``[lo, hi)`` that may be recomputed from the hours: all of them but
     those starting before the prune's cut-off. Daily rollups outlive the hours (see
     ``retention``), so the day the prune cut into keeps the row it had with all its hours."""
-    day_lo, day_hi = floor_day(lo), ceil_day(hi)
+    day_lo, day_hi = floor_time(lo, DAY), ceil_time(hi, DAY)
     w = TABLES["watermark"]
     cutoff = conn.execute(
         select(w.c.value).where(w.c.source == PRUNED[0], w.c.scope == PRUNED[1])
     ).scalar()
     if cutoff is not None:
-        day_lo = max(day_lo, ceil_day(to_utc(cutoff)))
+        day_lo = max(day_lo, ceil_time(to_utc(cutoff), DAY))
     return day_lo, max(day_lo, day_hi)
 
 

@@ -68,7 +68,10 @@ def _fill_from_minutes() -> None:
         if v
     ]
     if lows and highs:  # the tables of this revision only: later rollups fill themselves
-        lo, hi = rollup.floor_hour(min(lows)), rollup.ceil_hour(max(highs) + rollup.HOUR)
+        lo, hi = (
+            rollup.floor_time(min(lows), rollup.HOUR),
+            rollup.ceil_time(max(highs) + rollup.HOUR, rollup.HOUR),
+        )
         rollup.sum_into(bind, "metric_minute", "metric_hour", rollup.HOUR, lo, hi)
         rollup.sum_into(bind, "latency_hist", "latency_hist_hour", rollup.HOUR, lo, hi)
 

@@ -80,7 +80,7 @@ def _fill_from_hours() -> None:
     highs = [kind.process_result_value(high, bind.dialect) for _, high in bounds if high]
     if not lows or not highs:
         return
-    day, end = rollup.floor_day(min(lows)), max(highs) + rollup.HOUR
+    day, end = rollup.floor_time(min(lows), rollup.DAY), max(highs) + rollup.HOUR
     while day < end:  # the tables of this revision only
         rollup.sum_into(bind, "metric_hour", "metric_day", rollup.DAY, day, day + rollup.DAY)
         rollup.sum_into(

@@ -64,7 +64,7 @@ def _fill_from_minutes() -> None:
     highs = [kind.process_result_value(high, bind.dialect) for _, high in bounds if high]
     if not lows or not highs:
         return
-    day, end = rollup.floor_day(min(lows)), max(highs) + rollup.HOUR
+    day, end = rollup.floor_time(min(lows), rollup.DAY), max(highs) + rollup.HOUR
     while day < end:  # the tables of this revision only
         q = rollup.QUARTER
         rollup.sum_into(bind, "metric_minute", "metric_15m", q, day, day + rollup.DAY)

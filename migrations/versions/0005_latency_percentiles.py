@@ -50,7 +50,7 @@ def _fill_from_histograms() -> None:
         low, high = bind.execute(sa.text(f"SELECT min(ts), max(ts) FROM {hist}")).one()
         if low is None:
             continue
-        day = rollup.floor_day(kind.process_result_value(low, bind.dialect))
+        day = rollup.floor_time(kind.process_result_value(low, bind.dialect), rollup.DAY)
         end = kind.process_result_value(high, bind.dialect) + rollup.DAY
         while day < end:
             rollup.percentiles_into(bind, hist, name, day, day + rollup.DAY)
