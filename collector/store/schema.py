@@ -170,39 +170,8 @@ class LatencyHist(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-class Metric15m(Base):
-    """``metric_minute`` summed per quarter hour (written with it): day-long windows read these."""
-
-    __tablename__ = "metric_15m"
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
-    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    total: Mapped[float | None] = mapped_column(Float)
-    count: Mapped[float | None] = mapped_column(Float)
-    maximum: Mapped[float | None] = mapped_column(Float)
-    avg_x_count: Mapped[float | None] = mapped_column(Float)
-    average_sum: Mapped[float | None] = mapped_column(Float)
-    average_n: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class LatencyHist15m(Base):
-    """``latency_hist`` summed per quarter hour (written with it)."""
-
-    __tablename__ = "latency_hist_15m"
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-
-
-class MetricHour(Base):
-    """``metric_minute`` summed per hour (written with it): long windows read these rows."""
-
-    __tablename__ = "metric_hour"
+class _MetricRollup:
+    """``metric_minute`` summed per step; averages kept as sums so that steps merge exactly."""
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -216,10 +185,8 @@ class MetricHour(Base):
     average_n: Mapped[int] = mapped_column(Integer, default=0)  # minutes with an average
 
 
-class LatencyHistHour(Base):
-    """``latency_hist`` summed per hour (written with it)."""
-
-    __tablename__ = "latency_hist_hour"
+class _HistRollup:
+    """``latency_hist`` summed per step."""
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -228,75 +195,58 @@ class LatencyHistHour(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-class MetricDay(Base):
-    """``metric_hour`` summed per UTC day (written with it): whole days of long windows."""
+class _PercentileRollup:
+    """The p50/p95/p99 buckets of each histogram of a ``latency_hist_*`` rollup."""
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
+    b95: Mapped[int] = mapped_column(SmallInteger)
+    b99: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Metric15m(_MetricRollup, Base):
+    """``metric_minute`` summed per quarter hour: day-long windows read these."""
+
+    __tablename__ = "metric_15m"
+
+
+class MetricHour(_MetricRollup, Base):
+    """``metric_15m`` summed per hour: week-long windows and the edges of longer ones."""
+
+    __tablename__ = "metric_hour"
+
+
+class MetricDay(_MetricRollup, Base):
+    """``metric_hour`` summed per UTC day: whole days of long windows (kept 400 days)."""
 
     __tablename__ = "metric_day"
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
-    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    total: Mapped[float | None] = mapped_column(Float)
-    count: Mapped[float | None] = mapped_column(Float)
-    maximum: Mapped[float | None] = mapped_column(Float)
-    avg_x_count: Mapped[float | None] = mapped_column(Float)
-    average_sum: Mapped[float | None] = mapped_column(Float)
-    average_n: Mapped[int] = mapped_column(Integer, default=0)
+
+class LatencyHist15m(_HistRollup, Base):
+    __tablename__ = "latency_hist_15m"
 
 
-class LatencyHistDay(Base):
-    """``latency_hist_hour`` summed per UTC day (written with it)."""
+class LatencyHistHour(_HistRollup, Base):
+    __tablename__ = "latency_hist_hour"
 
+
+class LatencyHistDay(_HistRollup, Base):
     __tablename__ = "latency_hist_day"
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
 
-
-class LatencyPct15m(Base):
-    """p50/p95/p99 buckets of each ``latency_hist_15m`` histogram (charts by quarter hour)."""
-
+class LatencyPct15m(_PercentileRollup, Base):
     __tablename__ = "latency_pct_15m"
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer)
-    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
-    b95: Mapped[int] = mapped_column(SmallInteger)
-    b99: Mapped[int] = mapped_column(SmallInteger)
 
-
-class LatencyPctHour(Base):
-    """p50/p95/p99 buckets of each ``latency_hist_hour`` histogram (charts by hour)."""
-
+class LatencyPctHour(_PercentileRollup, Base):
     __tablename__ = "latency_pct_hour"
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer)
-    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
-    b95: Mapped[int] = mapped_column(SmallInteger)
-    b99: Mapped[int] = mapped_column(SmallInteger)
 
-
-class LatencyPctDay(Base):
-    """p50/p95/p99 buckets of each ``latency_hist_day`` histogram (charts by day)."""
-
+class LatencyPctDay(_PercentileRollup, Base):
     __tablename__ = "latency_pct_day"
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer)
-    b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
-    b95: Mapped[int] = mapped_column(SmallInteger)
-    b99: Mapped[int] = mapped_column(SmallInteger)
 
 
 class ThrottleHour(Base):
