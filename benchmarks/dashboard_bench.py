@@ -37,7 +37,6 @@ import contextlib
 import functools
 import gc
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -69,7 +68,7 @@ from sqlalchemy import Engine, func, select  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # before dashboard.common: no bare-mode warnings
 
-from benchmarks._doc import DOC, write_section  # noqa: E402
+from benchmarks._doc import DOC, machine, write_section  # noqa: E402
 from collector.config import load_settings  # noqa: E402
 from collector.errors import FoundryMonitorError  # noqa: E402
 from collector.histogram import buckets_of_integers  # noqa: E402
@@ -947,31 +946,6 @@ def code_version() -> str:
     return f"`{sha}`" + (" with uncommitted changes" if changed else "")
 
 
-def machine() -> list[tuple[str, str]]:
-    cpu = platform.processor() or platform.machine()
-    ram = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return [
-        ("CPU", f"{cpu}, {os.cpu_count()} cores"),
-        ("RAM", ram),
-        ("OS", platform.platform()),
-        ("Python", platform.python_version()),
-        (
-            "SQLAlchemy / psycopg / Streamlit",
-            f"{sqlalchemy.__version__} / {psycopg.__version__} / {streamlit.__version__}",
-        ),
-    ]
-
-
 def _s(seconds: float) -> str:
     return (
         f"{seconds:.3f}" if seconds < 1 else f"{seconds:.2f}" if seconds < 10 else f"{seconds:.0f}"
@@ -1062,7 +1036,15 @@ def render(
         "",
         "| Machine | |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in machine()),
+        *(
+            f"| {k} | {v} |"
+            for k, v in machine(
+                (
+                    "SQLAlchemy / psycopg / Streamlit",
+                    f"{sqlalchemy.__version__} / {psycopg.__version__} / {streamlit.__version__}",
+                )
+            )
+        ),
         *(f"| {b.label} | {b.version} |" for b in results),
         f"| Code | commit {code_version()} |",
         f"| Load average (1 min) at the end | {os.getloadavg()[0]:.1f} "

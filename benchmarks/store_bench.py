@@ -28,13 +28,10 @@ the rest of the file is left alone. ``--scale 0.01`` runs everything on 1 % of t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
-import platform
 import random
-import re
 import shlex
 import shutil
 import sqlite3
@@ -57,6 +54,7 @@ import psycopg  # noqa: E402
 import sqlalchemy  # noqa: E402
 from sqlalchemy import Connection, Engine, bindparam, select  # noqa: E402
 
+from benchmarks._doc import DOC, machine, write_section  # noqa: E402
 from collector.errors import RequestNotFound  # noqa: E402
 from collector.store import migrate, partitions, queries, retention  # noqa: E402
 from collector.store.engine import make_engine  # noqa: E402
@@ -65,13 +63,7 @@ from collector.store.types import UTCDateTime  # noqa: E402
 from collector.store.writer import upsert  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
-START_MARKER = "<!-- store-bench:start -->"
-END_MARKER = "<!-- store-bench:end -->"
-FILE_HEADER = (
-    "# Benchmarks\n\n"
-    "Each benchmark script in `benchmarks/` rewrites only its own section of this file (between "
-    "its markers); run it again to refresh the numbers.\n"
-)
+SECTION = "store-bench"  # its part of docs/benchmarks.md
 
 DAY0 = datetime(2026, 10, 1, tzinfo=UTC)  # the oldest day; the data covers DAY0 .. DAY0 + 29
 DAYS = 30
@@ -691,28 +683,6 @@ class Backend:
         return "SQLite" if self.kind == "sqlite" else "Postgres"
 
 
-def machine() -> list[tuple[str, str]]:
-    cpu = platform.processor() or platform.machine()
-    ram = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return [
-        ("CPU", f"{cpu}, {os.cpu_count()} cores"),
-        ("RAM", ram),
-        ("OS", platform.platform()),
-        ("Python", platform.python_version()),
-        ("SQLAlchemy / psycopg", f"{sqlalchemy.__version__} / {psycopg.__version__}"),
-    ]
-
-
 def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.0f}"
 
@@ -736,7 +706,6 @@ def render(
     bare, product = "SELECT ... WHERE id =", "queries.lookup"
     rows = results[0].lookups[0].rows
     lines = [
-        START_MARKER,
         "## Store: ingest, look-ups, prune (`benchmarks/store_bench.py`)",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` "
@@ -744,7 +713,12 @@ def render(
         "",
         "| Machine | |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in machine()),
+        *(
+            f"| {k} | {v} |"
+            for k, v in machine(
+                ("SQLAlchemy / psycopg", f"{sqlalchemy.__version__} / {psycopg.__version__}")
+            )
+        ),
         *(f"| {b.label} | {b.version} |" for b in results),
         "| Load average (1 min) at start, after each database "
         f"| {', '.join(f'{x:.1f}' for x in loads)} (the machine is shared with other work) |",
@@ -840,7 +814,7 @@ def render(
     if misses:
         lines += ["", "### Where a target is missed, and why", "", *misses]
     lines += ["", "### Other observations", "", *observations(results)]
-    lines += ["", *NOTES, END_MARKER]
+    lines += ["", *NOTES]
     return "\n".join(lines) + "\n"
 
 
@@ -1014,18 +988,6 @@ NOTES = [
 ]
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), leaving the rest alone."""
-    text = path.read_text() if path.exists() else FILE_HEADER
-    pattern = re.compile(re.escape(START_MARKER) + r".*?" + re.escape(END_MARKER) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -1081,7 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="share of the full row counts")
     parser.add_argument("--lookups", type=int, default=2_000, help="look-ups per id column")
     parser.add_argument("--repeat", type=int, default=2, help="ingest runs; the best one counts")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--out", type=Path, default=DOC)
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
     unknown = set(kinds) - {"sqlite", "postgres"}
@@ -1101,7 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/store_bench.py --db " + ",".join(kinds)
     command += f" --scale {args.scale:g} --repeat {args.repeat}"
     section = render(results, args.scale, command, time.perf_counter() - started, loads)
-    write_section(args.out, section)
+    write_section(SECTION, section, args.out)
     log(f"wrote {args.out}")
     print(section)
     return 0
