@@ -188,6 +188,25 @@ def _whole_days(conn: Connection, lo: datetime, hi: datetime) -> tuple[datetime,
     return day_lo, max(day_lo, day_hi)
 
 
+def stored_days(conn: Connection, *tables: str) -> list[datetime]:
+    """The UTC days from the oldest to the newest ``ts`` stored in ``tables`` (none when they
+    are empty): migrations that add a rollup fill it a day at a time over these."""
+    bounds = [
+        conn.execute(select(func.min(TABLES[t].c.ts), func.max(TABLES[t].c.ts))).one()
+        for t in tables
+    ]
+    lows = [to_utc(low) for low, _ in bounds if low is not None]
+    highs = [to_utc(high) for _, high in bounds if high is not None]
+    if not lows:
+        return []
+    day, last = floor_time(min(lows), DAY), max(highs)
+    days = []
+    while day <= last:
+        days.append(day)
+        day += DAY
+    return days
+
+
 def sum_into(
     conn: Connection, source: str, target: str, length: timedelta, lo: datetime, hi: datetime
 ) -> None:

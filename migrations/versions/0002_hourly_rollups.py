@@ -51,29 +51,15 @@ def upgrade() -> None:
 
 
 def _fill_from_minutes() -> None:
-    """Roll up the minute rows already stored (a no-op on a new database)."""
+    """Roll up the minute rows already stored, a day at a time (a no-op on a new database);
+    the tables of this revision only: later rollups fill themselves."""
     from collector.store import rollup
 
     bind = op.get_bind()
-    low, high = bind.execute(sa.text("SELECT min(ts), max(ts) FROM metric_minute")).one()
-    low2, high2 = bind.execute(sa.text("SELECT min(ts), max(ts) FROM latency_hist")).one()
-    lows = [
-        collector.store.types.UTCDateTime().process_result_value(v, bind.dialect)
-        for v in (low, low2)
-        if v
-    ]
-    highs = [
-        collector.store.types.UTCDateTime().process_result_value(v, bind.dialect)
-        for v in (high, high2)
-        if v
-    ]
-    if lows and highs:  # the tables of this revision only: later rollups fill themselves
-        lo, hi = (
-            rollup.floor_time(min(lows), rollup.HOUR),
-            rollup.ceil_time(max(highs) + rollup.HOUR, rollup.HOUR),
-        )
-        rollup.sum_into(bind, "metric_minute", "metric_hour", rollup.HOUR, lo, hi)
-        rollup.sum_into(bind, "latency_hist", "latency_hist_hour", rollup.HOUR, lo, hi)
+    for day in rollup.stored_days(bind, "metric_minute", "latency_hist"):
+        end = day + rollup.DAY
+        rollup.sum_into(bind, "metric_minute", "metric_hour", rollup.HOUR, day, end)
+        rollup.sum_into(bind, "latency_hist", "latency_hist_hour", rollup.HOUR, day, end)
 
 
 def downgrade() -> None:

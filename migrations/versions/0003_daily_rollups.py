@@ -5,7 +5,6 @@ Revises: 0002
 """
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -67,27 +66,15 @@ def upgrade() -> None:
 
 def _fill_from_hours() -> None:
     """Derive the new tables from the rollups and minutes already stored, a day at a time (a
-    no-op on a new database)."""
+    no-op on a new database); the tables of this revision only."""
     from collector.store import rollup
 
     bind = op.get_bind()
-    kind = collector.store.types.UTCDateTime()
-    bounds = [
-        bind.execute(sa.text(f"SELECT min(ts), max(ts) FROM {table}")).one()
-        for table in ("metric_hour", "latency_hist_hour")
-    ]
-    lows = [kind.process_result_value(low, bind.dialect) for low, _ in bounds if low]
-    highs = [kind.process_result_value(high, bind.dialect) for _, high in bounds if high]
-    if not lows or not highs:
-        return
-    day, end = rollup.floor_time(min(lows), rollup.DAY), max(highs) + rollup.HOUR
-    while day < end:  # the tables of this revision only
-        rollup.sum_into(bind, "metric_hour", "metric_day", rollup.DAY, day, day + rollup.DAY)
-        rollup.sum_into(
-            bind, "latency_hist_hour", "latency_hist_day", rollup.DAY, day, day + rollup.DAY
-        )
-        rollup.refresh_throttles(bind, day, day + rollup.DAY)
-        day += timedelta(days=1)
+    for day in rollup.stored_days(bind, "metric_hour", "latency_hist_hour"):
+        end = day + rollup.DAY
+        rollup.sum_into(bind, "metric_hour", "metric_day", rollup.DAY, day, end)
+        rollup.sum_into(bind, "latency_hist_hour", "latency_hist_day", rollup.DAY, day, end)
+        rollup.refresh_throttles(bind, day, end)
 
 
 def downgrade() -> None:

@@ -5,7 +5,6 @@ Revises: 0003
 """
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -55,21 +54,10 @@ def _fill_from_minutes() -> None:
     from collector.store import rollup
 
     bind = op.get_bind()
-    kind = collector.store.types.UTCDateTime()
-    bounds = [
-        bind.execute(sa.text(f"SELECT min(ts), max(ts) FROM {table}")).one()
-        for table in ("metric_minute", "latency_hist")
-    ]
-    lows = [kind.process_result_value(low, bind.dialect) for low, _ in bounds if low]
-    highs = [kind.process_result_value(high, bind.dialect) for _, high in bounds if high]
-    if not lows or not highs:
-        return
-    day, end = rollup.floor_time(min(lows), rollup.DAY), max(highs) + rollup.HOUR
-    while day < end:  # the tables of this revision only
-        q = rollup.QUARTER
-        rollup.sum_into(bind, "metric_minute", "metric_15m", q, day, day + rollup.DAY)
-        rollup.sum_into(bind, "latency_hist", "latency_hist_15m", q, day, day + rollup.DAY)
-        day += timedelta(days=1)
+    for day in rollup.stored_days(bind, "metric_minute", "latency_hist"):
+        end = day + rollup.DAY
+        rollup.sum_into(bind, "metric_minute", "metric_15m", rollup.QUARTER, day, end)
+        rollup.sum_into(bind, "latency_hist", "latency_hist_15m", rollup.QUARTER, day, end)
 
 
 def downgrade() -> None:

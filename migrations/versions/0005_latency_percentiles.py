@@ -45,16 +45,9 @@ def _fill_from_histograms() -> None:
     from collector.store import rollup
 
     bind = op.get_bind()
-    kind = collector.store.types.UTCDateTime()
     for name, hist in TABLES.items():
-        low, high = bind.execute(sa.text(f"SELECT min(ts), max(ts) FROM {hist}")).one()
-        if low is None:
-            continue
-        day = rollup.floor_time(kind.process_result_value(low, bind.dialect), rollup.DAY)
-        end = kind.process_result_value(high, bind.dialect) + rollup.DAY
-        while day < end:
+        for day in rollup.stored_days(bind, hist):
             rollup.percentiles_into(bind, hist, name, day, day + rollup.DAY)
-            day += rollup.DAY
 
 
 def downgrade() -> None:
