@@ -101,6 +101,7 @@ def run_checks(
     checks: list[Check] = []
     if engine is not None:
         checks.append(_store(engine))
+        checks.append(_price_tiers(settings, engine))
     checks.append(_credential(settings, clients))
     resources: list[ResourceRow] = []
     subscriptions = sorted(
@@ -158,6 +159,21 @@ def run_checks(
             )
 
         checks.append(_guarded("metrics", "metrics", target, query_metrics))
+
+        def query_cache(batch: metrics.Batch = batch, target: str = target) -> Check:
+            client = clients.metrics(batch.region)
+            group = next(g for g in metrics.GROUPS if g.name == "cache")
+            points = list(metrics.fetch(client, batch, group, now - timedelta(hours=1), now))
+            labels = sorted({p.label for p in points if p.label})
+            seen = f"; ContextLength labels: {', '.join(labels)}" if labels else ""
+            return Check(
+                "cache metrics",
+                target,
+                True,
+                f"prompt-cache metrics answer; {len(points)} points in 1 h{seen}",
+            )
+
+        checks.append(_guarded("metrics", "cache metrics", target, query_cache))
     checks.append(_logs(settings, clients, resources, now))
     for scope in settings.effective_cost_scopes:
 
@@ -175,6 +191,35 @@ def run_checks(
 
         checks.append(_guarded("costs", "costs", scope, query_costs))
     return checks
+
+
+def _price_tiers(settings: Settings, engine: Engine) -> Check:
+    """Whether the price sheet maps every ``ContextLength`` label the store has seen."""
+    from collector.spend.prices import load_sheet
+    from collector.spend.refresh import unmapped_labels_warning
+    from collector.store import queries
+
+    target = str(settings.price_file or "shipped price sheet")
+    try:
+        sheet = load_sheet(settings.price_file)
+    except Exception as exc:
+        return Check("pricing", target, False, _short(exc), "check FOUNDRY_MONITOR_PRICE_FILE")
+    try:
+        with engine.connect() as conn:
+            seen = sorted(queries.context_labels(conn).values())
+    except Exception:  # an empty or unreachable store: the store check says which
+        seen = []
+    unmapped = sheet.unmapped(seen)
+    if unmapped:
+        return Check(
+            "pricing",
+            target,
+            False,
+            f"{len(unmapped)} ContextLength label(s) not mapped to a price tier",
+            unmapped_labels_warning(unmapped),
+        )
+    labels = ", ".join(seen) if seen else "none seen yet"
+    return Check("pricing", target, True, f"ContextLength labels mapped: {labels}")
 
 
 def _store(engine: Engine) -> Check:

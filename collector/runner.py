@@ -19,12 +19,13 @@ from typing import Any
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from sqlalchemy import Connection, Engine, and_, select
 
+from collector import metric_names
 from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
 from collector.sources import costs, inventory, logs, metrics
 from collector.sources.rows import DeploymentRow, ResourceRow
 from collector.store import rollup, writer
-from collector.store.ids import deployment_ids
+from collector.store.ids import deployment_ids, label_ids
 from collector.store.schema import TABLES
 from collector.windows import Plan, cost_days, plan
 
@@ -404,13 +405,16 @@ def _chunks(items: list[Any], size: int = WRITE_BATCH) -> Iterator[list[Any]]:
 
 
 def write_metric_points(conn: Connection, points: list[metrics.MetricPoint]) -> int:
+    """Metric points as ``metric_minute`` rows; a labelled point (the cache metrics'
+    ``ContextLength``) keeps its label's ``metric_label`` id in ``status_code``."""
     ids = deployment_ids(conn, {(p.resource_id, p.deployment) for p in points})
+    labels = label_ids(conn, metric_names.CONTEXT_LENGTH, {p.label for p in points})
     rows = [
         {
             "ts": p.ts,
             "deployment_id": ids[(p.resource_id, p.deployment)],
             "metric": p.metric,
-            "status_code": p.status_code,
+            "status_code": labels[p.label] if p.label else p.status_code,
             "total": p.total,
             "count": p.count,
             "minimum": p.minimum,

@@ -1,8 +1,12 @@
 """Metrics: per minute and deployment, from Azure Monitor's batch API (``metrics:getBatch``).
 
 One call covers up to 50 resources of one subscription and region and one metric group; a group is
-a set of metrics that share dimensions and aggregations (``ModelRequests`` is split by status code,
-the token and latency metrics are not).
+a set of metrics that share dimensions and aggregations: asking a metric for a dimension it lacks
+is a 400, so metrics split by different dimensions need their own call. ``ModelRequests`` is split
+by status code; the token and latency metrics have no ``StatusCode``; the Anthropic prompt-cache
+metrics have a ``ContextLength`` dimension the others lack (Azure Monitor reference "Supported
+metrics for Microsoft.CognitiveServices/accounts", category *Models - Usage*), kept as each
+point's ``label``. A steady-state cycle therefore makes three calls per batch.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from collector import metric_names as names
 from collector.sources.rows import MetricPoint, ResourceRow
 
 NAMESPACE = "Microsoft.CognitiveServices/accounts"
@@ -27,22 +32,32 @@ class MetricGroup:
     aggregations: tuple[str, ...]
     filter: str
     by_status: bool
+    #: lower-case dimension whose value becomes each point's ``label`` ("" for none)
+    label_dimension: str = ""
 
 
 GROUPS: tuple[MetricGroup, ...] = (
     MetricGroup(
         "requests",
-        ("ModelRequests",),
+        (names.REQUESTS,),
         ("Total",),
         "ModelDeploymentName eq '*' and StatusCode eq '*'",
         by_status=True,
     ),
     MetricGroup(
         "usage",
-        ("InputTokens", "OutputTokens", "TimeToLastByte", "ModelAvailabilityRate"),
+        (names.INPUT_TOKENS, names.OUTPUT_TOKENS, names.TTLB, names.TTFT, names.AVAILABILITY),
         ("Total", "Count", "Average", "Minimum", "Maximum"),
         "ModelDeploymentName eq '*'",
         by_status=False,
+    ),
+    MetricGroup(
+        "cache",
+        names.CACHE_METRICS,
+        ("Total",),
+        f"ModelDeploymentName eq '*' and {names.CONTEXT_LENGTH} eq '*'",
+        by_status=False,
+        label_dimension=names.CONTEXT_LENGTH.lower(),
     ),
 )
 
@@ -82,16 +97,21 @@ def _status(value: str | None) -> int:
 
 
 def points_of(results: Sequence[Any], group: MetricGroup) -> Iterator[MetricPoint]:
-    """Metric points from ``MetricsQueryResult`` objects; empty data points are skipped."""
+    """Metric points from ``MetricsQueryResult`` objects; empty data points are skipped.
+
+    Metric names are stored in their documented spelling whatever the case Azure answers in;
+    dimension names are matched case-insensitively (Azure lower-cases them)."""
     for result in results:
         for metric in result.metrics:
             resource_id = resource_of_metric_id(metric.id)
+            name = names.canonical(metric.name)
             for series in metric.timeseries:
                 dims = {k.lower(): v for k, v in (series.metadata_values or {}).items()}
                 deployment = dims.get("modeldeploymentname")
                 if not deployment:
                     continue
                 status = _status(dims.get("statuscode")) if group.by_status else 0
+                label = (dims.get(group.label_dimension) or "") if group.label_dimension else ""
                 for value in series.data:
                     if not value.total and not value.count:
                         continue  # an empty minute (no value, or zero requests) adds nothing
@@ -99,13 +119,14 @@ def points_of(results: Sequence[Any], group: MetricGroup) -> Iterator[MetricPoin
                         ts=value.timestamp,
                         resource_id=resource_id,
                         deployment=deployment,
-                        metric=metric.name,
+                        metric=name,
                         status_code=status,
                         total=value.total,
                         count=value.count,
                         minimum=value.minimum,
                         maximum=value.maximum,
                         average=value.average,
+                        label=label,
                     )
 
 

@@ -42,6 +42,8 @@ class MetricPoint:
     minimum: float | None = None
     maximum: float | None = None
     average: float | None = None
+    #: the value of the group's label dimension (``ContextLength`` for the cache metrics)
+    label: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 Per resource and day:
 
-- every deployment with tokens that day gets an estimate (:func:`estimate_cost`); a deployment
-  whose model has no price is *unpriced* (estimate None, flagged);
+- every Claude deployment with tokens that day gets an estimate (:func:`estimate_tokens`: input,
+  5-minute and 1-hour cache writes, cache reads and output, each at its price); a deployment
+  whose model has no price is *unpriced* (estimate None, flagged). Deployments of other
+  publishers (an OpenAI model on the same Foundry resource) keep their tokens but get no
+  estimate and never a share of Claude's bill: their cost comes under Azure meters, kept per
+  resource-day as ``other_billed``;
 - the resource's billed Claude cost is allocated over its deployments in proportion to their
   estimates (:func:`allocate`, to the cent). When some of the day's traffic is unpriced, the
   estimates cannot say how the bill splits, so nothing is allocated and the whole bill is
@@ -22,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from collector.spend.allocation import allocate
-from collector.spend.estimate import estimate_cost
+from collector.spend.estimate import Tokens, cache_savings, estimate_tokens
 from collector.spend.prices import PriceSheet
 from collector.spend.reconcile import (
     DEFAULT_DRIFT_THRESHOLD,
@@ -30,6 +34,19 @@ from collector.spend.reconcile import (
     day_status,
     variance,
 )
+
+ANTHROPIC_FORMAT = "anthropic"
+
+
+def is_claude_deployment(model_format: str | None, model: str | None) -> bool:
+    """Whether a deployment serves a Claude model: ARM's ``properties.model.format`` is
+    ``Anthropic``; without a format, a ``claude-`` model; with neither (seen in metrics before
+    the inventory) it counts as Claude, so that it is flagged unpriced rather than ignored."""
+    if model_format:
+        return model_format.strip().lower() == ANTHROPIC_FORMAT
+    if model:
+        return model.strip().lower().startswith("claude")
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +58,8 @@ class DeploymentRef:
     name: str
     model: str | None
     resource_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    input: int
-    output: int
+    #: False for a deployment of another publisher (its model format is not Anthropic)
+    claude: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +81,11 @@ class DeploymentDay:
     billed_allocated: Decimal | None
     unpriced: bool
     status: str
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_savings: Decimal | None = None
+    claude: bool = True
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -75,9 +93,14 @@ class DeploymentDay:
             "deployment_id": self.deployment_id,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_5m_tokens": self.cache_write_5m_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
             "estimated": self.estimated,
+            "cache_savings": self.cache_savings,
             "billed_allocated": self.billed_allocated,
             "unpriced": self.unpriced,
+            "claude": self.claude,
             "status": self.status,
         }
 
@@ -92,6 +115,7 @@ class ResourceDay:
     variance: Decimal | None
     drift_flagged: bool
     status: str
+    other_billed: Decimal | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -102,6 +126,7 @@ class ResourceDay:
             "unallocated": self.unallocated,
             "variance": self.variance,
             "drift_flagged": self.drift_flagged,
+            "other_billed": self.other_billed,
             "status": self.status,
         }
 
@@ -115,11 +140,14 @@ def compute_days(
     *,
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
     final_after_days: int = DEFAULT_FINAL_AFTER_DAYS,
+    other_costs: Mapping[tuple[date, str], Decimal] | None = None,
 ) -> tuple[list[DeploymentDay], list[ResourceDay]]:
     """Figures of every deployment-day with tokens and every resource-day with tokens or a bill.
 
-    ``tokens`` is keyed by (day, deployment id), ``bills`` by (day, lower-case resource id).
+    ``tokens`` is keyed by (day, deployment id), ``bills`` (Claude Marketplace cost) and
+    ``other_costs`` (every other meter and publisher) by (day, lower-case resource id).
     """
+    other_costs = other_costs or {}
     by_id = {d.id: d for d in deployments}
     per_resource_day: dict[tuple[date, str], list[int]] = {}
     for day, dep_id in sorted(tokens):
@@ -127,7 +155,7 @@ def compute_days(
         if dep is None:
             raise ValueError(f"tokens for deployment id {dep_id}, which is not in the inventory")
         per_resource_day.setdefault((day, dep.resource_id.lower()), []).append(dep_id)
-    for key in bills:
+    for key in [*bills, *other_costs]:
         per_resource_day.setdefault((key[0], key[1].lower()), [])
     dep_days: list[DeploymentDay] = []
     res_days: list[ResourceDay] = []
@@ -135,15 +163,9 @@ def compute_days(
         deps = [by_id[i] for i in dep_ids]
         discount = sheet.discount(resource_id, deps[0].resource_name if deps else None)
         estimates = {
-            d.id: estimate_cost(
-                sheet,
-                d.model,
-                day,
-                tokens[(day, d.id)].input,
-                tokens[(day, d.id)].output,
-                discount,
-            )
+            d.id: estimate_tokens(sheet, d.model, day, tokens[(day, d.id)], discount)
             for d in deps
+            if d.claude
         }
         unpriced = any(v is None for v in estimates.values())
         bill = bills.get((day, resource_id))
@@ -155,6 +177,7 @@ def compute_days(
             final_after_days,
         )
         allocated: dict[int, Decimal | None] = {d.id: None for d in deps}
+        other = other_costs.get((day, resource_id))
         unallocated: Decimal | None = None
         if bill is not None:
             if unpriced:
@@ -175,20 +198,29 @@ def compute_days(
                 variance=drift.variance,
                 drift_flagged=drift.drift,
                 status=status,
+                other_billed=other,
             )
         )
         for d in deps:
             used = tokens[(day, d.id)]
+            estimate = estimates.get(d.id)
             dep_days.append(
                 DeploymentDay(
                     day=day,
                     deployment_id=d.id,
                     input_tokens=used.input,
                     output_tokens=used.output,
-                    estimated=estimates[d.id],
+                    estimated=estimate,
                     billed_allocated=allocated[d.id],
-                    unpriced=estimates[d.id] is None,
+                    unpriced=d.claude and estimate is None,
                     status=status,
+                    cache_read_tokens=used.cache_read,
+                    cache_write_5m_tokens=used.cache_write_5m,
+                    cache_write_1h_tokens=used.cache_write_1h,
+                    cache_savings=cache_savings(sheet, d.model, day, used.cache, discount)
+                    if d.claude
+                    else None,
+                    claude=d.claude,
                 )
             )
     return dep_days, res_days

@@ -35,6 +35,11 @@ TOKEN_TYPES: tuple[str, ...] = (
     "long_cache_write_1h",
     "long_cache_read",
 )
+#: Price tiers a ``ContextLength`` label of Azure's cache metrics can map to: ``base`` prices the
+#: plain token types, ``long`` the ``long_*`` ones (falling back to base for models without them).
+BASE_TIER = "base"
+LONG_TIER = "long"
+TIERS: tuple[str, ...] = (BASE_TIER, LONG_TIER)
 DEFAULT_SOURCE = "collector/data/prices.toml"
 PER_MILLION = Decimal(1_000_000)
 
@@ -70,6 +75,8 @@ class PriceSheet:
 
     prices: tuple[Price, ...]
     discounts: Mapping[str, Decimal] = field(default_factory=dict)
+    #: ``ContextLength`` label (lower-cased) -> tier (:data:`TIERS`)
+    context_tiers: Mapping[str, str] = field(default_factory=dict)
     _index: dict[tuple[str, str], list[Price]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -92,6 +99,15 @@ class PriceSheet:
         versions = self._index.get((model.strip().lower(), token_type), [])
         at = bisect.bisect_right([p.effective_from for p in versions], day)
         return versions[at - 1].usd_per_mtok if at else None
+
+    def tier(self, label: str) -> str:
+        """The price tier of a ``ContextLength`` label: its mapping, else the base tier (an
+        unmapped label is reported by :meth:`unmapped`)."""
+        return self.context_tiers.get(label.strip().lower(), BASE_TIER)
+
+    def unmapped(self, labels: Iterable[str]) -> list[str]:
+        """The non-empty labels the sheet does not map (priced at the base tier)."""
+        return sorted({x for x in labels if x and x.strip().lower() not in self.context_tiers})
 
     def discount(self, resource_id: str, resource_name: str | None = None) -> Decimal:
         """Fraction off list price for a resource (0 when none is set)."""
@@ -121,11 +137,11 @@ def parse_sheet(data: Mapping[str, Any], source: str) -> PriceSheet:
     """A sheet from parsed TOML: ``[[price]]`` blocks of model, effective_from and one number per
     token type (USD per million tokens), and an optional ``[discounts]`` table."""
     prices: list[Price] = []
-    unknown = set(data) - {"price", "discounts", "include_defaults"}
+    unknown = set(data) - {"price", "discounts", "include_defaults", "context_length"}
     if unknown:
         raise ConfigError(
             f"{source}: unknown key(s) {sorted(unknown)}; expected [[price]] blocks, a "
-            "[discounts] table and include_defaults"
+            "[discounts] table, a [context_length] table and include_defaults"
         )
     blocks = data.get("price", [])
     if not isinstance(blocks, list):
@@ -170,7 +186,18 @@ def parse_sheet(data: Mapping[str, Any], source: str) -> PriceSheet:
                 "price, from 0 to below 1 (0.1 = 10 % off)"
             )
         discounts[resource.strip().lower()] = fraction
-    return PriceSheet(tuple(prices), discounts)
+    raw_tiers = data.get("context_length", {})
+    if not isinstance(raw_tiers, dict):
+        raise ConfigError(f'{source}: [context_length] must be a table of "label" = "tier"')
+    tiers: dict[str, str] = {}
+    for label, tier in raw_tiers.items():
+        if tier not in TIERS:
+            raise ConfigError(
+                f"{source}: [context_length] {label!r} = {tier!r}: the tier must be one of "
+                f"{', '.join(TIERS)}"
+            )
+        tiers[str(label).strip().lower()] = tier
+    return PriceSheet(tuple(prices), discounts, tiers)
 
 
 def _load_toml(text: str, source: str) -> dict[str, Any]:
@@ -191,7 +218,11 @@ def overlay(base: PriceSheet, top: PriceSheet) -> PriceSheet:
     the rest; discounts likewise."""
     merged = {p.key: p for p in base.prices}
     merged.update({p.key: p for p in top.prices})
-    return PriceSheet(tuple(merged.values()), {**base.discounts, **top.discounts})
+    return PriceSheet(
+        tuple(merged.values()),
+        {**base.discounts, **top.discounts},
+        {**base.context_tiers, **top.context_tiers},
+    )
 
 
 def load_sheet(path: Path | str | None = None) -> PriceSheet:
@@ -215,7 +246,9 @@ def load_sheet(path: Path | str | None = None) -> PriceSheet:
     return overlay(sheet, own) if include else own
 
 
-def sheet_from_rows(rows: Iterable[Mapping[str, Any]]) -> PriceSheet:
+def sheet_from_rows(
+    rows: Iterable[Mapping[str, Any]], context_tiers: Mapping[str, str] | None = None
+) -> PriceSheet:
     """A sheet (without discounts) from ``price`` table rows."""
     return PriceSheet(
         tuple(
@@ -227,5 +260,6 @@ def sheet_from_rows(rows: Iterable[Mapping[str, Any]]) -> PriceSheet:
                 source=r.get("source"),
             )
             for r in rows
-        )
+        ),
+        context_tiers=dict(context_tiers or {}),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
+from collector import metric_names as names
 from collector.spend.budgets import budgets_from_settings
 from collector.spend.credits import credits_warning, is_claude_charge
 from collector.spend.daily import (
@@ -29,9 +30,10 @@ from collector.spend.daily import (
     DeploymentDay,
     DeploymentRef,
     ResourceDay,
-    Tokens,
     compute_days,
+    is_claude_deployment,
 )
+from collector.spend.estimate import CacheTokens, Tokens, cache_part, merge_cache
 from collector.spend.prices import PriceSheet, load_sheet
 from collector.spend.reconcile import DEFAULT_DRIFT_THRESHOLD, DEFAULT_FINAL_AFTER_DAYS
 from collector.store import queries, writer
@@ -41,15 +43,18 @@ from collector.store.types import to_utc
 log = logging.getLogger("foundry_monitor.spend")
 
 DEFAULT_REFRESH_DAYS = 10
-INPUT_TOKENS = "InputTokens"
-OUTPUT_TOKENS = "OutputTokens"
 _VALUE_COLUMNS = {
     "spend_daily": (
         "input_tokens",
         "output_tokens",
+        "cache_read_tokens",
+        "cache_write_5m_tokens",
+        "cache_write_1h_tokens",
         "estimated",
+        "cache_savings",
         "billed_allocated",
         "unpriced",
+        "claude",
         "status",
     ),
     "spend_resource_daily": (
@@ -58,6 +63,7 @@ _VALUE_COLUMNS = {
         "unallocated",
         "variance",
         "drift_flagged",
+        "other_billed",
         "status",
     ),
 }
@@ -98,6 +104,8 @@ class SpendReport:
     marketplace_cost_month: Decimal
     credits_warning: str | None
     budgets: tuple[queries.BudgetStatus, ...] = ()
+    #: ``ContextLength`` labels of cache tokens the price sheet does not map (priced as base)
+    unmapped_labels: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -115,9 +123,21 @@ class SpendReport:
             for b in self.budgets
             if b.state != "ok"
         ]
+        if self.unmapped_labels:
+            lines.append(unmapped_labels_warning(self.unmapped_labels))
         if self.credits_warning:
             lines.append(self.credits_warning)
         return lines
+
+
+def unmapped_labels_warning(labels: Iterable[str]) -> str:
+    """The line telling a user which ``ContextLength`` labels the price sheet does not map."""
+    shown = ", ".join(repr(x) for x in sorted(labels))
+    return (
+        f"cache tokens with ContextLength label(s) {shown} are priced at the base tier: the "
+        "price sheet does not map them; add them to a [context_length] table in your price "
+        'file (FOUNDRY_MONITOR_PRICE_FILE), e.g. ">200K" = "long"'
+    )
 
 
 def setting(settings: Any, name: str, default: Any) -> Any:
@@ -152,7 +172,7 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         tokens = read_tokens(conn, max(first, metrics_from), last)
         if first < metrics_from:
             tokens.update(stored_tokens(conn, first, metrics_from - timedelta(days=1)))
-        bills = read_bills(conn, first, last)
+        bills, other_costs = read_bills(conn, first, last)
         dep_days, res_days = compute_days(
             deployments,
             tokens,
@@ -165,6 +185,7 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
             final_after_days=int(
                 setting(settings, "spend_final_after_days", DEFAULT_FINAL_AFTER_DAYS)
             ),
+            other_costs=other_costs,
         )
         written, deleted = write_days(conn, first, last, dep_days, res_days, now)
     month_start = last.replace(day=1)
@@ -210,6 +231,14 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         )
         if budgets
         else (),
+        unmapped_labels=tuple(
+            sheet.unmapped(
+                c.label
+                for t in tokens.values()
+                for c in t.cache
+                if c.read or c.write_5m or c.write_1h
+            )
+        ),
     )
     log.info(
         "spend days=%s..%s deployment_days=%d resource_days=%d written=%d deleted=%d "
@@ -233,11 +262,23 @@ def read_deployments(conn: Connection) -> list[DeploymentRef]:
     d, r = TABLES["deployment"], TABLES["resource"]
     rows = conn.execute(
         select(
-            d.c.id, d.c.resource_id, d.c.name, d.c.model, r.c.name.label("resource_name")
+            d.c.id,
+            d.c.resource_id,
+            d.c.name,
+            d.c.model,
+            d.c.model_format,
+            r.c.name.label("resource_name"),
         ).select_from(d.outerjoin(r, r.c.id == d.c.resource_id))
     ).all()
     return [
-        DeploymentRef(row.id, row.resource_id.lower(), row.name, row.model, row.resource_name)
+        DeploymentRef(
+            row.id,
+            row.resource_id.lower(),
+            row.name,
+            row.model,
+            row.resource_name,
+            claude=is_claude_deployment(row.model_format, row.model),
+        )
         for row in rows
     ]
 
@@ -247,40 +288,87 @@ def _midnight(day: date) -> datetime:
 
 
 def read_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
-    """Input and output tokens per UTC day and deployment from ``metric_minute``."""
+    """Tokens per UTC day and deployment from ``metric_minute``: uncached input, output and the
+    prompt-cache split by ``ContextLength`` label."""
     if first > last:
         return {}
     m = TABLES["metric_minute"]
     day = queries.time_bucket(m.c.ts, 86_400, conn.dialect.name)
     rows = conn.execute(
-        select(day.label("day"), m.c.deployment_id, m.c.metric, func.sum(m.c.total).label("n"))
+        select(
+            day.label("day"),
+            m.c.deployment_id,
+            m.c.metric,
+            m.c.status_code,
+            func.sum(m.c.total).label("n"),
+        )
         .where(
             m.c.ts >= _midnight(first),
             m.c.ts < _midnight(last + timedelta(days=1)),
-            m.c.metric.in_([INPUT_TOKENS, OUTPUT_TOKENS]),
+            m.c.metric.in_(queries.TOKEN_METRICS),
         )
-        .group_by(day, m.c.deployment_id, m.c.metric)
+        .group_by(day, m.c.deployment_id, m.c.metric, m.c.status_code)
     ).all()
-    sums: dict[tuple[date, int], dict[str, int]] = {}
+    labels = queries.context_labels(conn)
+    plain: dict[tuple[date, int], dict[str, int]] = {}
+    cache: dict[tuple[date, int], list[CacheTokens]] = {}
     for row in rows:
         key = (to_utc(row.day).date(), int(row.deployment_id))
-        sums.setdefault(key, {})[row.metric] = round(float(row.n or 0))
-    return {key: Tokens(v.get(INPUT_TOKENS, 0), v.get(OUTPUT_TOKENS, 0)) for key, v in sums.items()}
+        n = round(float(row.n or 0))
+        sums = plain.setdefault(key, {})
+        if row.metric in names.CACHE_METRICS:
+            part = cache_part(row.metric, labels.get(int(row.status_code), ""), n)
+            cache.setdefault(key, []).append(part)
+        else:
+            sums[row.metric] = sums.get(row.metric, 0) + n
+    return {
+        key: Tokens(
+            v.get(names.INPUT_TOKENS, 0),
+            v.get(names.OUTPUT_TOKENS, 0),
+            merge_cache(cache.get(key, [])),
+        )
+        for key, v in plain.items()
+    }
 
 
 def stored_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
     """Tokens of days whose raw metrics are pruned, as the last refresh stored them."""
     s = TABLES["spend_daily"]
     rows = conn.execute(
-        select(s.c.day, s.c.deployment_id, s.c.input_tokens, s.c.output_tokens).where(
-            s.c.day >= first, s.c.day <= last
-        )
+        select(
+            s.c.day,
+            s.c.deployment_id,
+            s.c.input_tokens,
+            s.c.output_tokens,
+            s.c.cache_read_tokens,
+            s.c.cache_write_5m_tokens,
+            s.c.cache_write_1h_tokens,
+        ).where(s.c.day >= first, s.c.day <= last)
     ).all()
-    return {(r.day, r.deployment_id): Tokens(r.input_tokens, r.output_tokens) for r in rows}
+    # the labels are not kept past the raw retention: these cache tokens price at the base tier
+    return {
+        (r.day, r.deployment_id): Tokens(
+            r.input_tokens,
+            r.output_tokens,
+            merge_cache(
+                [
+                    CacheTokens(
+                        "", r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens
+                    )
+                ]
+            ),
+        )
+        for r in rows
+    }
 
 
-def read_bills(conn: Connection, first: date, last: date) -> dict[tuple[date, str], Bill]:
-    """Billed Claude (Marketplace) cost per day and resource, summed over its meters."""
+def read_bills(
+    conn: Connection, first: date, last: date
+) -> tuple[dict[tuple[date, str], Bill], dict[tuple[date, str], Decimal]]:
+    """Billed Claude (Marketplace) cost per day and resource, summed over its meters, and the
+    cost under every other meter or publisher per day and resource (never allocated to Claude
+    deployments). When a resource is read through more than one cost scope, the most recently
+    fetched scope counts, for each of the two."""
     c = TABLES["cost_daily"]
     rows = conn.execute(
         select(
@@ -294,10 +382,18 @@ def read_bills(conn: Connection, first: date, last: date) -> dict[tuple[date, st
             c.c.fetched_at,
         ).where(c.c.day >= first, c.c.day <= last)
     ).all()
-    per_scope: dict[tuple[date, str, str], list[Any]] = {}
+    claude: dict[tuple[date, str, str], list[Any]] = {}
+    other: dict[tuple[date, str, str], list[Any]] = {}
     for row in rows:
-        if is_claude_charge(row.publisher_type, row.meter):
-            per_scope.setdefault((row.day, row.resource_id.lower(), row.scope), []).append(row)
+        into = claude if is_claude_charge(row.publisher_type, row.meter) else other
+        into.setdefault((row.day, row.resource_id.lower(), row.scope), []).append(row)
+    return _latest_scope(claude), {key: bill.cost for key, bill in _latest_scope(other).items()}
+
+
+def _latest_scope(
+    per_scope: dict[tuple[date, str, str], list[Any]],
+) -> dict[tuple[date, str], Bill]:
+    """One bill per day and resource: the sum of the rows of its most recently fetched scope."""
     chosen: dict[tuple[date, str], tuple[datetime, str, Bill]] = {}
     for (day, resource_id, scope), group in per_scope.items():
         bill = Bill(

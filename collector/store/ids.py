@@ -1,4 +1,5 @@
-"""Deployment ids for the raw tables: (resource id, deployment name) -> ``deployment.id``."""
+"""Small integer ids for the raw tables: (resource id, deployment name) -> ``deployment.id``,
+(dimension, value) -> ``metric_label.id``."""
 
 from __future__ import annotations
 
@@ -50,4 +51,29 @@ def _lookup(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, st
             )
         )
         found.update({(r, n): i for r, n, i in rows})
+    return found
+
+
+def label_ids(conn: Connection, dimension: str, values: Iterable[str]) -> dict[str, int]:
+    """``metric_label`` ids of ``dimension``'s values, creating rows for new ones; the empty
+    value (the dimension was absent) is 0 and has no row."""
+    wanted = {v for v in values if v}
+    found: dict[str, int] = {"": 0}
+    if not wanted:
+        return found
+    table = TABLES["metric_label"]
+
+    def lookup() -> dict[str, int]:
+        rows = conn.execute(
+            select(table.c.value, table.c.id).where(
+                table.c.dimension == dimension, table.c.value.in_(sorted(wanted))
+            )
+        )
+        return {value: ident for value, ident in rows}
+
+    found.update(lookup())
+    missing = wanted - set(found)
+    if missing:
+        upsert(conn, table, [{"dimension": dimension, "value": v} for v in sorted(missing)])
+        found.update(lookup())
     return found

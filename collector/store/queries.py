@@ -50,13 +50,21 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
+from collector import metric_names as names
 from collector.errors import InvalidRequestId, RequestNotFound, StoreError
 from collector.histogram import bucket_bounds
 from collector.spend.budgets import Budget, budget_state  # spend reads (issue #5), at the end
 from collector.spend.credits import credits_warning as marketplace_credits_warning
-from collector.spend.estimate import estimate_cost
+from collector.spend.daily import is_claude_deployment
+from collector.spend.estimate import (
+    Tokens,
+    cache_part,
+    cache_savings,
+    estimate_tokens,
+    merge_cache,
+)
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
-from collector.spend.prices import PriceSheet, sheet_from_rows
+from collector.spend.prices import PriceSheet, default_sheet, sheet_from_rows
 from collector.store.rollup import (
     DEFAULT_QUANTILES,
     PERCENTILE_TABLES,
@@ -86,11 +94,13 @@ _RUN = TABLES["collection_run"]
 _WATERMARK = TABLES["watermark"]
 
 # Metric names written by the collector.
-REQUESTS = "ModelRequests"
-INPUT_TOKENS = "InputTokens"
-OUTPUT_TOKENS = "OutputTokens"
-TTLB = "TimeToLastByte"
-AVAILABILITY = "ModelAvailabilityRate"
+REQUESTS = names.REQUESTS
+INPUT_TOKENS = names.INPUT_TOKENS
+OUTPUT_TOKENS = names.OUTPUT_TOKENS
+TTLB = names.TTLB
+TTFT = names.TTFT
+AVAILABILITY = names.AVAILABILITY
+TOKEN_METRICS: tuple[str, ...] = (INPUT_TOKENS, OUTPUT_TOKENS, *names.CACHE_METRICS)
 
 #: ``collection_run.status`` of a run that committed its rows (the runner writes "ok" or "error").
 RUN_SUCCEEDED = "ok"
@@ -156,6 +166,19 @@ class DeploymentSummary:
     deployment_id: int
     #: billed (allocated) - estimated, over the days that have both (not the days still unbilled)
     spend_variance: Decimal | None = None
+    #: prompt-cache tokens (Azure's cacheReadInputTokens, ephemeral5m/1hInputTokens)
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    #: cache reads / (uncached input + cache writes + cache reads); None without input
+    cache_hit_rate: float | None = None
+    #: what the reads saved over plain input, less the write premiums (estimated, USD, days)
+    cache_savings: Decimal | None = None
+    #: mean of Azure's NormalizedTimeToFirstToken (ms) over the window; Azure gives no TTFT
+    #: percentiles
+    ttft_avg_ms: float | None = None
+    #: False for deployments of other publishers (e.g. an OpenAI model on the same resource)
+    claude: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -586,6 +609,45 @@ def _status_sums(table: Any) -> list[ColumnElement[Any]]:
     ]
 
 
+def _cache_sums(table: Any) -> list[ColumnElement[Any]]:
+    """Prompt-cache token sums (every ``ContextLength`` label) and the TTFT weights."""
+    is_ttft = table.c.metric == TTFT
+    return [
+        _sum_if(table.c.metric == names.CACHE_READ, table.c.total).label("cache_read_tokens"),
+        _sum_if(table.c.metric == names.CACHE_WRITE_5M, table.c.total).label("cache_write_5m"),
+        _sum_if(table.c.metric == names.CACHE_WRITE_1H, table.c.total).label("cache_write_1h"),
+        _sum_if(is_ttft, table.c.avg_x_count).label("ttft_weighted"),
+        _sum_if(is_ttft, table.c["count"]).label("ttft_count"),
+        _sum_if(is_ttft, table.c.average_sum).label("ttft_average_sum"),
+        _sum_if(is_ttft, table.c.average_n).label("ttft_average_n"),
+    ]
+
+
+def _mean(weighted: Any, count: Any, average_sum: Any, average_n: Any) -> float | None:
+    """A mean of per-minute averages: weighted by the minutes' sample counts where Azure gave
+    them, else the plain mean of the minutes' averages."""
+    if count and float(count) > 0 and weighted is not None:
+        return float(weighted) / float(count)
+    if average_n and int(average_n) > 0 and average_sum is not None:
+        return float(average_sum) / int(average_n)
+    return None
+
+
+def context_labels(conn: Connection) -> dict[int, str]:
+    """``ContextLength`` labels by their ``metric_label`` id (the cache metrics' split code)."""
+    lab = TABLES["metric_label"]
+    rows = conn.execute(
+        select(lab.c.id, lab.c.value).where(lab.c.dimension == names.CONTEXT_LENGTH)
+    )
+    return {int(ident): value for ident, value in rows}
+
+
+def cache_hit_rate(inp: int, read: int, write_5m: int, write_1h: int) -> float | None:
+    """Cache reads / (uncached input + cache writes + cache reads): the share of prompt tokens
+    served from the cache. None when no prompt tokens were counted."""
+    return _ratio(read, inp + write_5m + write_1h + read)
+
+
 # Inventory ------------------------------------------------------------------------------------
 def deployments(
     engine: Engine,
@@ -645,9 +707,13 @@ def summary(
     included) and 5xx. Spend sums ``spend_daily`` over the UTC days the window touches.
     """
     since, until = _check_window(since, until)
-    m = _metric_rows(since, until, [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS])
+    m = _metric_rows(
+        since, until, [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTFT, *names.CACHE_METRICS]
+    )
     traffic = (
-        select(m.c.deployment_id, *_status_sums(m)).group_by(m.c.deployment_id).subquery("traffic")
+        select(m.c.deployment_id, *_status_sums(m), *_cache_sums(m))
+        .group_by(m.c.deployment_id)
+        .subquery("traffic")
     )
     first_day, last_day = window_days(since, until)
     s = _SPEND
@@ -661,6 +727,7 @@ def summary(
             # late, and a day not billed yet is not a difference
             func.sum(case((both, s.c.billed_allocated))).label("billed_compared"),
             func.sum(case((both, s.c.estimated))).label("estimated_compared"),
+            func.sum(s.c.cache_savings).label("cache_savings"),
         )
         .where(s.c.day >= first_day, s.c.day <= last_day)
         .group_by(s.c.deployment_id)
@@ -676,6 +743,7 @@ def summary(
             d.c.id,
             d.c.name,
             d.c.model,
+            d.c.model_format,
             d.c.resource_id,
             _RESOURCE.c.name.label("resource_name"),
             *(col for col in traffic.c if col.key != "deployment_id"),
@@ -683,6 +751,7 @@ def summary(
             spend.c.billed,
             spend.c.estimated_compared,
             spend.c.billed_compared,
+            spend.c.cache_savings,
         )
         .select_from(
             _inventory_join()
@@ -716,6 +785,10 @@ def summary(
             _int(r[k]) for k in ("status_2xx", "status_429", "status_4xx", "status_5xx")
         )
         lat = latency.get(r["id"])
+        inp = _int(r["input_tokens"])
+        read, w5, w1 = (
+            _int(r[k]) for k in ("cache_read_tokens", "cache_write_5m", "cache_write_1h")
+        )
         result.append(
             DeploymentSummary(
                 resource=_resource_name(r["resource_name"], r["resource_id"]),
@@ -731,7 +804,7 @@ def summary(
                 p50_ms=_upper_ms(lat.b0) if lat else None,
                 p95_ms=_upper_ms(lat.b1) if lat else None,
                 p99_ms=_upper_ms(lat.b2) if lat else None,
-                input_tokens=_int(r["input_tokens"]),
+                input_tokens=inp,
                 output_tokens=_int(r["output_tokens"]),
                 spend_estimated=_money(r["estimated"]),
                 spend_billed=_money(r["billed"]),
@@ -740,6 +813,15 @@ def summary(
                 spend_variance=_variance(
                     _money(r["estimated_compared"]), _money(r["billed_compared"])
                 ),
+                cache_read_tokens=read,
+                cache_write_5m_tokens=w5,
+                cache_write_1h_tokens=w1,
+                cache_hit_rate=cache_hit_rate(inp, read, w5, w1),
+                cache_savings=_money(r["cache_savings"]),
+                ttft_avg_ms=_mean(
+                    r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
+                ),
+                claude=is_claude_deployment(r["model_format"], r["model"]),
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
@@ -1251,6 +1333,11 @@ class SpendDay:
     resource_id: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_savings: Decimal | None = None
+    claude: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -1267,6 +1354,8 @@ class ResourceSpendDay:
     variance_ratio: float | None
     drift_flagged: bool
     status: str
+    #: cost under other meters or publishers (e.g. Azure OpenAI): never allocated to Claude
+    other_billed: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1282,6 +1371,10 @@ class SpendHour:
     output_tokens: int
     estimated: Decimal | None
     unpriced: bool
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_savings: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1390,6 +1483,11 @@ def spend_days(
                 resource_id=r["resource_id"],
                 input_tokens=int(r["input_tokens"] or 0),
                 output_tokens=int(r["output_tokens"] or 0),
+                cache_read_tokens=int(r["cache_read_tokens"] or 0),
+                cache_write_5m_tokens=int(r["cache_write_5m_tokens"] or 0),
+                cache_write_1h_tokens=int(r["cache_write_1h_tokens"] or 0),
+                cache_savings=_money(r["cache_savings"]),
+                claude=bool(r["claude"]),
             )
         )
     return sorted(result, key=lambda x: (x.day, x.resource, x.deployment, x.deployment_id))
@@ -1433,6 +1531,7 @@ def spend_resource_days(
                 else None,
                 drift_flagged=bool(r["drift_flagged"]),
                 status=r["status"],
+                other_billed=_money(r["other_billed"]),
             )
         )
     return sorted(result, key=lambda x: (x.day, x.resource, x.resource_id))
@@ -1449,36 +1548,33 @@ def spend_by_hour(
     model: str | None = None,
     sheet: PriceSheet | None = None,
 ) -> list[SpendHour]:
-    """Estimated spend per hour and deployment: tokens of ``metric_minute`` x the prices in
-    effect that day, by the deployment's model. Prices come from the ``price`` table unless a
-    ``sheet`` is given (pass ``collector.spend.prices.load_sheet(...)`` to apply its per-resource
-    discounts, as the daily figures do)."""
+    """Estimated spend per hour and deployment: uncached input, cache writes (5 min, 1 h),
+    cache reads and output tokens x the prices in effect that day, by the deployment's model,
+    with the cache savings. Prices come from the ``price`` table (and the shipped
+    ``ContextLength`` tiers) unless a ``sheet`` is given (pass
+    ``collector.spend.prices.load_sheet(...)`` to apply its discounts and tiers, as the daily
+    figures do). Deployments of other publishers get no estimate."""
     since, until = _check_window(since, until)
-    m = _METRIC
+    m = _metric_rows(since, until, TOKEN_METRICS, step_s=3600)
     bucket = time_bucket(m.c.ts, 3600, engine.dialect.name)
-    where: list[ColumnElement[bool]] = [
-        m.c.ts >= since,
-        m.c.ts < until,
-        m.c.metric.in_([INPUT_TOKENS, OUTPUT_TOKENS]),
-    ]
     filters = _deployment_filters(resource, deployment, model, deployment_ids)
-    if filters:
-        where.append(m.c.deployment_id.in_(_ids_matching(filters)))
     agg = (
         select(
             bucket.label("ts"),
             m.c.deployment_id,
-            _sum_if(m.c.metric == INPUT_TOKENS, m.c.total).label("input_tokens"),
-            _sum_if(m.c.metric == OUTPUT_TOKENS, m.c.total).label("output_tokens"),
+            m.c.metric,
+            m.c.status_code,
+            func.sum(m.c.total).label("n"),
         )
-        .where(*where)
-        .group_by(bucket, m.c.deployment_id)
+        .where(*([m.c.deployment_id.in_(_ids_matching(filters))] if filters else []))
+        .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
         .subquery("agg")
     )
     stmt = select(
         agg,
         _DEPLOYMENT.c.name,
         _DEPLOYMENT.c.model,
+        _DEPLOYMENT.c.model_format,
         _DEPLOYMENT.c.resource_id,
         _RESOURCE.c.name.label("rn"),
     ).select_from(
@@ -1488,25 +1584,49 @@ def spend_by_hour(
     )
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
+        labels = context_labels(conn)
         if sheet is None:
-            sheet = sheet_from_rows(dict(r) for r in conn.execute(select(_PRICE)).mappings())
-    result = []
+            sheet = sheet_from_rows(
+                (dict(r) for r in conn.execute(select(_PRICE)).mappings()),
+                default_sheet().context_tiers,
+            )
+    hours: dict[tuple[datetime, int], dict[str, Any]] = {}
     for r in rows:
         ts = to_utc(r["ts"])
-        inp, out = _int(r["input_tokens"]), _int(r["output_tokens"])
+        entry = hours.setdefault((ts, r["deployment_id"]), {"row": r, "plain": {}, "cache": []})
+        n = _int(r["n"])
+        if r["metric"] in names.CACHE_METRICS:
+            entry["cache"].append(cache_part(r["metric"], labels.get(r["status_code"], ""), n))
+        else:
+            entry["plain"][r["metric"]] = entry["plain"].get(r["metric"], 0) + n
+    result = []
+    for (ts, dep_id), entry in hours.items():
+        r = entry["row"]
+        tokens = Tokens(
+            entry["plain"].get(INPUT_TOKENS, 0),
+            entry["plain"].get(OUTPUT_TOKENS, 0),
+            merge_cache(entry["cache"]),
+        )
+        claude = is_claude_deployment(r["model_format"], r["model"])
         discount = sheet.discount(r["resource_id"], r["rn"])
-        cost = estimate_cost(sheet, r["model"], ts.date(), inp, out, discount)
+        cost = estimate_tokens(sheet, r["model"], ts.date(), tokens, discount) if claude else None
         result.append(
             SpendHour(
                 ts=ts,
-                deployment_id=r["deployment_id"],
+                deployment_id=dep_id,
                 resource=_resource_name(r["rn"], r["resource_id"]),
                 deployment=r["name"],
                 model=r["model"],
-                input_tokens=inp,
-                output_tokens=out,
+                input_tokens=tokens.input,
+                output_tokens=tokens.output,
                 estimated=cost,
-                unpriced=cost is None,
+                unpriced=claude and cost is None,
+                cache_read_tokens=tokens.cache_read,
+                cache_write_5m_tokens=tokens.cache_write_5m,
+                cache_write_1h_tokens=tokens.cache_write_1h,
+                cache_savings=cache_savings(sheet, r["model"], ts.date(), tokens.cache, discount)
+                if claude
+                else None,
             )
         )
     return sorted(result, key=lambda x: (x.ts, x.resource, x.deployment, x.deployment_id))

@@ -108,8 +108,24 @@ class DeploymentChange(Base):
     new_value: Mapped[str | None] = mapped_column(String(200))
 
 
+class MetricLabel(Base):
+    """A value of a metric dimension kept as a label (the cache metrics' ``ContextLength``).
+
+    ``metric_minute.status_code`` of a cache metric holds the label's ``id``: the cache metrics
+    have no status code, and a small integer keeps the minute tables narrow."""
+
+    __tablename__ = "metric_label"
+    __table_args__ = (UniqueConstraint("dimension", "value"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=True)
+    dimension: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(200))
+
+
 class MetricMinute(Base):
-    """An Azure Monitor metric per minute, deployment and status code (0 = not split)."""
+    """An Azure Monitor metric per minute, deployment and split code: the HTTP status for
+    ``ModelRequests``, the ``metric_label`` id of the ``ContextLength`` label for the cache
+    metrics (0: none), 0 for the other metrics."""
 
     __tablename__ = "metric_minute"
     __table_args__ = (
@@ -304,9 +320,16 @@ class SpendDaily(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), primary_key=True)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_5m_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     estimated: Mapped[Decimal | None] = mapped_column(Money)
+    #: what the cache reads saved over plain input, less the cache-write premiums (estimated)
+    cache_savings: Mapped[Decimal | None] = mapped_column(Money)
     billed_allocated: Mapped[Decimal | None] = mapped_column(Money)
     unpriced: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: False for deployments of other publishers (e.g. OpenAI): never given Claude's bill
+    claude: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(12), default="provisional")
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -322,6 +345,9 @@ class SpendResourceDaily(Base):
     billed: Mapped[Decimal | None] = mapped_column(Money)
     unallocated: Mapped[Decimal | None] = mapped_column(Money)
     variance: Mapped[Decimal | None] = mapped_column(Money)
+    #: cost of the resource-day under other meters or publishers (e.g. Azure OpenAI): shown,
+    #: never allocated to Claude deployments
+    other_billed: Mapped[Decimal | None] = mapped_column(Money)
     drift_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="provisional")
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
