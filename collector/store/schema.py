@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -117,7 +118,8 @@ class MetricLabel(Base):
     __tablename__ = "metric_label"
     __table_args__ = (UniqueConstraint("dimension", "value"),)
 
-    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=True)
+    # Integer, not SmallInteger: only "INTEGER PRIMARY KEY" is SQLite's auto-numbered rowid.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dimension: Mapped[str] = mapped_column(String(40))
     value: Mapped[str] = mapped_column(String(200))
 
@@ -320,16 +322,16 @@ class SpendDaily(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), primary_key=True)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cache_write_5m_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_write_5m_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     estimated: Mapped[Decimal | None] = mapped_column(Money)
     #: what the cache reads saved over plain input, less the cache-write premiums (estimated)
     cache_savings: Mapped[Decimal | None] = mapped_column(Money)
     billed_allocated: Mapped[Decimal | None] = mapped_column(Money)
     unpriced: Mapped[bool] = mapped_column(Boolean, default=False)
     #: False for deployments of other publishers (e.g. OpenAI): never given Claude's bill
-    claude: Mapped[bool] = mapped_column(Boolean, default=True)
+    claude: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     status: Mapped[str] = mapped_column(String(12), default="provisional")
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

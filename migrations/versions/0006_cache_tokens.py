@@ -22,7 +22,7 @@ SPEND_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_to
 def upgrade() -> None:
     op.create_table(
         "metric_label",
-        sa.Column("id", sa.SmallInteger(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("dimension", sa.String(length=40), nullable=False),
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_label")),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collector import metric_names as names
 from collector.azure import AzureClients, CallCounter
-from collector.doctor import ROLE_FIX, run_checks
+from collector.doctor import ROLE_FIX, _price_tiers, run_checks
 from collector.emulator import EmulatorServer, StaticTokenCredential
+from collector.store import ids, migrate
 from tests.integration.conftest import COLLECTOR_NOW, emulator_settings
 
 
@@ -18,7 +20,32 @@ def test_every_check_passes_against_the_emulator(emulator: EmulatorServer, tmp_p
     settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}")
     checks = run_checks(settings, _clients(settings, emulator.token), now=COLLECTOR_NOW)
     assert [c for c in checks if not c.ok] == []
-    assert {c.name for c in checks} == {"credential", "inventory", "metrics", "logs", "costs"}
+    assert {c.name for c in checks} == {
+        "credential",
+        "inventory",
+        "metrics",
+        "cache metrics",
+        "logs",
+        "costs",
+    }
+    cache = [c for c in checks if c.name == "cache metrics"]
+    assert cache and all("ContextLength labels" in c.detail for c in cache)
+
+
+def test_context_length_labels_the_price_sheet_does_not_map_are_named(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    settings = emulator_settings(emulator, f"sqlite:///{tmp_path / 'd.db'}")
+    engine = migrate.prepare(settings.effective_database_url)
+    with engine.begin() as conn:
+        ids.label_ids(conn, names.CONTEXT_LENGTH, ["<=200K", ">200K"])
+    pricing = _price_tiers(settings, engine)
+    assert pricing.ok and "<=200K" in pricing.detail and ">200K" in pricing.detail
+    with engine.begin() as conn:
+        ids.label_ids(conn, names.CONTEXT_LENGTH, ["<=1M"])
+    pricing = _price_tiers(settings, engine)
+    assert not pricing.ok and "1 ContextLength label" in pricing.detail
+    assert "<=1M" in pricing.fix and "base" in pricing.fix
 
 
 def test_a_wrong_token_fails_with_the_credential_fix(
