@@ -166,7 +166,10 @@ def test_a_metrics_cycle_makes_one_call_per_batch_and_metric_group(
     per_region = Counter((r.subscription_id, r.location) for r in resources)
     batches = sum(math.ceil(n / metrics.BATCH_LIMIT) for n in per_region.values())
     assert len(resources) > 1 and batches == len(per_region)
-    assert calls == batches * len(metrics.GROUPS)
+    # requests (by status), usage (tokens, latency, TTFT) and the Anthropic cache metrics (their
+    # ContextLength dimension needs its own call): one call per batch more than before the cache
+    assert [g.name for g in metrics.GROUPS] == ["requests", "usage", "cache"]
+    assert calls == batches * 3
 
 
 @pytest.mark.parametrize(
