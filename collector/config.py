@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Monthly budgets: tables with deployment and/or resource, monthly_usd, "
         "optional warning_fraction (TOML [[foundry_monitor.budgets]] or JSON).",
     )
+    bill_attribution: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claude Marketplace charges' resource (ARM id or SaaS resource name) -> "
+        "Foundry account (name or ARM id), overriding the automatic attribution (TOML table "
+        "[foundry_monitor.bill_attribution] or JSON).",
+    )
     budget_warning_fraction: float = Field(
         0.8,
         gt=0,
@@ -289,6 +295,17 @@ class Settings(BaseSettings):
         if not parts.hostname or not secure:
             raise ValueError("expected an https:// webhook URL")
         return value
+
+    @field_validator("bill_attribution")
+    @classmethod
+    def _bill_attribution(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, target in value.items():
+            if not str(key).strip() or not str(target).strip():
+                raise ValueError(
+                    'expected {"<charge resource id or SaaS name>": "<account name or id>"} '
+                    "with no empty key or value"
+                )
+        return {str(k).strip(): str(v).strip() for k, v in value.items()}
 
     @field_validator("budgets")
     @classmethod

@@ -223,6 +223,7 @@ class Collector:
                 kind=r["kind"],
                 location=r["location"],
                 endpoint=r["endpoint"],
+                internal_id=r["internal_id"],
             )
             for r in rows
         ]
@@ -494,6 +495,7 @@ def write_inventory(
                 "kind": r.kind,
                 "location": r.location,
                 "endpoint": r.endpoint,
+                "internal_id": r.internal_id,
                 "first_seen": old_resources[r.id]["first_seen"] if r.id in old_resources else now,
                 "last_seen": now,
                 "removed_at": None,

@@ -26,6 +26,8 @@ def table() -> str:
     for name, field in Settings.model_fields.items():
         if name in SPECIAL:
             default = SPECIAL[name]
+        elif field.default_factory is not None:  # a list or table, empty unless set
+            default = "(none)"
         elif field.default in (None, ""):
             default = "(unset)"
         else:

@@ -9,7 +9,12 @@ from typing import Any
 
 from collector.sources.rows import CostRow
 
-GROUPING = ("ResourceId", "MeterName", "PublisherType", "ChargeType")
+#: Cost Management groups only by the dimensions it lists in its 400 answer ("Invalid dataset
+#: grouping: ...; valid values: 'ResourceGroup', ..., 'ResourceId', 'MeterId', ..., 'Meter', ...,
+#: 'ChargeType', 'PublisherType', ..."; quoted in Azure/azure-rest-api-specs#32810 and #36332):
+#: the meter's name is ``Meter`` there, never ``MeterName`` (a column of exports, not of queries).
+#: The REST API takes more than two groupings (Azure/azure-sdk-for-python#12973).
+GROUPING = ("ResourceId", "Meter", "PublisherType", "ChargeType")
 #: The store keeps money to 6 decimals; rounding here makes re-read amounts compare equal.
 MONEY = Decimal("0.000001")
 
@@ -69,7 +74,7 @@ def rows_of(scope: str, columns: list[Any], rows: list[list[Any]]) -> Iterator[C
             day=_day(get(row, "usagedate")),
             scope=scope,
             resource_id=str(get(row, "resourceid") or "").lower(),
-            meter=str(get(row, "metername") or ""),
+            meter=str(get(row, "meter") or get(row, "metername") or ""),
             publisher_type=str(get(row, "publishertype") or ""),
             charge_type=str(get(row, "chargetype") or ""),
             currency=str(get(row, "currency") or ""),

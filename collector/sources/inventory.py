@@ -37,6 +37,7 @@ def resource_row(account: Any) -> ResourceRow:
         kind=account.kind or "",
         location=(account.location or "").lower().replace(" ", ""),
         endpoint=getattr(props, "endpoint", None),
+        internal_id=getattr(props, "internal_id", None),
     )
 
 

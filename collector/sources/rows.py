@@ -16,6 +16,7 @@ class ResourceRow:
     kind: str
     location: str
     endpoint: str | None
+    internal_id: str | None = None
 
 
 @dataclass(frozen=True)

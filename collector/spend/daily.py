@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from collector.spend.allocation import allocate
+from collector.spend.attribution import Part
 from collector.spend.estimate import Tokens, cache_savings, estimate_tokens
 from collector.spend.prices import PriceSheet
 from collector.spend.reconcile import (
@@ -64,11 +65,41 @@ class DeploymentRef:
 
 @dataclass(frozen=True, slots=True)
 class Bill:
-    """A resource-day's billed Claude cost, and when its rows last changed and were fetched."""
+    """A resource-day's billed Claude cost, and when its rows last changed and were fetched.
+
+    ``parts`` split the cost by the model its charges named (a SaaS resource per model); without
+    parts the whole cost goes over every Claude deployment of the resource."""
 
     cost: Decimal
     changed_at: datetime | None = None
     fetched_at: datetime | None = None
+    parts: tuple[Part, ...] = ()
+
+
+def split_bill(
+    bill: Bill, deps: Iterable[DeploymentRef], estimates: Mapping[int, Decimal | None]
+) -> tuple[dict[int, Decimal], Decimal]:
+    """Shares of a bill per deployment id (by estimate, to the cent) and what stays unallocated.
+
+    A part naming a model prefix goes over the deployments of that model when any of them has
+    an estimate, over all the resource's Claude deployments otherwise."""
+    models = {d.id: (d.model or "").lower() for d in deps}
+    by_prefix: dict[str | None, Decimal] = {}
+    for part in bill.parts or (Part(None, bill.cost),):
+        by_prefix[part.model_prefix] = by_prefix.get(part.model_prefix, Decimal(0)) + part.cost
+    shares: dict[int, Decimal] = {i: Decimal(0) for i in estimates}
+    unallocated = Decimal(0)
+    for prefix, cost in by_prefix.items():
+        weights = dict(estimates)
+        if prefix:
+            named = {i: w for i, w in estimates.items() if models.get(i, "").startswith(prefix)}
+            if any(w for w in named.values()):
+                weights = named
+        split = allocate(cost, weights)
+        for i, share in split.shares.items():
+            shares[i] += share
+        unallocated += split.unallocated
+    return shares, unallocated
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +214,8 @@ def compute_days(
             if unpriced:
                 unallocated = bill.cost
             else:
-                split = allocate(bill.cost, estimates)
-                allocated.update(split.shares)
-                unallocated = split.unallocated
+                shares, unallocated = split_bill(bill, deps, estimates)
+                allocated.update(shares)
         estimated = None if unpriced else sum((v for v in estimates.values() if v), Decimal(0))
         drift = variance(estimated, bill.cost if bill else None, drift_threshold)
         res_days.append(

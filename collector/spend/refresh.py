@@ -23,6 +23,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from collector import metric_names as names
+from collector.spend.attribution import (
+    AccountRef,
+    Attributed,
+    Attribution,
+    Part,
+    attribute_charges,
+)
 from collector.spend.budgets import budgets_from_settings
 from collector.spend.credits import credits_warning, is_claude_charge
 from collector.spend.daily import (
@@ -33,7 +40,13 @@ from collector.spend.daily import (
     compute_days,
     is_claude_deployment,
 )
-from collector.spend.estimate import CacheTokens, Tokens, cache_part, merge_cache
+from collector.spend.estimate import (
+    CacheTokens,
+    Tokens,
+    cache_part,
+    estimate_tokens,
+    merge_cache,
+)
 from collector.spend.prices import PriceSheet, load_sheet
 from collector.spend.reconcile import DEFAULT_DRIFT_THRESHOLD, DEFAULT_FINAL_AFTER_DAYS
 from collector.store import queries, writer
@@ -106,6 +119,10 @@ class SpendReport:
     budgets: tuple[queries.BudgetStatus, ...] = ()
     #: ``ContextLength`` labels of cache tokens the price sheet does not map (priced as base)
     unmapped_labels: tuple[str, ...] = ()
+    #: how each resource Claude charges were booked on was attributed (charge id -> how)
+    attribution: Mapping[str, Attribution] | None = None
+    #: Claude charges that match no Foundry account: (charge resource id, cost over the days)
+    unattributed: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -125,6 +142,8 @@ class SpendReport:
         ]
         if self.unmapped_labels:
             lines.append(unmapped_labels_warning(self.unmapped_labels))
+        for charge_id, cost in self.unattributed:
+            lines.append(unattributed_warning(charge_id, cost))
         if self.credits_warning:
             lines.append(self.credits_warning)
         return lines
@@ -137,6 +156,23 @@ def unmapped_labels_warning(labels: Iterable[str]) -> str:
         f"cache tokens with ContextLength label(s) {shown} are priced at the base tier: the "
         "price sheet does not map them; add them to a [context_length] table in your price "
         'file (FOUNDRY_MONITOR_PRICE_FILE), e.g. ">200K" = "long"'
+    )
+
+
+def _unattributed_totals(attributed: Attributed) -> tuple[tuple[str, Decimal], ...]:
+    totals: dict[str, Decimal] = {}
+    for (_, charge_id), cost in attributed.unattributed.items():
+        totals[charge_id] = totals.get(charge_id, Decimal(0)) + cost
+    return tuple(sorted(totals.items()))
+
+
+def unattributed_warning(charge_id: str, cost: Decimal) -> str:
+    """The line telling a user that a Claude charge matches no Foundry account."""
+    return (
+        f"unattributed: Claude Marketplace charges of ${cost:,.2f} on {charge_id} match no "
+        "Foundry account (no internalId in its name, no Claude deployment in its resource "
+        "group): they are shown apart and not allocated; map the resource to an account with "
+        'FOUNDRY_MONITOR_BILL_ATTRIBUTION, e.g. {"<resource id or name>": "<account name>"}'
     )
 
 
@@ -172,7 +208,17 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         tokens = read_tokens(conn, max(first, metrics_from), last)
         if first < metrics_from:
             tokens.update(stored_tokens(conn, first, metrics_from - timedelta(days=1)))
-        bills, other_costs = read_bills(conn, first, last)
+        charges, other_costs = read_bills(conn, first, last)
+        accounts = read_accounts(conn, deployments)
+        known = {a.resource_id for a in accounts}
+        # only the Foundry accounts' other costs: the scope's VMs and storage are not ours
+        other_costs = {k: v for k, v in other_costs.items() if k[1] in known}
+        bills, attributed = attribute_bills(
+            charges,
+            accounts,
+            account_estimates(deployments, tokens, sheet),
+            dict(setting(settings, "bill_attribution", {}) or {}),
+        )
         dep_days, res_days = compute_days(
             deployments,
             tokens,
@@ -189,7 +235,7 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         )
         written, deleted = write_days(conn, first, last, dep_days, res_days, now)
     month_start = last.replace(day=1)
-    marketplace = sum((b.cost for (d, _), b in bills.items() if d >= month_start), Decimal(0))
+    marketplace = sum((b.cost for (d, _), b in charges.items() if d >= month_start), Decimal(0))
     by_id = {d.id: d for d in deployments}
     unpriced = sorted(
         {
@@ -231,6 +277,8 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
         )
         if budgets
         else (),
+        attribution=attributed.how,
+        unattributed=_unattributed_totals(attributed),
         unmapped_labels=tuple(
             sheet.unmapped(
                 c.label
@@ -281,6 +329,87 @@ def read_deployments(conn: Connection) -> list[DeploymentRef]:
         )
         for row in rows
     ]
+
+
+def read_accounts(conn: Connection, deployments: Iterable[DeploymentRef]) -> list[AccountRef]:
+    """The inventory's Foundry accounts with the models of their Claude deployments."""
+    r = TABLES["resource"]
+    models: dict[str, set[str]] = {}
+    for d in deployments:
+        if d.claude and d.model:
+            models.setdefault(d.resource_id.lower(), set()).add(d.model)
+    rows = conn.execute(
+        select(r.c.id, r.c.subscription_id, r.c.resource_group, r.c.name, r.c.internal_id)
+    ).all()
+    return [
+        AccountRef(
+            row.id.lower(),
+            row.subscription_id.lower(),
+            row.resource_group.lower(),
+            row.name,
+            row.internal_id,
+            frozenset(models.get(row.id.lower(), ())),
+        )
+        for row in rows
+    ]
+
+
+def account_estimates(
+    deployments: Iterable[DeploymentRef],
+    tokens: Mapping[tuple[date, int], Tokens],
+    sheet: PriceSheet,
+) -> dict[tuple[date, str], Decimal | None]:
+    """Estimated Claude cost per day and account (None when some of it is unpriced): the
+    weights a charge spread over a resource group's accounts is split by."""
+    by_id = {d.id: d for d in deployments}
+    out: dict[tuple[date, str], Decimal | None] = {}
+    for (day, dep_id), used in tokens.items():
+        dep = by_id.get(dep_id)
+        if dep is None or not dep.claude:
+            continue
+        key = (day, dep.resource_id.lower())
+        discount = sheet.discount(dep.resource_id, dep.resource_name)
+        estimate = estimate_tokens(sheet, dep.model, day, used, discount)
+        before = out.get(key, Decimal(0))
+        out[key] = None if estimate is None or before is None else before + estimate
+    return out
+
+
+def attribute_bills(
+    charges: Mapping[tuple[date, str], Bill],
+    accounts: list[AccountRef],
+    weights: Mapping[tuple[date, str], Decimal | None],
+    overrides: Mapping[str, str],
+) -> tuple[dict[tuple[date, str], Bill], Attributed]:
+    """Claude charges per (day, charge resource id) as bills per (day, account id), with their
+    model parts; an unattributed charge stays a bill of its own resource id (all unallocated)."""
+    attributed = attribute_charges(
+        {k: b.cost for k, b in charges.items()}, accounts, weights, overrides
+    )
+    stamps: dict[tuple[date, str], list[Bill]] = {}
+    for (day, charge_id), bill in charges.items():
+        targets = attributed.how[charge_id].accounts or (charge_id,)
+        for target in targets:
+            stamps.setdefault((day, target), []).append(bill)
+
+    def stamped(key: tuple[date, str], cost: Decimal, parts: tuple[Part, ...]) -> Bill:
+        seen = stamps.get(key, [])
+        changed = [b.changed_at for b in seen if b.changed_at is not None]
+        fetched = [b.fetched_at for b in seen if b.fetched_at is not None]
+        return Bill(
+            cost,
+            max(changed) if changed else None,
+            max(fetched) if fetched else None,
+            parts,
+        )
+
+    bills = {
+        key: stamped(key, sum((p.cost for p in parts), Decimal(0)), tuple(parts))
+        for key, parts in attributed.parts.items()
+    }
+    for key, cost in attributed.unattributed.items():
+        bills[key] = stamped(key, cost, ())
+    return bills, attributed
 
 
 def _midnight(day: date) -> datetime:
@@ -365,7 +494,9 @@ def stored_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date,
 def read_bills(
     conn: Connection, first: date, last: date
 ) -> tuple[dict[tuple[date, str], Bill], dict[tuple[date, str], Decimal]]:
-    """Billed Claude (Marketplace) cost per day and resource, summed over its meters, and the
+    """Billed Claude (Marketplace) cost per day and the resource Azure booked it on (a Foundry
+    account, or a SaaS resource in its resource group: see :mod:`collector.spend.attribution`),
+    summed over its meters, and the
     cost under every other meter or publisher per day and resource (never allocated to Claude
     deployments). When a resource is read through more than one cost scope, the most recently
     fetched scope counts, for each of the two."""
@@ -385,7 +516,7 @@ def read_bills(
     claude: dict[tuple[date, str, str], list[Any]] = {}
     other: dict[tuple[date, str, str], list[Any]] = {}
     for row in rows:
-        into = claude if is_claude_charge(row.publisher_type, row.meter) else other
+        into = claude if is_claude_charge(row.publisher_type, row.meter, row.resource_id) else other
         into.setdefault((row.day, row.resource_id.lower(), row.scope), []).append(row)
     return _latest_scope(claude), {key: bill.cost for key, bill in _latest_scope(other).items()}
 

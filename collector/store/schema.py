@@ -72,6 +72,9 @@ class Resource(Base):
     kind: Mapped[str] = mapped_column(String(40))
     location: Mapped[str] = mapped_column(String(40))
     endpoint: Mapped[str | None] = mapped_column(String(400))
+    #: ARM ``properties.internalId``: its first 15 characters name the account in the SaaS
+    #: resources Claude's Marketplace charges are booked on
+    internal_id: Mapped[str | None] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
