@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
@@ -19,7 +20,7 @@ from collector import kql
 from collector.azure import AzureClients
 from collector.config import Settings
 from collector.sources import costs, inventory, metrics
-from collector.sources.rows import ResourceRow
+from collector.sources.rows import CostRow, ResourceRow
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,13 @@ def run_checks(
         checks.append(_guarded("metrics", "cache metrics", target, query_cache))
     checks.append(_logs(settings, clients, resources, now))
     for scope in settings.effective_cost_scopes:
+        fetched: list[CostRow] = []
 
-        def query_costs(scope: str = scope) -> Check:
+        def query_costs(scope: str = scope, fetched: list[CostRow] = fetched) -> Check:
             rows = list(
                 costs.fetch(clients.costs(), scope, (now - timedelta(days=7)).date(), now.date())
             )
+            fetched.extend(rows)
             marketplace = sum(1 for r in rows if r.publisher_type.lower() == "marketplace")
             return Check(
                 "costs",
@@ -189,8 +192,54 @@ def run_checks(
                 f"{len(rows)} cost rows in the last 7 days ({marketplace} Marketplace)",
             )
 
-        checks.append(_guarded("costs", "costs", scope, query_costs))
+        check = _guarded("costs", "costs", scope, query_costs)
+        checks.append(check)
+        if check.ok:
+            checks.append(_attribution(settings, scope, fetched, resources))
     return checks
+
+
+def _attribution(
+    settings: Settings, scope: str, rows: list[CostRow], resources: list[ResourceRow]
+) -> Check:
+    """How the scope's Claude Marketplace charges of the last 7 days map to Foundry accounts."""
+    from collector.spend.attribution import AccountRef, attribute
+    from collector.spend.credits import is_claude_charge
+    from collector.spend.refresh import unattributed_warning
+
+    accounts = [
+        AccountRef(
+            r.id,
+            r.subscription_id,
+            r.resource_group.lower(),
+            r.name,
+            r.internal_id,
+            # doctor lists no deployments: an AIServices account may host Claude
+            frozenset({"claude"}) if r.kind.lower() == "aiservices" else frozenset(),
+        )
+        for r in resources
+    ]
+    names = {a.resource_id: a.name for a in accounts}
+    charges: dict[str, Decimal] = {}
+    for row in rows:
+        if is_claude_charge(row.publisher_type, row.meter, row.resource_id):
+            charges[row.resource_id] = charges.get(row.resource_id, Decimal(0)) + row.cost
+    if not charges:
+        return Check("bill attribution", scope, True, "no Claude Marketplace charges in 7 days")
+    lines, lost = [], []
+    for charge_id, cost in sorted(charges.items()):
+        how = attribute(charge_id, accounts, settings.bill_attribution)
+        short = charge_id.rsplit("/", 1)[-1]
+        if how.accounts:
+            to = ", ".join(names.get(a, a) for a in how.accounts)
+            lines.append(f"{short} -> {to} ({how.how})")
+        else:
+            lost.append((charge_id, cost))
+            lines.append(f"{short} -> unattributed (${cost:,.2f})")
+    detail = "; ".join(lines)
+    if lost:
+        return Check("bill attribution", scope, False, detail, unattributed_warning(*lost[0]))
+    return Check("bill attribution", scope, True, detail)
 
 
 def _price_tiers(settings: Settings, engine: Engine) -> Check:

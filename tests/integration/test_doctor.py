@@ -27,6 +27,7 @@ def test_every_check_passes_against_the_emulator(emulator: EmulatorServer, tmp_p
         "cache metrics",
         "logs",
         "costs",
+        "bill attribution",
     }
     cache = [c for c in checks if c.name == "cache metrics"]
     assert cache and all("ContextLength labels" in c.detail for c in cache)
