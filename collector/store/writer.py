@@ -238,6 +238,12 @@ def _parameters(
     return list(zip(*by_column, strict=True))
 
 
+def _scalar_default(table: Table, column: str) -> Any:
+    """A column's Python-side scalar default (None when it has none)."""
+    default = table.c[column].default
+    return getattr(default, "arg", None) if default is not None and default.is_scalar else None
+
+
 def _sqlite_upsert(
     conn: Connection, table: Table, columns: list[str], key: list[str], rows: list[Row]
 ) -> None:
@@ -246,6 +252,10 @@ def _sqlite_upsert(
     )
     order = list(compiled.positiontup or [])
     if order != columns:  # the compiled statement binds in its own order
+        added = [c for c in order if c not in columns]
+        if added:  # columns the compiler added for their Python-side defaults: bind those
+            defaults = {c: _scalar_default(table, c) for c in added}
+            rows = [{**defaults, **row} for row in rows]
         columns = order
     processors = _processors(conn, table, columns, rows)
     sql = str(compiled)

@@ -212,6 +212,44 @@ def test_deployment_upserts_on_resource_and_name(store: Engine) -> None:
     assert rows[0][TABLES["deployment"].c.keys().index("capacity")] == 20
 
 
+def test_a_row_omitting_defaulted_columns_gets_their_defaults_and_an_update_keeps_them(
+    store: Engine,
+) -> None:
+    resource = "/subscriptions/s/resourcegroups/g/providers/microsoft.cognitiveservices/accounts/a"
+    base = {"day": date(2026, 11, 1), "computed_at": T0, "status": "provisional"}
+    with store.begin() as conn:
+        upsert(
+            conn,
+            "resource",
+            [
+                {
+                    "id": resource,
+                    "subscription_id": "s",
+                    "resource_group": "g",
+                    "name": "a",
+                    "kind": "AIServices",
+                    "location": "eastus2",
+                    "first_seen": T0,
+                    "last_seen": T0,
+                }
+            ],
+        )
+        dep = upsert(conn, "deployment", [{"resource_id": resource, "name": "d"}])
+        dep_id = conn.execute(select(TABLES["deployment"].c.id)).scalar()
+        upsert(conn, "spend_daily", [{**base, "deployment_id": dep_id, "input_tokens": 5}])
+        written = conn.execute(select(TABLES["spend_daily"])).mappings().one()
+        assert (written["cache_read_tokens"], written["claude"], written["unpriced"]) == (
+            0,
+            True,
+            False,
+        )
+        conn.execute(TABLES["spend_daily"].update().values(cache_read_tokens=7, claude=False))
+        upsert(conn, "spend_daily", [{**base, "deployment_id": dep_id, "input_tokens": 6}])
+        again = conn.execute(select(TABLES["spend_daily"])).mappings().one()
+    assert dep == 1
+    assert (again["input_tokens"], again["cache_read_tokens"], again["claude"]) == (6, 7, False)
+
+
 def test_money_keeps_its_cents(store: Engine) -> None:
     row = {
         "day": date(2026, 11, 1),
