@@ -200,6 +200,10 @@ class TimeseriesPoint:
     ttlb_avg_ms: float | None
     ttlb_max_ms: float | None
     availability_pct: float | None
+    #: Azure's NormalizedTimeToFirstToken over the step: mean of the minutes' averages (weighted
+    #: by their counts where given) and the largest maximum; Azure gives no TTFT percentiles
+    ttft_avg_ms: float | None = None
+    ttft_max_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,6 +646,13 @@ def context_labels(conn: Connection) -> dict[int, str]:
     return {int(ident): value for ident, value in rows}
 
 
+def context_label_values(engine: Engine) -> list[str]:
+    """The ``ContextLength`` labels the store has seen (sorted), to check against the price
+    sheet's tiers (``PriceSheet.unmapped``)."""
+    with _reading(engine) as conn:
+        return sorted(set(context_labels(conn).values()))
+
+
 def cache_hit_rate(inp: int, read: int, write_5m: int, write_1h: int) -> float | None:
     """Cache reads / (uncached input + cache writes + cache reads): the share of prompt tokens
     served from the cache. None when no prompt tokens were counted."""
@@ -845,22 +856,26 @@ def timeseries(
     deployment: str | None = None,
     model: str | None = None,
 ) -> list[TimeseriesPoint]:
-    """Per step and deployment: requests by status class, 429s, tokens, TTLB, availability.
+    """Per step and deployment: requests by status class, 429s, tokens, TTLB, TTFT,
+    availability.
 
     Only steps with data are returned (the dashboard fills gaps); ``ts`` is the step's start,
-    steps aligned on the UTC epoch (days start at midnight UTC). ``ttlb_avg_ms`` is weighted by
-    the number of requests measured each minute.
+    steps aligned on the UTC epoch (days start at midnight UTC). ``ttlb_avg_ms`` and
+    ``ttft_avg_ms`` are weighted by the number of requests measured each minute (the plain mean
+    of the minutes' averages where Azure gave no count); ``ttft_max_ms`` is the step's largest
+    per-minute maximum.
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
     m = _metric_rows(
         since,
         until,
-        [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, AVAILABILITY],
+        [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, TTFT, AVAILABILITY],
         step_s=seconds,
     )
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     is_ttlb = m.c.metric == TTLB
+    is_ttft = m.c.metric == TTFT
     where: list[ColumnElement[bool]] = []
     filters = _deployment_filters(resource, deployment, model, deployment_ids)
     if filters:
@@ -877,6 +892,13 @@ def timeseries(
                 / func.nullif(func.sum(case((is_ttlb, m.c.average_n))), 0),
             ).label("ttlb_avg"),
             func.max(case((is_ttlb, m.c.maximum))).label("ttlb_max"),
+            func.coalesce(
+                func.sum(case((is_ttft, m.c.avg_x_count)))
+                / func.nullif(func.sum(case((is_ttft, m.c["count"]))), 0),
+                func.sum(case((is_ttft, m.c.average_sum)))
+                / func.nullif(func.sum(case((is_ttft, m.c.average_n))), 0),
+            ).label("ttft_avg"),
+            func.max(case((is_ttft, m.c.maximum))).label("ttft_max"),
             (
                 func.sum(case((m.c.metric == AVAILABILITY, m.c.average_sum)))
                 / func.nullif(func.sum(case((m.c.metric == AVAILABILITY, m.c.average_n))), 0)
@@ -918,6 +940,8 @@ def timeseries(
                 ttlb_avg_ms=_float(r["ttlb_avg"]),
                 ttlb_max_ms=_float(r["ttlb_max"]),
                 availability_pct=_float(r["availability"]),
+                ttft_avg_ms=_float(r["ttft_avg"]),
+                ttft_max_ms=_float(r["ttft_max"]),
             )
         )
     return points
@@ -1287,7 +1311,10 @@ __all__ = [
     "RequestRecord",
     "SourceFreshness",
     "TimeseriesPoint",
+    "cache_hit_rate",
     "collector_health",
+    "context_label_values",
+    "context_labels",
     "deployments",
     "freshness",
     "latency_percentiles_over_time",
