@@ -170,7 +170,8 @@ class DeploymentSummary:
     cache_read_tokens: int = 0
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
-    #: cache reads / (uncached input + cache writes + cache reads); None without input
+    #: cache reads / (uncached input + cache writes + cache reads); None without input, and for
+    #: other publishers (Azure reports the prompt-cache metrics for Anthropic deployments only)
     cache_hit_rate: float | None = None
     #: what the reads saved over plain input, less the write premiums (estimated, USD, days)
     cache_savings: Decimal | None = None
@@ -800,6 +801,7 @@ def summary(
         read, w5, w1 = (
             _int(r[k]) for k in ("cache_read_tokens", "cache_write_5m", "cache_write_1h")
         )
+        claude = is_claude_deployment(r["model_format"], r["model"])
         result.append(
             DeploymentSummary(
                 resource=_resource_name(r["resource_name"], r["resource_id"]),
@@ -827,12 +829,12 @@ def summary(
                 cache_read_tokens=read,
                 cache_write_5m_tokens=w5,
                 cache_write_1h_tokens=w1,
-                cache_hit_rate=cache_hit_rate(inp, read, w5, w1),
+                cache_hit_rate=cache_hit_rate(inp, read, w5, w1) if claude else None,
                 cache_savings=_money(r["cache_savings"]),
                 ttft_avg_ms=_mean(
                     r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
                 ),
-                claude=is_claude_deployment(r["model_format"], r["model"]),
+                claude=claude,
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
