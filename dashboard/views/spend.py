@@ -30,10 +30,12 @@ if not days:
     )
 else:
     table["deployment_label"] = table["resource"] + "/" + table["deployment"]
-    table["cache_hit_rate"] = [
+    table["cache_hit_rate"] = [  # other publishers report no prompt-cache metrics
         queries.cache_hit_rate(
             d.input_tokens, d.cache_read_tokens, d.cache_write_5m_tokens, d.cache_write_1h_tokens
         )
+        if d.claude
+        else None
         for d in days
     ]
     table["publisher"] = [c.publisher(d.claude) for d in days]
