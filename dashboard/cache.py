@@ -41,6 +41,12 @@ CAPTION = (
 )
 
 
+NO_CACHE = (
+    "No prompt-cache tokens in this window: Azure reports them for Claude deployments whose "
+    "requests use prompt caching (cache_control), one collection after they happen."
+)
+
+
 def _total(values: Sequence[Decimal | None]) -> Decimal | None:
     known = [v for v in values if v is not None]
     return sum(known, Decimal(0)) if known else None
@@ -89,6 +95,9 @@ def show_prompt_cache(
         c.fmt_usd(_total([s.cache_savings for s in rows])),
         help="Estimated, over the UTC days the window touches.",
     )
+    tokens = [s.cache_read_tokens + s.cache_write_5m_tokens + s.cache_write_1h_tokens for s in rows]
+    if not any(tokens):
+        st.info(NO_CACHE)
     if rows:
         table = c.frame(rows)
         table["publisher"] = [c.publisher(s.claude) for s in rows]

@@ -172,6 +172,23 @@ def test_spend_page_prompt_cache_per_deployment(seeded: SeededStore) -> None:
     assert sum(s.cache_write_1h_tokens for s in expected) > 0 and savings != 0
 
 
+def test_the_prompt_cache_follows_the_sidebar_filter(seeded: SeededStore) -> None:
+    at = run("views/spend.py", deployment="support-bot")
+    view = view_of(at)
+    (support,) = queries.summary(seeded.engine, view.since, view.until, deployment="support-bot")
+    shown = _cache_table(at)
+    assert list(shown["deployment"]) == ["support-bot"]
+    assert metrics(at)["Cache reads (tokens)"] == f"{support.cache_read_tokens:,}"
+    assert metrics(at)["Cache savings (USD)"] == common.fmt_usd(support.cache_savings)
+    assert cache.NO_CACHE not in [i.value for i in at.info]
+
+
+def test_a_deployment_without_cache_tokens_is_explained(seeded: SeededStore) -> None:
+    at = run("views/spend.py", deployment=OTHER)
+    assert cache.NO_CACHE in [i.value for i in at.info]
+    assert metrics(at)["Cache reads (tokens)"] == "0"
+
+
 def test_spend_page_charts_the_cache_per_day_and_per_hour(seeded: SeededStore) -> None:
     at = run("views/spend.py")  # the last 24 hours: short enough for hourly charts
     view = view_of(at)
