@@ -89,7 +89,8 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
     """The rich table ``summary`` prints."""
     table = Table(
         title=f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC",
-        caption="latency: upper bound of the bucket holding each percentile (2xx); spend in USD",
+        caption="latency: upper bound of the bucket holding each percentile (2xx); cache hit: "
+        "cache reads / (input + cache writes + cache reads); spend in USD",
     )
     for name in ("resource", "deployment", "model"):
         table.add_column(name, no_wrap=True)
@@ -106,6 +107,7 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
         "p99 ms",
         "input tok",
         "output tok",
+        "cache hit",
         "spend est.",
         "spend billed",
     ):
@@ -114,7 +116,7 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
         table.add_row(
             r.resource,
             r.deployment,
-            r.model or "-",
+            (r.model or "-") + ("" if r.claude else " (not Claude)"),
             f"{r.requests:,}",
             f"{r.status_2xx:,}",
             f"{r.status_429:,}",
@@ -127,6 +129,7 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
             _ms(r.p99_ms),
             f"{r.input_tokens:,}",
             f"{r.output_tokens:,}",
+            _pct(r.cache_hit_rate),
             _money(r.spend_estimated),
             _money(r.spend_billed),
         )
@@ -216,9 +219,11 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print a JSON list instead of a table.")
         ] = False,
     ) -> None:
-        """Requests, 429s, errors, latency, tokens and spend per deployment over a window.
+        """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
 
-        The window is [--since, --until), default the last 24 hours.
+        The window is [--since, --until), default the last 24 hours. --json adds per deployment
+        the cache tokens (read, 5-minute and 1-hour writes), the cache hit rate, the estimated
+        cache savings (USD), the mean time to first token (ms) and whether it serves Claude.
 
         Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
         """

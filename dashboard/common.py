@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
 from collector.spend.budgets import Budget, budgets_from_settings
+from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
 
 # The view -------------------------------------------------------------------------------------
@@ -53,6 +54,9 @@ EMPTY_STORE = (
 )
 NO_MATCH = "No deployment matches the sidebar's filters: clear some of them."
 DASH = "—"
+#: How a deployment of another publisher (e.g. an OpenAI model on the same Foundry resource) is
+#: marked: its cost comes under Azure meters, kept apart per resource, never given Claude's bill.
+CLAUDE, NOT_CLAUDE = "Claude", "not Claude"
 
 _VIEW_KEY = "_view"
 
@@ -300,6 +304,32 @@ def load_spend(url: str, since: datetime, until: datetime, ids: Ids) -> list[que
     return queries.spend_days(engine(url), since, until, deployment_ids=_ids(ids))
 
 
+@st.cache_data(ttl=_TTL, show_spinner="Pricing the hours…")
+def load_spend_hours(
+    url: str, since: datetime, until: datetime, ids: Ids, price_file: str | None
+) -> pd.DataFrame:
+    """Estimated spend, cache tokens and cache savings per hour and deployment, priced with the
+    same sheet (discounts and ``ContextLength`` tiers) as the daily figures."""
+    return frame(
+        queries.spend_by_hour(
+            engine(url), since, until, deployment_ids=_ids(ids), sheet=load_sheet(price_file)
+        )
+    )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Checking the price tiers…")
+def load_unmapped_labels(url: str, price_file: str | None) -> list[str]:
+    """The ``ContextLength`` labels in the store that the price sheet does not map to a tier
+    (their cache tokens are priced at the base tier)."""
+    return load_sheet(price_file).unmapped(queries.context_label_values(engine(url)))
+
+
+def price_file() -> str | None:
+    """The price file of the settings (None: the shipped sheet), as a cache key."""
+    path = settings().price_file
+    return str(path) if path else None
+
+
 @st.cache_data(ttl=_TTL, show_spinner="Reading the reconciliation…")
 def load_spend_resources(
     url: str, since: datetime, until: datetime
@@ -361,7 +391,8 @@ def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.Data
     if not items:
         return pd.DataFrame(columns=list(columns) if columns is not None else None)
     data: dict[str, list[Any]] = {}
-    for name in _field_names(type(items[0])):
+    kind: type = type(items[0])
+    for name in _field_names(kind):
         values = [getattr(x, name) for x in items]
         sample = next((v for v in values if v is not None), None)  # one type per field
         if isinstance(sample, Decimal):
@@ -373,6 +404,22 @@ def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.Data
 @functools.cache
 def _field_names(kind: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind))
+
+
+def publisher(claude: bool) -> str:
+    return CLAUDE if claude else NOT_CLAUDE
+
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown as itself in ``st.markdown``, captions, alerts and subheaders: every
+    character Markdown (or Streamlit's ``:color[...]``, emoji and ``$`` math extensions) would
+    interpret is backslash-escaped, and line breaks become spaces. For user-controlled names
+    (deployments, resources, labels)."""
+    flat = " ".join(text.splitlines())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
 
 
 def fmt_usd(value: Decimal | float | None) -> str:

@@ -8,6 +8,13 @@ simulated requests. Expected aggregates are computed from those requests in plai
 (:meth:`Seed.expected`), independently of the SQL in ``collector.store.queries``.
 
 The default window starts at 22:00 UTC and lasts four hours, so it crosses midnight.
+
+Claude deployments also get what Azure Monitor reports for Anthropic models: prompt-cache tokens
+(``cacheReadInputTokens``, ``ephemeral5mInputTokens``, ``ephemeral1hInputTokens``, split by a
+``ContextLength`` label) and ``NormalizedTimeToFirstToken``, drawn from their own random stream so
+that the rest of the data is the same with or without them. ``build(..., other_publisher=True)``
+adds a deployment of another publisher (an OpenAI model on ``contoso-eastus2``), simulated from
+a third stream: it has traffic and tokens but no cache, TTFT or estimate.
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
+from collector import metric_names as names
 from collector.histogram import bucket_bounds, bucket_of
+from collector.spend.estimate import CacheTokens, cache_savings
+from collector.spend.prices import default_sheet
 from collector.store import migrate, rollup
 from collector.store.engine import make_engine
+from collector.store.ids import label_ids
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests.pg import PostgresServer
@@ -53,6 +64,11 @@ class DeploymentSpec:
     rate: int  # mean requests per minute (0: idle)
     latency_mu: float  # log(ms) of the typical successful request
     removed: bool = False
+    model_format: str = "Anthropic"
+
+    @property
+    def claude(self) -> bool:
+        return self.model_format == "Anthropic"
 
 
 SPECS: tuple[DeploymentSpec, ...] = (
@@ -67,6 +83,12 @@ SPECS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec("contoso-swedencentral", "old-bot", "claude-sonnet-4-5", 0, 0.0, removed=True),
 )
 REGIONS = {"contoso-eastus2": "eastus2", "contoso-swedencentral": "swedencentral"}
+#: Another publisher's deployment on a Claude resource (``build(other_publisher=True)``).
+OTHER_PUBLISHER = DeploymentSpec(
+    "contoso-eastus2", "gpt-4o-mini", "gpt-4o-mini", 6, math.log(700), model_format="OpenAI"
+)
+#: ``ContextLength`` labels of the cache metrics (those the shipped price sheet maps).
+BASE_LABEL, LONG_LABEL = "<=200K", ">200K"
 
 _ERRORS = (400, 401, 403, 404, 408, 500, 503, 529)
 
@@ -84,6 +106,12 @@ class SimRequest:
     correlation_id: str
     client_request_id: str | None
     logged: bool  # written to request_log (non-2xx or slow)
+    #: prompt-cache tokens and time to first token (successful Claude requests only)
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    context_label: str = BASE_LABEL
+    ttft_ms: int | None = None
 
     @property
     def minute(self) -> datetime:
@@ -104,6 +132,25 @@ class Expected:
     durations_2xx: list[int] = field(default_factory=list)
     spend_estimated: Decimal | None = None
     spend_billed: Decimal | None = None
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_savings: Decimal | None = None
+    ttft_ms: list[int] = field(default_factory=list)
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        prompt = (
+            self.input_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+            + self.cache_read_tokens
+        )
+        return self.cache_read_tokens / prompt if prompt else None
+
+    @property
+    def ttft_avg_ms(self) -> float | None:
+        return sum(self.ttft_ms) / len(self.ttft_ms) if self.ttft_ms else None
 
     def percentile_value(self, q: float) -> int | None:
         """The exact nearest-rank q-quantile of the raw durations (not of a histogram)."""
@@ -127,6 +174,10 @@ class Seed:
     requests: list[SimRequest]
     spend: dict[tuple[int, date], tuple[Decimal | None, Decimal | None]]
     ttlb_average: dict[tuple[int, datetime], float]
+    #: spend_daily's cache savings per (deployment id, day) with spend rows
+    savings: dict[tuple[int, date], Decimal | None] = field(default_factory=dict)
+    #: deployment names of other publishers (not Claude)
+    not_claude: frozenset[str] = frozenset()
 
     def expected(self, since: datetime, until: datetime) -> dict[int, Expected]:
         """Ground truth per deployment id over ``[since, until)`` (every inventory deployment)."""
@@ -141,6 +192,11 @@ class Seed:
                 e.input_tokens += r.input_tokens
                 e.output_tokens += r.output_tokens
                 e.durations_2xx.append(r.duration_ms)
+                e.cache_read_tokens += r.cache_read
+                e.cache_write_5m_tokens += r.cache_write_5m
+                e.cache_write_1h_tokens += r.cache_write_1h
+                if r.ttft_ms is not None:
+                    e.ttft_ms.append(r.ttft_ms)
             elif r.status == 429:
                 e.status_429 += 1
             elif 400 <= r.status < 500:
@@ -155,6 +211,9 @@ class Seed:
                     e.spend_estimated = (e.spend_estimated or Decimal(0)) + estimated
                 if billed is not None:
                     e.spend_billed = (e.spend_billed or Decimal(0)) + billed
+                saved = self.savings.get((dep_id, day))
+                if saved is not None:
+                    e.cache_savings = (e.cache_savings or Decimal(0)) + saved
         return result
 
     def logged(self) -> list[SimRequest]:
@@ -178,11 +237,31 @@ def _status(rng: random.Random, burst: bool) -> int:
     return 200
 
 
-def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int = 240) -> Seed:
+def _cache_and_ttft(rng: random.Random, duration_ms: int) -> dict[str, object]:
+    """A successful Claude request's prompt-cache tokens and time to first token."""
+    return {
+        "cache_read": rng.randint(1_000, 40_000) if rng.random() < 0.6 else 0,
+        "cache_write_5m": rng.randint(500, 8_000) if rng.random() < 0.3 else 0,
+        "cache_write_1h": rng.randint(500, 8_000) if rng.random() < 0.1 else 0,
+        "context_label": LONG_LABEL if rng.random() < 0.1 else BASE_LABEL,
+        "ttft_ms": max(1, round(duration_ms * rng.uniform(0.05, 0.4))),
+    }
+
+
+def build(
+    engine: Engine,
+    seed: int = 42,
+    start: datetime = START,
+    minutes: int = 240,
+    *,
+    other_publisher: bool = False,
+) -> Seed:
     """Fill ``engine``'s store (schema already at head) and return what was written."""
     rng = random.Random(seed)
+    cache_rng = random.Random(seed * 1_000_003 + 1)  # cache and TTFT: their own stream
     end = start + timedelta(minutes=minutes)
     requests: list[SimRequest] = []
+    specs = (*SPECS, OTHER_PUBLISHER) if other_publisher else SPECS
     with engine.begin() as conn:
         upsert(
             conn,
@@ -211,7 +290,7 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     "name": s.name,
                     "model": s.model,
                     "model_version": "1",
-                    "model_format": "Anthropic",
+                    "model_format": s.model_format,
                     "sku": "GlobalStandard",
                     "capacity": 100,
                     "provisioning_state": "Succeeded",
@@ -219,35 +298,39 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     "last_seen": end,
                     "removed_at": start - timedelta(days=3) if s.removed else None,
                 }
-                for s in SPECS
+                for s in specs
             ],
         )
         d = TABLES["deployment"]
         ids = {name: dep_id for dep_id, name in conn.execute(select(d.c.id, d.c.name))}
+        labels = label_ids(conn, names.CONTEXT_LENGTH, [BASE_LABEL, LONG_LABEL])
 
         metric_rows: list[dict[str, object]] = []
         hist_rows: list[dict[str, object]] = []
         ttlb_average: dict[tuple[int, datetime], float] = {}
-        for spec in SPECS:
+        for spec in specs:
             if not spec.rate:
                 continue
             dep_id = ids[spec.name]
+            # another publisher's traffic comes from a third stream: the seed's own data is the
+            # same with or without it
+            sim = rng if spec.claude else random.Random(seed * 1_000_003 + 2)
             for i in range(minutes):
                 minute = start + timedelta(minutes=i)
-                burst = rng.random() < 0.08
-                n = max(0, round(rng.gauss(spec.rate, spec.rate / 3)))
-                if rng.random() < 0.05:
+                burst = sim.random() < 0.08
+                n = max(0, round(sim.gauss(spec.rate, spec.rate / 3)))
+                if sim.random() < 0.05:
                     n = 0  # an idle minute
                 batch: list[SimRequest] = []
                 for _ in range(n):
-                    status = _status(rng, burst)
+                    status = _status(sim, burst)
                     ok = 200 <= status < 300
                     if ok:
-                        duration = max(1, round(math.exp(rng.gauss(spec.latency_mu, 0.7))))
+                        duration = max(1, round(math.exp(sim.gauss(spec.latency_mu, 0.7))))
                     else:
-                        duration = rng.randint(3, 400)
+                        duration = sim.randint(3, 400)
                     offset = timedelta(
-                        seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999_999)
+                        seconds=sim.randint(0, 59), microseconds=sim.randint(0, 999_999)
                     )
                     batch.append(
                         SimRequest(
@@ -255,15 +338,21 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                             deployment_id=dep_id,
                             status=status,
                             duration_ms=duration,
-                            input_tokens=rng.randint(200, 6000) if ok else 0,
-                            output_tokens=rng.randint(20, 2500) if ok else 0,
-                            correlation_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                            client_request_id=_request_id(rng) if rng.random() < 0.3 else None,
+                            input_tokens=sim.randint(200, 6000) if ok else 0,
+                            output_tokens=sim.randint(20, 2500) if ok else 0,
+                            correlation_id=str(uuid.UUID(int=sim.getrandbits(128), version=4)),
+                            client_request_id=_request_id(sim) if sim.random() < 0.3 else None,
                             logged=not ok or duration >= SLOW_MS,
+                            **(
+                                _cache_and_ttft(cache_rng, duration)  # type: ignore[arg-type]
+                                if ok and spec.claude
+                                else {}
+                            ),
                         )
                     )
                 requests.extend(batch)
                 metric_rows.extend(_metric_rows(minute, dep_id, batch))
+                metric_rows.extend(_claude_rows(minute, dep_id, batch, labels))
                 hist_rows.extend(_hist_rows(minute, dep_id, batch))
                 durations = [r.duration_ms for r in batch if 200 <= r.status < 300]
                 if durations:
@@ -297,24 +386,46 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
             ],
         )
         spend = _spend(rng, ids, start, end)
-        upsert(
-            conn,
-            "spend_daily",
-            [
+        models = {ids[s.name]: s.model for s in specs}
+        tokens = _day_tokens(requests)
+        savings: dict[tuple[int, date], Decimal | None] = {}
+        spend_rows = []
+        for (dep_id, day), (estimated, billed) in spend.items():
+            t = tokens.get((dep_id, day), _DayTokens())
+            savings[(dep_id, day)] = t.savings(models[dep_id], day)
+            spend_rows.append(
                 {
                     "day": day,
                     "deployment_id": dep_id,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
+                    **t.columns(),
                     "estimated": estimated,
                     "billed_allocated": billed,
+                    "cache_savings": savings[(dep_id, day)],
                     "unpriced": False,
+                    "claude": True,
                     "status": "provisional" if billed is None else "final",
                     "computed_at": end,
                 }
-                for (dep_id, day), (estimated, billed) in spend.items()
-            ],
-        )
+            )
+        if other_publisher:  # its tokens are kept, never an estimate nor a share of the bill
+            other = ids[OTHER_PUBLISHER.name]
+            for (dep_id, day), t in sorted(tokens.items()):
+                if dep_id == other:
+                    spend_rows.append(
+                        {
+                            "day": day,
+                            "deployment_id": dep_id,
+                            **t.columns(),
+                            "estimated": None,
+                            "billed_allocated": None,
+                            "cache_savings": None,
+                            "unpriced": False,
+                            "claude": False,
+                            "status": "provisional",
+                            "computed_at": end,
+                        }
+                    )
+        upsert(conn, "spend_daily", spend_rows)
         _collector_state(conn, start, end)
     return Seed(
         start=start,
@@ -323,7 +434,86 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
         requests=requests,
         spend=spend,
         ttlb_average=ttlb_average,
+        savings=savings,
+        not_claude=frozenset(s.name for s in specs if not s.claude),
     )
+
+
+@dataclass
+class _DayTokens:
+    """A deployment's tokens on one day, cache tokens per ``ContextLength`` label."""
+
+    input: int = 0
+    output: int = 0
+    cache: dict[str, list[int]] = field(default_factory=dict)  # label -> [read, 5m, 1h]
+
+    def columns(self) -> dict[str, int]:
+        parts = list(self.cache.values())
+        return {
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_tokens": sum(p[0] for p in parts),
+            "cache_write_5m_tokens": sum(p[1] for p in parts),
+            "cache_write_1h_tokens": sum(p[2] for p in parts),
+        }
+
+    def savings(self, model: str, day: date) -> Decimal | None:
+        parts = [CacheTokens(label, *p) for label, p in sorted(self.cache.items())]
+        return cache_savings(default_sheet(), model, day, parts)
+
+
+def _day_tokens(requests: list[SimRequest]) -> dict[tuple[int, date], _DayTokens]:
+    days: dict[tuple[int, date], _DayTokens] = {}
+    for r in requests:
+        if not 200 <= r.status < 300:
+            continue
+        t = days.setdefault((r.deployment_id, r.minute.date()), _DayTokens())
+        t.input += r.input_tokens
+        t.output += r.output_tokens
+        if r.cache_read or r.cache_write_5m or r.cache_write_1h:
+            acc = t.cache.setdefault(r.context_label, [0, 0, 0])
+            acc[0] += r.cache_read
+            acc[1] += r.cache_write_5m
+            acc[2] += r.cache_write_1h
+    return days
+
+
+def _claude_rows(
+    minute: datetime, dep_id: int, batch: list[SimRequest], labels: dict[str, int]
+) -> list[dict[str, object]]:
+    """The cache metrics (per ``ContextLength`` label, its ``metric_label`` id as the split
+    code) and NormalizedTimeToFirstToken of a minute's successful Claude requests."""
+    timed = [r.ttft_ms for r in batch if r.ttft_ms is not None]
+    if not timed:
+        return []
+    base = {"ts": minute, "deployment_id": dep_id}
+    empty = dict.fromkeys(("total", "count", "minimum", "maximum", "average"))
+    rows: list[dict[str, object]] = [
+        {
+            **base,
+            "metric": names.TTFT,
+            "status_code": 0,
+            "total": float(sum(timed)),
+            "count": float(len(timed)),
+            "minimum": float(min(timed)),
+            "maximum": float(max(timed)),
+            "average": sum(timed) / len(timed),
+        }
+    ]
+    for metric, attr in (
+        (names.CACHE_READ, "cache_read"),
+        (names.CACHE_WRITE_5M, "cache_write_5m"),
+        (names.CACHE_WRITE_1H, "cache_write_1h"),
+    ):
+        per_label = Counter[str]()
+        for r in batch:
+            per_label[r.context_label] += getattr(r, attr)
+        for label, total in sorted(per_label.items()):
+            if total:  # Azure sends no point for an empty minute
+                rows.append(
+                    {**base, "metric": metric, "status_code": labels[label], "total": float(total)}
+                )
+    return [{**empty, **row} for row in rows]
 
 
 def _metric_rows(minute: datetime, dep_id: int, batch: list[SimRequest]) -> list[dict[str, object]]:

@@ -36,7 +36,9 @@ class DeploymentLine:
 
     ``spend_status`` is ``final`` when every spend day is final, ``provisional`` when any is not,
     None without spend rows. ``forecast_month_end`` is the month (of the period's last day) to
-    its end; ``budget_state`` is the state of the deployment's own budget, if it has one.
+    its end; ``budget_state`` is the state of the deployment's own budget, if it has one. The
+    prompt-cache figures and the mean time to first token are ``summary``'s too; ``claude`` is
+    False for a deployment of another publisher (no estimate, no share of the Claude bill).
     """
 
     deployment_id: int
@@ -59,6 +61,13 @@ class DeploymentLine:
     spend_status: str | None
     forecast_month_end: Decimal | None
     budget_state: str | None
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_hit_rate: float | None = None
+    cache_savings: Decimal | None = None
+    ttft_avg_ms: float | None = None
+    claude: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,12 @@ class Totals:
     spend_estimated: Decimal | None
     spend_billed: Decimal | None
     spend_variance: Decimal | None
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    #: over the Claude deployments (other publishers report no prompt-cache metrics)
+    cache_hit_rate: float | None = None
+    cache_savings: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,11 +301,22 @@ def assemble(
                 if m is None
                 else (m.spent if complete else m.forecast_total),
                 budget_state=own_budget.get(s.deployment_id),
+                cache_read_tokens=s.cache_read_tokens,
+                cache_write_5m_tokens=s.cache_write_5m_tokens,
+                cache_write_1h_tokens=s.cache_write_1h_tokens,
+                cache_hit_rate=s.cache_hit_rate,
+                cache_savings=s.cache_savings,
+                ttft_avg_ms=s.ttft_avg_ms,
+                claude=s.claude,
             )
         )
     requests = sum(x.requests for x in lines)
     s429 = sum(x.status_429 for x in lines)
     errors = sum(x.status_429 + x.status_4xx_other + x.status_5xx for x in lines)
+    claude = [x for x in lines if x.claude]
+    reads = sum(x.cache_read_tokens for x in lines)
+    writes_5m = sum(x.cache_write_5m_tokens for x in lines)
+    writes_1h = sum(x.cache_write_1h_tokens for x in lines)
     totals = Totals(
         requests=requests,
         status_2xx=sum(x.status_2xx for x in lines),
@@ -304,6 +330,13 @@ def assemble(
         spend_estimated=_sum_money([x.spend_estimated for x in lines]),
         spend_billed=_sum_money([x.spend_billed for x in lines]),
         spend_variance=_sum_money([x.spend_variance for x in lines]),
+        cache_read_tokens=reads,
+        cache_write_5m_tokens=writes_5m,
+        cache_write_1h_tokens=writes_1h,
+        cache_hit_rate=queries.cache_hit_rate(
+            sum(x.input_tokens for x in claude), reads, writes_5m, writes_1h
+        ),
+        cache_savings=_sum_money([x.cache_savings for x in lines]),
     )
     return Report(
         period=period,
@@ -345,9 +378,10 @@ def assemble(
 def _daily(
     period: Period, lines: Sequence[DeploymentLine], spend: Sequence[queries.SpendDay]
 ) -> tuple[DailySeries, ...]:
-    """A series per deployment that has spend rows in the period, in the table's order."""
+    """A series per Claude deployment that has spend rows in the period, in the table's order
+    (other publishers' deployments have neither an estimate nor a share of the bill)."""
     by_key = {(d.deployment_id, d.day): d for d in spend}
-    with_spend = {d.deployment_id for d in spend}
+    with_spend = {d.deployment_id for d in spend if d.claude}
     series = []
     for line in lines:
         if line.deployment_id not in with_spend:

@@ -41,6 +41,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     "spend_status",
     "forecast_month_end_usd",
     "budget_state",
+    # appended (existing consumers keep their column order): the prompt cache and TTFT
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_hit_rate",
+    "cache_savings_usd",
+    "ttft_avg_ms",
 )
 
 
@@ -103,6 +110,12 @@ def csv_rows(report: Report) -> list[list[str]]:
                 x.spend_status or "",
                 _micro(x.forecast_month_end),
                 x.budget_state or "",
+                str(x.cache_read_tokens),
+                str(x.cache_write_5m_tokens),
+                str(x.cache_write_1h_tokens),
+                _ratio(x.cache_hit_rate),
+                _micro(x.cache_savings),
+                "" if x.ttft_avg_ms is None else f"{x.ttft_avg_ms:.3f}",
             ]
         )
     return rows
@@ -180,12 +193,15 @@ def _table(head: Iterable[str], rows: Iterable[str], left: int) -> str:
     )
 
 
+NOT_CLAUDE = "not Claude"
+
+
 def _line_cells(x: DeploymentLine) -> str:
     return "".join(
         [
             _td(x.resource, "l"),
             _td(x.deployment, "l"),
-            _td(x.model or "-", "l"),
+            _td((x.model or "-") + ("" if x.claude else f" ({NOT_CLAUDE})"), "l"),
             _td(usd(x.spend_estimated)),
             _td(usd(x.spend_billed)),
             _td(usd(x.spend_variance)),
@@ -198,6 +214,12 @@ def _line_cells(x: DeploymentLine) -> str:
             _td(ms(x.p95_ms)),
             _td(usd(x.forecast_month_end)),
             _state(x.budget_state),
+            _td(count(x.cache_read_tokens)),
+            _td(count(x.cache_write_5m_tokens)),
+            _td(count(x.cache_write_1h_tokens)),
+            _td(pct(x.cache_hit_rate)),
+            _td(usd(x.cache_savings)),
+            _td(ms(x.ttft_avg_ms)),
         ]
     )
 
@@ -206,7 +228,8 @@ def _deployments(report: Report) -> str:
     head = (
         "resource", "deployment", "model", "spend estimated", "spend billed", "variance",
         "spend status", "input tokens", "output tokens", "requests", "429 rate", "error rate",
-        "p95 latency (ms)", "forecast month end", "budget",
+        "p95 latency (ms)", "forecast month end", "budget", "cache reads", "cache writes 5 min",
+        "cache writes 1 h", "cache hit rate", "cache savings", "TTFT avg (ms)",
     )  # fmt: skip
     rows = [f"<tr>{_line_cells(x)}</tr>" for x in report.lines]
     t = report.totals
@@ -228,6 +251,12 @@ def _deployments(report: Report) -> str:
                 _td(pct(t.error_rate)),
                 "<td></td>",
                 _td(usd(report.month.forecast_total)),
+                "<td></td>",
+                _td(count(t.cache_read_tokens)),
+                _td(count(t.cache_write_5m_tokens)),
+                _td(count(t.cache_write_1h_tokens)),
+                _td(pct(t.cache_hit_rate)),
+                _td(usd(t.cache_savings)),
                 "<td></td>",
             ]
         )
@@ -400,7 +429,12 @@ def render_html(report: Report) -> str:
         '<p class="note">Variance is billed minus estimated over the days of the period that '
         "are billed already (the bill arrives a day or two late). Latency is the upper bound "
         "of the histogram bucket holding the 95th percentile of successful requests. The "
-        "forecast is for the month of the period's last day, as of that day.</p>",
+        "forecast is for the month of the period's last day, as of that day. Cache hit rate: "
+        "cache reads / (uncached input + cache writes + cache reads); cache savings: what the "
+        "reads saved over plain input, less the write premiums (estimated at list price). TTFT "
+        "avg: mean of Azure's NormalizedTimeToFirstToken, which has no percentiles. A model "
+        f"marked {NOT_CLAUDE} is another publisher's: no estimate, never a share of the Claude "
+        "bill.</p>",
         "<h2>Daily spend per deployment</h2>",
         _charts(report),
         "<h2>Top movers against the previous period</h2>",

@@ -170,7 +170,8 @@ class DeploymentSummary:
     cache_read_tokens: int = 0
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
-    #: cache reads / (uncached input + cache writes + cache reads); None without input
+    #: cache reads / (uncached input + cache writes + cache reads); None without input, and for
+    #: other publishers (Azure reports the prompt-cache metrics for Anthropic deployments only)
     cache_hit_rate: float | None = None
     #: what the reads saved over plain input, less the write premiums (estimated, USD, days)
     cache_savings: Decimal | None = None
@@ -200,6 +201,10 @@ class TimeseriesPoint:
     ttlb_avg_ms: float | None
     ttlb_max_ms: float | None
     availability_pct: float | None
+    #: Azure's NormalizedTimeToFirstToken over the step: mean of the minutes' averages (weighted
+    #: by their counts where given) and the largest maximum; Azure gives no TTFT percentiles
+    ttft_avg_ms: float | None = None
+    ttft_max_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,6 +647,13 @@ def context_labels(conn: Connection) -> dict[int, str]:
     return {int(ident): value for ident, value in rows}
 
 
+def context_label_values(engine: Engine) -> list[str]:
+    """The ``ContextLength`` labels the store has seen (sorted), to check against the price
+    sheet's tiers (``PriceSheet.unmapped``)."""
+    with _reading(engine) as conn:
+        return sorted(set(context_labels(conn).values()))
+
+
 def cache_hit_rate(inp: int, read: int, write_5m: int, write_1h: int) -> float | None:
     """Cache reads / (uncached input + cache writes + cache reads): the share of prompt tokens
     served from the cache. None when no prompt tokens were counted."""
@@ -789,6 +801,7 @@ def summary(
         read, w5, w1 = (
             _int(r[k]) for k in ("cache_read_tokens", "cache_write_5m", "cache_write_1h")
         )
+        claude = is_claude_deployment(r["model_format"], r["model"])
         result.append(
             DeploymentSummary(
                 resource=_resource_name(r["resource_name"], r["resource_id"]),
@@ -816,12 +829,12 @@ def summary(
                 cache_read_tokens=read,
                 cache_write_5m_tokens=w5,
                 cache_write_1h_tokens=w1,
-                cache_hit_rate=cache_hit_rate(inp, read, w5, w1),
+                cache_hit_rate=cache_hit_rate(inp, read, w5, w1) if claude else None,
                 cache_savings=_money(r["cache_savings"]),
                 ttft_avg_ms=_mean(
                     r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
                 ),
-                claude=is_claude_deployment(r["model_format"], r["model"]),
+                claude=claude,
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
@@ -845,22 +858,26 @@ def timeseries(
     deployment: str | None = None,
     model: str | None = None,
 ) -> list[TimeseriesPoint]:
-    """Per step and deployment: requests by status class, 429s, tokens, TTLB, availability.
+    """Per step and deployment: requests by status class, 429s, tokens, TTLB, TTFT,
+    availability.
 
     Only steps with data are returned (the dashboard fills gaps); ``ts`` is the step's start,
-    steps aligned on the UTC epoch (days start at midnight UTC). ``ttlb_avg_ms`` is weighted by
-    the number of requests measured each minute.
+    steps aligned on the UTC epoch (days start at midnight UTC). ``ttlb_avg_ms`` and
+    ``ttft_avg_ms`` are weighted by the number of requests measured each minute (the plain mean
+    of the minutes' averages where Azure gave no count); ``ttft_max_ms`` is the step's largest
+    per-minute maximum.
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
     m = _metric_rows(
         since,
         until,
-        [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, AVAILABILITY],
+        [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, TTFT, AVAILABILITY],
         step_s=seconds,
     )
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     is_ttlb = m.c.metric == TTLB
+    is_ttft = m.c.metric == TTFT
     where: list[ColumnElement[bool]] = []
     filters = _deployment_filters(resource, deployment, model, deployment_ids)
     if filters:
@@ -877,6 +894,13 @@ def timeseries(
                 / func.nullif(func.sum(case((is_ttlb, m.c.average_n))), 0),
             ).label("ttlb_avg"),
             func.max(case((is_ttlb, m.c.maximum))).label("ttlb_max"),
+            func.coalesce(
+                func.sum(case((is_ttft, m.c.avg_x_count)))
+                / func.nullif(func.sum(case((is_ttft, m.c["count"]))), 0),
+                func.sum(case((is_ttft, m.c.average_sum)))
+                / func.nullif(func.sum(case((is_ttft, m.c.average_n))), 0),
+            ).label("ttft_avg"),
+            func.max(case((is_ttft, m.c.maximum))).label("ttft_max"),
             (
                 func.sum(case((m.c.metric == AVAILABILITY, m.c.average_sum)))
                 / func.nullif(func.sum(case((m.c.metric == AVAILABILITY, m.c.average_n))), 0)
@@ -918,6 +942,8 @@ def timeseries(
                 ttlb_avg_ms=_float(r["ttlb_avg"]),
                 ttlb_max_ms=_float(r["ttlb_max"]),
                 availability_pct=_float(r["availability"]),
+                ttft_avg_ms=_float(r["ttft_avg"]),
+                ttft_max_ms=_float(r["ttft_max"]),
             )
         )
     return points
@@ -1287,7 +1313,10 @@ __all__ = [
     "RequestRecord",
     "SourceFreshness",
     "TimeseriesPoint",
+    "cache_hit_rate",
     "collector_health",
+    "context_label_values",
+    "context_labels",
     "deployments",
     "freshness",
     "latency_percentiles_over_time",

@@ -50,7 +50,8 @@ if not seen:
 for code in seen:
     rows = table[table["status_code"] == code]
     where = ", ".join(
-        f"{r.resource}/{r.deployment} ({r.requests:,})" for r in rows.itertuples(index=False)
+        f"{c.escape_markdown(f'{r.resource}/{r.deployment}')} ({r.requests:,})"
+        for r in rows.itertuples(index=False)
     )
     st.markdown(f"**{code}** · {status_fix(code)}  \n{where}")
 st.caption(

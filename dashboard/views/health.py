@@ -45,7 +45,11 @@ if not runs:
     st.stop()
 failed = [r for r in runs if r.status != RUN_SUCCEEDED]
 for run in failed:
-    st.warning(f"{run.source} · {run.scope}: last run {run.status}: {run.error or 'no message'}")
+    st.warning(
+        c.escape_markdown(
+            f"{run.source} · {run.scope}: last run {run.status}: {run.error or 'no message'}"
+        )
+    )
 table = c.frame(runs)
 table["age"] = [c.fmt_age(view.now - r.started_at) for r in runs]
 st.dataframe(

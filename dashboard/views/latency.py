@@ -1,5 +1,6 @@
-"""Latency: p50/p95/p99 over time per deployment from the histograms, time to last byte, and
-deployment changes marked as vertical rules."""
+"""Latency: p50/p95/p99 over time per deployment from the histograms, time to first token
+(average and maximum: Azure gives no TTFT percentiles), time to last byte, and deployment changes
+marked as vertical rules."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard import common as c
+
+TTFT_CAPTION = (
+    "Time to first token is Azure Monitor's NormalizedTimeToFirstToken, per step: the average "
+    "of the minutes' averages weighted by the requests they timed, and the largest maximum. "
+    "Azure gives no TTFT percentiles: the metric has only Average, Minimum and Maximum."
+)
 
 view = c.page_view("Latency")
 c.show_freshness(view)
@@ -34,6 +41,40 @@ else:
     )
 
 series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
+st.subheader("Time to first token (Azure Monitor)")
+ttft = series.dropna(subset=["ttft_avg_ms"]) if not series.empty else series
+if ttft.empty:
+    st.info("No NormalizedTimeToFirstToken metric in this window.")
+else:
+    ttft = ttft.assign(deployment=[names.get(i, "?") for i in ttft["deployment_id"]])
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.lines(ttft, "ttft_avg_ms", "Average time to first token (ms)", changes=marks),
+        width="stretch",
+    )
+    right.altair_chart(
+        charts.lines(ttft, "ttft_max_ms", "Maximum time to first token (ms)", changes=marks),
+        width="stretch",
+    )
+    averages = [
+        s
+        for s in c.load_summary(view.url, view.since, view.until)
+        if view.keep(s.deployment_id) and s.ttft_avg_ms is not None
+    ]
+    if averages:
+        st.dataframe(
+            c.frame(averages)[["resource", "deployment", "ttft_avg_ms"]],
+            hide_index=True,
+            column_config={
+                "resource": st.column_config.TextColumn("Resource"),
+                "deployment": st.column_config.TextColumn("Deployment"),
+                "ttft_avg_ms": st.column_config.NumberColumn(
+                    "Average time to first token over the window (ms)", format="%.0f"
+                ),
+            },
+        )
+st.caption(TTFT_CAPTION)
+
 st.subheader("Time to last byte (Azure Monitor)")
 ttlb = series.dropna(subset=["ttlb_avg_ms"]) if not series.empty else series
 if ttlb.empty:

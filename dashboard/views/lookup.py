@@ -49,7 +49,9 @@ except RequestNotFound as exc:
 
 request = found.request
 ok = 200 <= request.status < 300
-st.subheader(f"{'✅' if ok else '❌'} {request.status} on {found.deployment or '?'}")
+st.subheader(
+    f"{'✅' if ok else '❌'} {request.status} on {c.escape_markdown(found.deployment or '?')}"
+)
 (st.success if ok else st.error)(f"What to do: {found.fix}")
 
 left, middle, right = st.columns(3)

@@ -1,11 +1,13 @@
-"""Overview: one row per deployment over the window, with the freshness of every source; then
-the month so far: spend to date, forecast to month end and budgets."""
+"""Overview: one row per deployment over the window (traffic, latency, tokens, prompt-cache hit
+rate and savings, spend; other publishers' deployments marked "not Claude"), with the freshness
+of every source; the other publishers' cost per resource; then the month so far: spend to date,
+forecast to month end and budgets."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, month
+from dashboard import charts, month, publishers
 from dashboard import common as c
 
 view = c.page_view("Overview")
@@ -27,6 +29,7 @@ if not points.empty:
 
 table = c.frame(rows)
 table["trend"] = [trend.get(s.deployment_id, []) for s in rows]
+table["publisher"] = [c.publisher(s.claude) for s in rows]
 columns = [
     "resource",
     "deployment",
@@ -39,9 +42,12 @@ columns = [
     "p99_ms",
     "input_tokens",
     "output_tokens",
+    "cache_hit_rate",
+    "cache_savings",
     "spend_estimated",
     "spend_billed",
     "trend",
+    "publisher",
 ]
 st.dataframe(
     table[columns],
@@ -69,6 +75,17 @@ st.dataframe(
         ),
         "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
         "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
+        "cache_hit_rate": st.column_config.NumberColumn(
+            "Cache hit rate",
+            format="percent",
+            help="Prompt-cache reads / (uncached input + cache writes + cache reads).",
+        ),
+        "cache_savings": st.column_config.NumberColumn(
+            "Cache savings (USD)",
+            format="dollar",
+            help="What the cache reads saved over plain input, less the cache-write premiums "
+            "(estimated, over the UTC days the window touches).",
+        ),
         "spend_estimated": st.column_config.NumberColumn(
             "Spend est. (USD)", format="dollar", help="Tokens x list price."
         ),
@@ -78,11 +95,17 @@ st.dataframe(
             help="The Marketplace bill allocated by the estimates; arrives about a day late.",
         ),
         "trend": st.column_config.LineChartColumn(f"Requests per {spark_step}"),
+        "publisher": st.column_config.TextColumn(
+            "Publisher",
+            help="not Claude: another publisher's model (e.g. OpenAI) on the resource; no "
+            "estimate, never a share of the Claude bill.",
+        ),
     },
 )
 st.caption(
     "Latency: successful requests, from the log-spaced histograms. Spend covers the UTC days "
     "the window touches; — means not known yet (never zero)."
 )
+publishers.show_other_publishers(view, rows)
 
 month.show_month(view)

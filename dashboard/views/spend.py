@@ -1,103 +1,152 @@
 """Spend: the month so far with its forecast and budgets; daily spend per deployment, estimated
-(tokens x list price) vs billed (the Marketplace bill allocated over deployments), variance and
-provisional/final status; the reconciliation per resource and day; CSV downloads of both."""
+(tokens x list price) vs billed (the Marketplace bill allocated over Claude deployments),
+variance, prompt-cache hit rate and savings, provisional/final status, other publishers'
+deployments marked "not Claude"; the prompt cache over the window; the reconciliation per
+resource and day with the other publishers' cost apart; CSV downloads of both."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, month
+from collector.store import queries
+from dashboard import cache, charts, month, publishers
 from dashboard import common as c
 
 view = c.page_view("Spend")
 c.show_freshness(view)
+cache.show_unmapped_labels(view)
 month.show_month(view)
+summary = c.load_summary(view.url, view.since, view.until)
 
 st.subheader("Per day and deployment")
 days = c.load_spend(view.url, view.since, view.until, view.deployment_ids)
+table = c.frame(days)
 if not days:
     st.info(
         "No spend for these days yet. Cost data arrives about a day late (Cost Management "
         "refreshes every few hours and revises recent days), and the spend step must have run "
         "after a cost collection. Try a longer range, or check Collector health."
     )
-    st.stop()
-
-table = c.frame(days)
-table["deployment_label"] = table["resource"] + "/" + table["deployment"]
-st.caption(f"UTC days {days[0].day} to {days[-1].day}, as computed by the spend step.")
-
-st.altair_chart(
-    charts.daily_bars(
-        table,
-        "estimated",
-        "Estimated spend (USD)",
-        color="deployment_label",
-        color_title="Deployment",
-    ),
-    width="stretch",
-)
-billed = table.dropna(subset=["billed_allocated"])
-if billed.empty:
-    st.info("Nothing billed yet for these days: the bill arrives about a day late.")
 else:
+    table["deployment_label"] = table["resource"] + "/" + table["deployment"]
+    table["cache_hit_rate"] = [  # other publishers report no prompt-cache metrics
+        queries.cache_hit_rate(
+            d.input_tokens, d.cache_read_tokens, d.cache_write_5m_tokens, d.cache_write_1h_tokens
+        )
+        if d.claude
+        else None
+        for d in days
+    ]
+    table["publisher"] = [c.publisher(d.claude) for d in days]
+    st.caption(f"UTC days {days[0].day} to {days[-1].day}, as computed by the spend step.")
+
+
+def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
+    """Charts, table and CSV of the spend per day and deployment."""
     st.altair_chart(
         charts.daily_bars(
-            billed,
-            "billed_allocated",
-            "Billed spend, allocated (USD)",
+            table,
+            "estimated",
+            "Estimated spend (USD)",
             color="deployment_label",
             color_title="Deployment",
         ),
         width="stretch",
     )
+    billed = table.dropna(subset=["billed_allocated"])
+    if billed.empty:
+        st.info("Nothing billed yet for these days: the bill arrives about a day late.")
+    else:
+        st.altair_chart(
+            charts.daily_bars(
+                billed,
+                "billed_allocated",
+                "Billed spend, allocated (USD)",
+                color="deployment_label",
+                color_title="Deployment",
+            ),
+            width="stretch",
+        )
 
-if table["unpriced"].any():
-    st.warning(
-        "Some deployments use a model missing from the price sheet: their estimate is unknown "
-        "(never $0). Add the model's prices to the price sheet."
+    if table["unpriced"].any():
+        st.warning(
+            "Some deployments use a model missing from the price sheet: their estimate is unknown "
+            "(never $0). Add the model's prices to the price sheet."
+        )
+
+    columns = [
+        "day",
+        "resource",
+        "deployment",
+        "model",
+        "estimated",
+        "billed_allocated",
+        "variance",
+        "status",
+        "unpriced",
+        # appended: the CSV's earlier columns keep their order
+        "cache_read_tokens",
+        "cache_write_5m_tokens",
+        "cache_write_1h_tokens",
+        "cache_hit_rate",
+        "cache_savings",
+        "publisher",
+    ]
+    shown = table[columns]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        placeholder=c.DASH,
+        column_config={
+            "day": st.column_config.DateColumn("Day (UTC)"),
+            "resource": st.column_config.TextColumn("Resource"),
+            "deployment": st.column_config.TextColumn("Deployment"),
+            "model": st.column_config.TextColumn("Model"),
+            "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
+            "billed_allocated": st.column_config.NumberColumn(
+                "Billed, allocated (USD)", format="dollar"
+            ),
+            "variance": st.column_config.NumberColumn(
+                "Variance (USD)", format="dollar", help="Billed minus estimated."
+            ),
+            "status": st.column_config.TextColumn(
+                "Status", help="provisional: the bill for the day may still change; final: settled."
+            ),
+            "unpriced": st.column_config.CheckboxColumn("Unpriced"),
+            "cache_read_tokens": st.column_config.NumberColumn("Cache reads", format="localized"),
+            "cache_write_5m_tokens": st.column_config.NumberColumn(
+                "Cache writes, 5 min", format="localized"
+            ),
+            "cache_write_1h_tokens": st.column_config.NumberColumn(
+                "Cache writes, 1 h", format="localized"
+            ),
+            "cache_hit_rate": st.column_config.NumberColumn(
+                "Cache hit rate",
+                format="percent",
+                help="Cache reads / (uncached input + cache writes + cache reads).",
+            ),
+            "cache_savings": st.column_config.NumberColumn(
+                "Cache savings (USD)", format="dollar", help="Estimated, at list price."
+            ),
+            "publisher": st.column_config.TextColumn(
+                "Publisher",
+                help="not Claude: another publisher's model; no estimate, never a share of the "
+                "Claude bill (its cost: Other publishers, below).",
+            ),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        shown.to_csv(index=False).encode(),
+        file_name=f"spend_{days[0].day}_{days[-1].day}.csv",
+        mime="text/csv",
     )
 
-columns = [
-    "day",
-    "resource",
-    "deployment",
-    "model",
-    "estimated",
-    "billed_allocated",
-    "variance",
-    "status",
-    "unpriced",
-]
-shown = table[columns]
-st.dataframe(
-    shown,
-    hide_index=True,
-    placeholder=c.DASH,
-    column_config={
-        "day": st.column_config.DateColumn("Day (UTC)"),
-        "resource": st.column_config.TextColumn("Resource"),
-        "deployment": st.column_config.TextColumn("Deployment"),
-        "model": st.column_config.TextColumn("Model"),
-        "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
-        "billed_allocated": st.column_config.NumberColumn(
-            "Billed, allocated (USD)", format="dollar"
-        ),
-        "variance": st.column_config.NumberColumn(
-            "Variance (USD)", format="dollar", help="Billed minus estimated."
-        ),
-        "status": st.column_config.TextColumn(
-            "Status", help="provisional: the bill for the day may still change; final: settled."
-        ),
-        "unpriced": st.column_config.CheckboxColumn("Unpriced"),
-    },
-)
-st.download_button(
-    "Download CSV",
-    shown.to_csv(index=False).encode(),
-    file_name=f"spend_{days[0].day}_{days[-1].day}.csv",
-    mime="text/csv",
-)
+
+if days:
+    _daily(table, days)
+cache.show_prompt_cache(view, summary, table)
 
 st.subheader("Reconciliation per resource and day")
 wanted = {d.resource_id.lower() for d in c.load_inventory(view.url) if view.keep(d.deployment_id)}
@@ -120,6 +169,7 @@ else:
             "variance_ratio",
             "drift_flagged",
             "status",
+            "other_billed",
         ]
     ]
     drifting = sum(r.drift_flagged for r in resources)
@@ -151,6 +201,12 @@ else:
             ),
             "drift_flagged": st.column_config.CheckboxColumn("Drift"),
             "status": st.column_config.TextColumn("Status"),
+            "other_billed": st.column_config.NumberColumn(
+                "Other publishers (USD)",
+                format="dollar",
+                help="Cost under other meters (e.g. Azure OpenAI): not part of the Claude bill "
+                "above, never allocated.",
+            ),
         },
     )
     st.download_button(
@@ -160,8 +216,11 @@ else:
         mime="text/csv",
     )
 
+publishers.show_other_publishers(view, summary)
+
 st.caption(
     "Claude is billed through the Azure Marketplace in one meter, so Cost Management cannot split "
-    "it by deployment: the bill is allocated in proportion to the estimates. Marketplace charges "
-    "are not covered by Azure credits."
+    "it by deployment: the bill is allocated over the Claude deployments in proportion to their "
+    "estimates (other publishers' deployments get none). Marketplace charges are not covered by "
+    "Azure credits."
 )

@@ -33,7 +33,7 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededSto
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'seeded.db'}"
     engine = migrate.prepare(url)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
-    built = seeding.build(engine, start=start, minutes=150)
+    built = seeding.build(engine, start=start, minutes=150, other_publisher=True)
     _add_pool_and_change(engine, built)
     _add_reconciliation_and_unpriced(engine, built)
     try:
@@ -105,6 +105,8 @@ def _add_pool_and_change(engine: Engine, built: seeding.Seed) -> None:
 
 #: Billed on contoso-swedencentral today with no estimate to allocate it to.
 UNALLOCATED = Decimal("2.50")
+#: Billed under other meters (the seed's OpenAI deployment) on contoso-eastus2 every billed day.
+OTHER_BILLED = Decimal("1.75")
 DRIFT_THRESHOLD = Decimal("0.15")
 
 
@@ -135,6 +137,7 @@ def _add_reconciliation_and_unpriced(engine: Engine, built: seeding.Seed) -> Non
                 and abs(variance) > DRIFT_THRESHOLD * estimated,
                 "status": "final" if billed is not None else "provisional",
                 "computed_at": built.end,
+                "other_billed": OTHER_BILLED if billed is not None else None,
             }
         )
     rows.append(
@@ -148,6 +151,7 @@ def _add_reconciliation_and_unpriced(engine: Engine, built: seeding.Seed) -> Non
             "drift_flagged": False,
             "status": "provisional",
             "computed_at": built.end,
+            "other_billed": None,
         }
     )
     d = TABLES["deployment"]
@@ -163,6 +167,10 @@ def _add_reconciliation_and_unpriced(engine: Engine, built: seeding.Seed) -> Non
                     "deployment_id": twin,
                     "input_tokens": 1000,
                     "output_tokens": 100,
+                    "cache_read_tokens": 0,
+                    "cache_write_5m_tokens": 0,
+                    "cache_write_1h_tokens": 0,
+                    "claude": True,
                     "estimated": None,
                     "billed_allocated": None,
                     "unpriced": True,
@@ -179,6 +187,13 @@ def _fresh_caches() -> Iterator[None]:
     st.cache_data.clear()
     yield
     st.cache_data.clear()
+
+
+@pytest.fixture
+def seeded(monkeypatch: pytest.MonkeyPatch, seeded_store: SeededStore) -> SeededStore:
+    """The seeded store, as the dashboard's store."""
+    use_store(monkeypatch, seeded_store.url)
+    return seeded_store
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, url: str) -> None:

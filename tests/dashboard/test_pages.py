@@ -44,12 +44,6 @@ def infos(at: AppTest) -> list[str]:
 
 
 @pytest.fixture
-def seeded(monkeypatch: pytest.MonkeyPatch, seeded_store: SeededStore) -> SeededStore:
-    use_store(monkeypatch, seeded_store.url)
-    return seeded_store
-
-
-@pytest.fixture
 def empty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     use_store(monkeypatch, url)

@@ -37,6 +37,13 @@ SUMMARY_KEYS = {
     "output_tokens",
     "spend_estimated",
     "spend_billed",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_hit_rate",
+    "cache_savings",
+    "ttft_avg_ms",
+    "claude",
 }
 LOOKUP_KEYS = {
     "apim_request_id",
@@ -132,12 +139,30 @@ def test_summary_json_has_the_keys_and_the_seed_numbers(run: Run, seeded: Seed) 
         assert row["input_tokens"] == expected.input_tokens
         assert row["output_tokens"] == expected.output_tokens
         assert row["p95_ms"] == expected.percentile_ms(0.95)
+        assert row["cache_read_tokens"] == expected.cache_read_tokens
+        assert row["cache_write_5m_tokens"] == expected.cache_write_5m_tokens
+        assert row["cache_write_1h_tokens"] == expected.cache_write_1h_tokens
+        if expected.cache_hit_rate is None:
+            assert row["cache_hit_rate"] is None
+        else:
+            assert row["cache_hit_rate"] == pytest.approx(expected.cache_hit_rate)
+        savings = expected.cache_savings
+        assert row["cache_savings"] == (None if savings is None else float(savings))
+        if expected.ttft_avg_ms is None:
+            assert row["ttft_avg_ms"] is None
+        else:
+            assert row["ttft_avg_ms"] == pytest.approx(expected.ttft_avg_ms)
+        assert row["claude"] is True
     by_name = {r["deployment"]: r for r in rows}
     assert by_name["support-bot"]["model"] == "claude-sonnet-4-5"
     assert by_name["support-bot"]["resource"] == "contoso-eastus2"
     assert by_name["claude-haiku-4-5"]["spend_estimated"] is None
     assert by_name["claude-opus-4-1"]["rate_429"] is None
     assert isinstance(by_name["support-bot"]["spend_estimated"], float)
+    support = by_name["support-bot"]
+    assert support["cache_read_tokens"] > 0 and 0 < support["cache_hit_rate"] < 1
+    assert isinstance(support["cache_savings"], float) and support["ttft_avg_ms"] > 0
+    assert by_name["claude-haiku-4-5"]["cache_savings"] is None  # no spend rows: unknown
 
 
 def test_summary_prints_a_table_by_default(
@@ -145,11 +170,21 @@ def test_summary_prints_a_table_by_default(
 ) -> None:
     code, out, err = run("summary", "--since", _iso(seeded.start), "--until", _iso(seeded.end))
     assert (code, err) == (0, "")
-    for text in ("deployment", "p95 ms", "429 rate", "support-bot", "claude-sonnet-4-5"):
+    for text in (
+        "deployment",
+        "p95 ms",
+        "429 rate",
+        "cache hit",
+        "support-bot",
+        "claude-sonnet-4-5",
+    ):
         assert text in out
     [support] = queries.summary(seeded_pair[0], seeded.start, seeded.end, deployment="support-bot")
     assert f"{support.requests:,}" in out
     assert f"{support.p95_ms:,.0f}" in out
+    assert support.cache_hit_rate is not None
+    line = next(x for x in out.splitlines() if "support-bot" in x)
+    assert f"{support.cache_hit_rate:.1%}" in line
 
 
 @pytest.mark.parametrize(
@@ -331,3 +366,29 @@ def test_the_read_commands_default_to_the_last_24_hours() -> None:
     now = datetime(2026, 11, 2, 12, tzinfo=UTC)
     assert window(None, None, now) == (now - timedelta(hours=24), now)
     assert window("2026-11-02T06:00", None, now) == (now - timedelta(hours=6), now)
+
+
+def test_summary_table_marks_other_publishers_and_shows_the_cache_hit_rate() -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from collector.cli_read import summary_table
+
+    base = queries.DeploymentSummary(
+        resource="r", deployment="gpt", model="gpt-4o-mini", requests=10, status_2xx=10,
+        status_429=0, status_4xx_other=0, status_5xx=0, rate_429=0.0, error_rate=0.0,
+        p50_ms=None, p95_ms=None, p99_ms=None, input_tokens=100, output_tokens=10,
+        spend_estimated=None, spend_billed=None, resource_id="r", deployment_id=1,
+    )  # fmt: skip
+    rows = [
+        replace(base, claude=False),
+        replace(base, deployment="claude", model="claude-opus-4-5", cache_hit_rate=0.25),
+    ]
+    console = Console(width=300, record=True)
+    console.print(summary_table(rows, datetime(2026, 11, 1), datetime(2026, 11, 2)))
+    lines = console.export_text().splitlines()
+    gpt = next(x for x in lines if " gpt " in x)
+    claude = next(x for x in lines if " claude " in x)
+    assert "gpt-4o-mini (not Claude)" in gpt
+    assert "not Claude" not in claude and "25.0%" in claude

@@ -264,6 +264,54 @@ def test_timeseries_ttlb_over_an_hour_is_weighted_by_requests(engine: Engine, se
     assert point.ttlb_max_ms == max(durations)
 
 
+@pytest.mark.parametrize("step", ["1m", "1h", "1d"])
+def test_timeseries_ttft_equals_the_seed(engine: Engine, seeded: Seed, step: str) -> None:
+    """Average (weighted by the requests timed) and maximum of NormalizedTimeToFirstToken per
+    step, from the minutes, hours or days rollups alike."""
+    seconds = queries.STEPS[step]
+    groups: dict[tuple[datetime, int], list[int]] = defaultdict(list)
+    for r in seeded.requests:
+        if r.ttft_ms is not None:
+            groups[(_floor(r.minute, seconds), r.deployment_id)].append(r.ttft_ms)
+    assert groups
+    points = queries.timeseries(engine, seeded.start, seeded.end, step=step)
+    got = {(p.ts, p.deployment_id): p for p in points if p.ttft_avg_ms is not None}
+    assert set(got) == set(groups)
+    for key, values in groups.items():
+        assert got[key].ttft_avg_ms == pytest.approx(sum(values) / len(values)), key
+        assert got[key].ttft_max_ms == max(values), key
+
+
+def test_summary_has_the_seed_s_cache_tokens_hit_rate_savings_and_ttft(
+    engine: Engine, seeded: Seed
+) -> None:
+    since, until = seeded.start + timedelta(minutes=17), seeded.end - timedelta(minutes=29)
+    truth = seeded.expected(since, until)
+    rows = queries.summary(engine, since, until)
+    assert any(r.cache_read_tokens and r.ttft_avg_ms for r in rows)
+    for row in rows:
+        want = truth[row.deployment_id]
+        assert (row.cache_read_tokens, row.cache_write_5m_tokens, row.cache_write_1h_tokens) == (
+            want.cache_read_tokens,
+            want.cache_write_5m_tokens,
+            want.cache_write_1h_tokens,
+        ), row.deployment
+        if want.cache_hit_rate is None:
+            assert row.cache_hit_rate is None
+        else:
+            assert row.cache_hit_rate == pytest.approx(want.cache_hit_rate)
+        assert row.cache_savings == want.cache_savings, row.deployment
+        if want.ttft_avg_ms is None:
+            assert row.ttft_avg_ms is None
+        else:
+            assert row.ttft_avg_ms == pytest.approx(want.ttft_avg_ms)
+        assert row.claude
+
+
+def test_the_context_labels_of_the_store_are_listed(engine: Engine) -> None:
+    assert queries.context_label_values(engine) == sorted([seeding.BASE_LABEL, seeding.LONG_LABEL])
+
+
 def test_timeseries_filters_by_deployment(engine: Engine, seeded: Seed) -> None:
     haiku = seeded.deployment_ids["claude-haiku-4-5"]
     by_id = queries.timeseries(engine, seeded.start, seeded.end, step="1h", deployment_ids=[haiku])

@@ -31,7 +31,7 @@ class Seeded:
 def open_seeded(kind: str, folder: Path, request: pytest.FixtureRequest) -> Seeded:
     pg = request.getfixturevalue("pg_server") if kind == "postgres" else None
     engine = seeding.open_store(kind, folder, pg)
-    seed = seeding.build(engine)
+    seed = seeding.build(engine, other_publisher=True)
     add_history(engine, seed)
     return Seeded(engine, seed, kind)
 

@@ -47,7 +47,9 @@ def test_report_totals_equal_summary_for_the_same_period(
         for name in (
             "requests", "status_2xx", "status_429", "status_4xx_other", "status_5xx",
             "rate_429", "error_rate", "p95_ms", "input_tokens", "output_tokens",
-            "spend_estimated", "spend_billed", "spend_variance",
+            "spend_estimated", "spend_billed", "spend_variance", "cache_read_tokens",
+            "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_hit_rate", "cache_savings",
+            "ttft_avg_ms", "claude",
         ):  # fmt: skip
             assert getattr(line, name) == getattr(row, name), (line.deployment, name)
     t = report.totals
@@ -59,6 +61,14 @@ def test_report_totals_equal_summary_for_the_same_period(
     assert t.spend_estimated == _sum([r.spend_estimated for r in rows])
     assert t.spend_billed == _sum([r.spend_billed for r in rows])
     assert t.spend_variance == _sum([r.spend_variance for r in rows])
+    assert t.cache_read_tokens == sum(r.cache_read_tokens for r in rows)
+    assert t.cache_write_5m_tokens == sum(r.cache_write_5m_tokens for r in rows)
+    assert t.cache_write_1h_tokens == sum(r.cache_write_1h_tokens for r in rows)
+    assert t.cache_savings == _sum([r.cache_savings for r in rows])
+    claude_input = sum(r.input_tokens for r in rows if r.claude)
+    assert t.cache_hit_rate == queries.cache_hit_rate(
+        claude_input, t.cache_read_tokens, t.cache_write_5m_tokens, t.cache_write_1h_tokens
+    )
     # The CSV carries the same figures, to the micro-dollar.
     parsed = list(csv.DictReader(io.StringIO(render_csv(report))))
     assert sum(int(r["requests"]) for r in parsed) == t.requests
@@ -155,12 +165,69 @@ def test_month_outlook_and_budgets_are_as_of_the_period_s_last_day(
     assert "the month is complete" in render_html(october)
 
 
+#: The CSV's columns before the prompt cache and TTFT were added: consumers read them by position.
+FIRST_COLUMNS = (
+    "period", "period_start", "period_end", "resource", "deployment", "model", "requests",
+    "status_2xx", "status_429", "status_4xx_other", "status_5xx", "rate_429", "error_rate",
+    "p95_ms", "input_tokens", "output_tokens", "spend_estimated_usd", "spend_billed_usd",
+    "spend_variance_usd", "spend_status", "forecast_month_end_usd", "budget_state",
+)  # fmt: skip
+CACHE_COLUMNS = (
+    "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_hit_rate",
+    "cache_savings_usd", "ttft_avg_ms",
+)  # fmt: skip
+
+
 def test_csv_has_the_documented_columns(seeded: Seeded, config: ReportConfig) -> None:
     report = build_report(seeded.engine, period_before("day", date(2026, 11, 2)), config)
     rows = list(csv.reader(io.StringIO(render_csv(report))))
-    assert tuple(rows[0]) == CSV_COLUMNS
+    assert tuple(rows[0]) == CSV_COLUMNS == FIRST_COLUMNS + CACHE_COLUMNS
     assert len(rows) == 1 + len(report.lines)
     assert {r[0] for r in rows[1:]} == {"day"}
+
+
+@pytest.mark.parametrize(
+    "period",
+    [period_before("day", date(2026, 11, 2)), period_before("week", date(2026, 11, 9))],
+    ids=lambda p: p.slug,
+)
+def test_csv_and_html_carry_the_cache_and_ttft_of_each_deployment(
+    seeded: Seeded, config: ReportConfig, period: Period
+) -> None:
+    report = build_report(seeded.engine, period, config)
+    rows = queries.summary(seeded.engine, period.since, period.until)
+    parsed = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert [r["deployment"] for r in parsed] == [s.deployment for s in rows]
+    for got, want in zip(parsed, rows, strict=True):
+        assert int(got["cache_read_tokens"]) == want.cache_read_tokens
+        assert int(got["cache_write_5m_tokens"]) == want.cache_write_5m_tokens
+        assert int(got["cache_write_1h_tokens"]) == want.cache_write_1h_tokens
+        if want.cache_hit_rate is None:
+            assert got["cache_hit_rate"] == ""
+        else:
+            assert float(got["cache_hit_rate"]) == pytest.approx(want.cache_hit_rate, abs=1e-6)
+        if want.cache_savings is None:
+            assert got["cache_savings_usd"] == ""
+        else:
+            assert Decimal(got["cache_savings_usd"]) == want.cache_savings
+        if want.ttft_avg_ms is None:
+            assert got["ttft_avg_ms"] == ""
+        else:
+            assert float(got["ttft_avg_ms"]) == pytest.approx(want.ttft_avg_ms, abs=1e-3)
+    support = next(r for r in rows if r.deployment == "support-bot")
+    assert support.cache_read_tokens and support.cache_savings and support.ttft_avg_ms
+    other = next(r for r in rows if not r.claude)
+    assert other.deployment == "gpt-4o-mini" and other.cache_hit_rate is None
+    html = render_html(report)
+    for header in ("cache reads", "cache writes 5 min", "cache writes 1 h", "cache hit rate"):
+        assert f">{header}</th>" in html
+    assert ">TTFT avg (ms)</th>" in html
+    assert f"<td>{support.cache_read_tokens:,}</td>" in html
+    assert f"<td>{support.ttft_avg_ms:,.0f}</td>" in html
+    assert '<td class="l">gpt-4o-mini (not Claude)</td>' in html
+    assert '<td class="l">claude-sonnet-4-5</td>' in html
+    # no daily chart for the other publisher: it has no estimate and no share of the bill
+    assert [s.deployment for s in report.daily if s.deployment == other.deployment] == []
 
 
 def _window(period: Period) -> tuple[datetime, datetime]:
