@@ -33,7 +33,6 @@ log = logging.getLogger("foundry_monitor.collector")
 
 SOURCES = ("inventory", "metrics", "logs", "costs", "spend")
 METRICS_OVERLAP = timedelta(minutes=15)
-LOGS_OVERLAP = timedelta(minutes=30)
 METRICS_LAG = timedelta(minutes=1)
 LOGS_LAG = timedelta(minutes=0)
 METRICS_CHUNK = timedelta(hours=3)
@@ -283,7 +282,8 @@ class Collector:
     def _logs(
         self, clients: AzureClients, report: RunReport, workspace: str, backfill: timedelta | None
     ) -> None:
-        window = self._plan(report, "logs", workspace, LOGS_OVERLAP, LOGS_LAG, backfill)
+        overlap = timedelta(minutes=self.settings.logs_overlap_minutes)
+        window = self._plan(report, "logs", workspace, overlap, LOGS_LAG, backfill)
         if window.empty:
             return
         client = clients.logs()
@@ -319,7 +319,8 @@ class Collector:
         end = self.now()
         start = end - timedelta(days=self.settings.retention_days)
         client = self.clients_factory(CallCounter()).logs()
-        rows = list(logs.query_split(client, workspace, query, start, end, logs.request_rows))
+        found = logs.query_split(client, workspace, query, start, end, logs.request_rows)
+        rows = logs.collapse(found)
         with self.engine.begin() as conn:
             return write_requests(conn, rows)
 
@@ -427,8 +428,10 @@ def write_metric_points(conn: Connection, points: list[metrics.MetricPoint]) -> 
 
 
 def write_requests(conn: Connection, requests: list[Any]) -> int:
+    """Request rows, one per correlation id (a call's duplicate rows collapse first)."""
     import json
 
+    requests = logs.collapse(requests)
     ids = deployment_ids(conn, {(r.resource_id, r.deployment) for r in requests})
     rows = [
         {
@@ -444,7 +447,18 @@ def write_requests(conn: Connection, requests: list[Any]) -> int:
             "response_bytes": r.response_bytes,
             "caller_ip": r.caller_ip,
             "properties": json.dumps(
-                {"model": r.model, "model_version": r.model_version}, separators=(",", ":")
+                {
+                    key: value
+                    for key, value in (
+                        ("model", r.model),
+                        ("model_version", r.model_version),
+                        ("caller_object_id", r.caller_object_id),
+                        ("prompt_tokens", r.prompt_tokens),
+                        ("completion_tokens", r.completion_tokens),
+                    )
+                    if value is not None or key in ("model", "model_version")
+                },
+                separators=(",", ":"),
             ),
         }
         for r in requests
