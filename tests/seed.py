@@ -17,6 +17,7 @@ import random
 import string
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -178,8 +179,17 @@ def _status(rng: random.Random, burst: bool) -> int:
     return 200
 
 
-def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int = 240) -> Seed:
-    """Fill ``engine``'s store (schema already at head) and return what was written."""
+def build(
+    engine: Engine,
+    seed: int = 42,
+    start: datetime = START,
+    minutes: int = 240,
+    unlogged: Collection[str] = (),
+) -> Seed:
+    """Fill ``engine``'s store (schema already at head) and return what was written.
+
+    Deployments named in ``unlogged`` get metrics but no request-log rows (no ``latency_hist``,
+    no ``request_log``), as when Azure does not log their calls."""
     rng = random.Random(seed)
     end = start + timedelta(minutes=minutes)
     requests: list[SimRequest] = []
@@ -264,7 +274,8 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     )
                 requests.extend(batch)
                 metric_rows.extend(_metric_rows(minute, dep_id, batch))
-                hist_rows.extend(_hist_rows(minute, dep_id, batch))
+                if spec.name not in unlogged:
+                    hist_rows.extend(_hist_rows(minute, dep_id, batch))
                 durations = [r.duration_ms for r in batch if 200 <= r.status < 300]
                 if durations:
                     ttlb_average[(dep_id, minute)] = sum(durations) / len(durations)
@@ -293,7 +304,7 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     "properties": None,
                 }
                 for r in requests
-                if r.logged
+                if r.logged and r.deployment_id not in {ids[n] for n in unlogged}
             ],
         )
         spend = _spend(rng, ids, start, end)
@@ -306,6 +317,10 @@ def build(engine: Engine, seed: int = 42, start: datetime = START, minutes: int 
                     "deployment_id": dep_id,
                     "input_tokens": 0,
                     "output_tokens": 0,
+                    "cache_read_tokens": 0,
+                    "cache_write_5m_tokens": 0,
+                    "cache_write_1h_tokens": 0,
+                    "claude": True,
                     "estimated": estimated,
                     "billed_allocated": billed,
                     "unpriced": False,

@@ -1,0 +1,82 @@
+"""Deployments with metrics but no request-log rows are named, on both databases: the query
+module, ``doctor`` and the observed log lag."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from collector.doctor import _unlogged
+from collector.store import queries, rollup
+from collector.store.writer import upsert
+from tests import seed as seeding
+
+NOTICE = (
+    "support-bot on contoso-eastus2 has {n:,} requests in Azure Monitor but no request-log rows "
+    "in Log Analytics: diagnostic settings may not send RequestResponse logs for it, or Azure "
+    "does not log these calls; latency percentiles and failed-request look-ups are unavailable "
+    "for it."
+)
+
+
+def test_a_deployment_with_metrics_but_no_log_rows_is_named(store: Engine) -> None:
+    built = seeding.build(store, minutes=90, unlogged=("support-bot",))
+    support = built.deployment_ids["support-bot"]
+    found = queries.deployments_without_logs(store, built.start, built.end)
+    assert [d.deployment for d in found] == ["support-bot"]
+    (item,) = found
+    expected = sum(1 for r in built.requests if r.deployment_id == support and r.ts < item.until)
+    assert item.requests == expected > 0
+    assert item.deployment_id == support and item.logs_collected
+    assert item.notice == NOTICE.format(n=expected)
+    # the sidebar's filters apply
+    others = [i for n, i in built.deployment_ids.items() if n != "support-bot"]
+    assert (
+        queries.deployments_without_logs(store, built.start, built.end, deployment_ids=others) == []
+    )
+    # doctor says the same, as a failing check with the fix
+    (check,) = _unlogged(store, built.end)
+    assert not check.ok and check.name == "request logs"
+    assert check.target == "contoso-eastus2/support-bot"
+    assert "no request-log rows in Log Analytics" in check.detail
+    assert "diagnostic settings" in check.fix
+
+
+def test_every_deployment_logging_means_no_notice(store: Engine) -> None:
+    built = seeding.build(store, minutes=60)
+    assert queries.deployments_without_logs(store, built.start, built.end) == []
+    assert _unlogged(store, built.end) == []
+
+
+def test_requests_newer_than_the_newest_log_row_are_not_yet_missing(store: Engine) -> None:
+    """Logs trail metrics (sometimes by more than 10 minutes): metrics after the newest log
+    minute are not compared, so a deployment used only there is not flagged, and the lag shows."""
+    built = seeding.build(store, minutes=60)
+    idle = built.deployment_ids["claude-opus-4-1"]  # no traffic in the seed
+    late = [built.end + timedelta(minutes=m) for m in range(12)]
+    with store.begin() as conn:
+        upsert(
+            conn,
+            "metric_minute",
+            [
+                {
+                    "ts": minute,
+                    "deployment_id": idle,
+                    "metric": queries.REQUESTS,
+                    "status_code": 200,
+                    "total": 5.0,
+                    "count": 5.0,
+                }
+                for minute in late
+            ],
+        )
+        rollup.refresh(conn, late[0], late[-1] + timedelta(minutes=1), hist=False)
+    window_end = built.end + timedelta(minutes=15)
+    assert queries.deployments_without_logs(store, built.start, window_end) == []
+    lags = {x.resource: x for x in queries.log_lag(store, window_end)}
+    sweden = lags["contoso-swedencentral"]
+    assert sweden.newest_metric == late[-1]
+    assert sweden.newest_log == built.end - timedelta(minutes=1)
+    assert sweden.lag == timedelta(minutes=12)
+    assert lags["contoso-eastus2"].lag == timedelta(0)
