@@ -463,7 +463,31 @@ def write_requests(conn: Connection, requests: list[Any]) -> int:
         }
         for r in requests
     ]
+    _drop_moved_requests(conn, {r.correlation_id: r.ts for r in requests})
     return sum(writer.upsert(conn, "request_log", chunk) for chunk in _chunks(rows))
+
+
+def _drop_moved_requests(conn: Connection, times: dict[str, datetime]) -> None:
+    """Delete stored rows of these correlation ids at another time than the one being written.
+
+    ``request_log``'s key is (``ts``, ``correlation_id``) because Postgres needs the partition
+    column in it; when Azure's two rows of a call tie on completeness and a later read picks the
+    other one (another ``TimeGenerated``), this keeps one row per call."""
+    from collector.store.types import to_utc
+
+    t = TABLES["request_log"]
+    ids = sorted(times)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stale = [
+            (ts, cid)
+            for ts, cid in conn.execute(
+                select(t.c.ts, t.c.correlation_id).where(t.c.correlation_id.in_(chunk))
+            )
+            if to_utc(ts) != to_utc(times[cid])
+        ]
+        for ts, cid in stale:
+            conn.execute(t.delete().where(t.c.ts == ts, t.c.correlation_id == cid))
 
 
 def write_histogram(conn: Connection, histogram: list[Any]) -> int:

@@ -174,3 +174,41 @@ def test_rows_arriving_late_are_read_by_the_overlap(
     emulator.set_now(clock[0])
     collector.run_once(["logs"])
     assert stored_calls(first) == len(req)
+
+
+def test_one_stored_row_per_call_even_when_its_time_changes(store: Engine) -> None:
+    """Two rows of a call that tie on completeness may be picked in turn by successive reads:
+    the store keeps one row per correlation id (the latest written), whatever the id's case."""
+    from collector.runner import write_requests
+    from collector.sources.rows import RequestRow
+
+    rid = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/A"
+    row = RequestRow(
+        ts=END,
+        resource_id=rid.lower(),
+        deployment="claude-opus-4-5",
+        correlation_id="0f8fad5b-d9cb-469f-a165-70867728950e",
+        operation="Messages_Create",
+        status_code=429,
+        duration_ms=12,
+        caller_ip="10.1.2.***",
+        model=None,
+        model_version=None,
+        api_name=None,
+        stream_type=None,
+        request_bytes=None,
+        response_bytes=None,
+    )
+    moved = RequestRow(**{**row.__dict__, "ts": END + timedelta(milliseconds=480)})
+    with store.begin() as conn:
+        write_requests(conn, [row])
+    with store.begin() as conn:
+        write_requests(conn, [moved, row])  # collapsed to one first, then the old time dropped
+    with store.begin() as conn:
+        write_requests(conn, [moved])
+    log = TABLES["request_log"]
+    with store.connect() as conn:
+        stored = conn.execute(select(log.c.ts, log.c.status_code)).all()
+    assert len(stored) == 1
+    found = queries.lookup(store, row.correlation_id.upper())
+    assert found.request.status == 429
