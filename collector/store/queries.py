@@ -1061,8 +1061,9 @@ def not_found_message(request_id: RequestId) -> str:
         )
     return (
         f"apim-request-id {request_id.value} is not in the store: it may be older than the "
-        "retention window, the collector may not have ingested it yet (request logs arrive "
-        "2 to 5 minutes late), or it was a fast successful request (the store keeps full rows "
+        "retention window, the collector may not have ingested it yet (request logs usually "
+        "arrive 2 to 5 minutes late, sometimes more than 10), its deployment's calls may not be "
+        "logged at all, or it was a fast successful request (the store keeps full rows "
         f"only of failed and slow requests); query Log Analytics live with: "
         f"foundry-monitor lookup {request_id.value} --live"
     )
