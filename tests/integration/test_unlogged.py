@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from collector.doctor import _unlogged
@@ -80,3 +81,19 @@ def test_requests_newer_than_the_newest_log_row_are_not_yet_missing(store: Engin
     assert sweden.newest_log == built.end - timedelta(minutes=1)
     assert sweden.lag == timedelta(minutes=12)
     assert lags["contoso-eastus2"].lag == timedelta(0)
+
+
+def test_summary_names_them_on_stderr(
+    store: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.integration.test_cli_read import Run
+
+    built = seeding.build(store, minutes=30, unlogged=("support-bot",))
+    run = Run(monkeypatch, capsys, store.url.render_as_string(hide_password=False))
+    since, until = built.start.isoformat(), built.end.isoformat()
+    code, out, err = run("summary", "--since", since, "--until", until)
+    (item,) = queries.deployments_without_logs(store, built.start, built.end)
+    assert code == 0 and "support-bot" in out
+    assert err.splitlines() == [f"note: {item.notice}"]
+    code, out, err = run("summary", "--since", since, "--until", until, "--deployment", "old-bot")
+    assert "note:" not in err
