@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from collector.doctor import _unlogged
+from collector.emulator import EmulatorServer
 from collector.store import queries, rollup
 from collector.store.writer import upsert
 from tests import seed as seeding
@@ -97,3 +98,24 @@ def test_summary_names_them_on_stderr(
     assert err.splitlines() == [f"note: {item.notice}"]
     code, out, err = run("summary", "--since", since, "--until", until, "--deployment", "old-bot")
     assert "note:" not in err
+
+
+def test_doctor_reports_them_among_its_checks(
+    store: Engine, db_url: str, emulator: EmulatorServer
+) -> None:
+    from collector.azure import AzureClients, CallCounter
+    from collector.doctor import run_checks
+    from collector.emulator import StaticTokenCredential
+    from tests.integration.conftest import emulator_settings
+
+    built = seeding.build(store, minutes=30, unlogged=("support-bot",))
+    settings = emulator_settings(emulator, db_url)
+    clients = AzureClients(
+        settings, StaticTokenCredential(emulator.token), CallCounter(), retry_total=0
+    )
+    checks = run_checks(settings, clients, engine=store, now=built.end)
+    flagged = [c for c in checks if c.name == "request logs"]
+    (item,) = queries.deployments_without_logs(store, built.end - timedelta(days=1), built.end)
+    assert [(c.ok, c.target, c.detail) for c in flagged] == [
+        (False, "contoso-eastus2/support-bot", item.notice)
+    ]
