@@ -233,6 +233,9 @@ def register(app: typer.Typer) -> None:
             rows = queries.summary(
                 engine, start, end, resource=resource, deployment=deployment, model=model
             )
+            unlogged = queries.deployments_without_logs(
+                engine, start, end, deployment_ids=[r.deployment_id for r in rows]
+            )
         finally:
             engine.dispose()
         if as_json:
@@ -247,6 +250,8 @@ def register(app: typer.Typer) -> None:
         if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
             console = Console(width=250)
         console.print(summary_table(rows, start, end))
+        for item in unlogged:  # on stderr: the table stays the only thing on stdout
+            typer.echo(f"note: {item.notice}", err=True)
 
     @app.command("lookup")
     def lookup_cmd(

@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     )
     metrics_interval_s: int = Field(60, ge=10, description="Seconds between metrics collections.")
     logs_interval_s: int = Field(300, ge=30, description="Seconds between request-log collections.")
+    logs_overlap_minutes: int = Field(
+        30,
+        ge=15,
+        le=24 * 60,
+        description=(
+            "Minutes of request logs re-read before the logs watermark on each run: Azure's "
+            "request logs can arrive more than 10 minutes late, so at least 15."
+        ),
+    )
     inventory_interval_s: int = Field(
         3600, ge=60, description="Seconds between inventory collections."
     )

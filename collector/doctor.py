@@ -176,6 +176,8 @@ def run_checks(
 
         checks.append(_guarded("metrics", "cache metrics", target, query_cache))
     checks.append(_logs(settings, clients, resources, now))
+    if engine is not None:
+        checks.extend(_unlogged(engine, now))
     for scope in settings.effective_cost_scopes:
         fetched: list[CostRow] = []
 
@@ -269,6 +271,29 @@ def _price_tiers(settings: Settings, engine: Engine) -> Check:
         )
     labels = ", ".join(seen) if seen else "none seen yet"
     return Check("pricing", target, True, f"ContextLength labels mapped: {labels}")
+
+
+def _unlogged(engine: Engine, now: datetime, window: timedelta = timedelta(days=1)) -> list[Check]:
+    """From the store: a failing check per deployment with requests in Azure Monitor but no
+    request-log rows over the last day (see ``queries.deployments_without_logs``)."""
+    from collector.store import queries
+
+    try:
+        silent = queries.deployments_without_logs(engine, now - window, now)
+    except Exception:  # an empty or unreachable store: the store check says which
+        return []
+    return [
+        Check(
+            "request logs",
+            f"{d.resource}/{d.deployment}",
+            False,
+            d.notice,
+            "check the resource's diagnostic settings send the RequestResponse category to the "
+            "workspace; if they do, Azure does not log this deployment's calls: use the metrics "
+            "pages (no percentiles) and record the apim-request-id of failures on the client",
+        )
+        for d in silent
+    ]
 
 
 def _store(engine: Engine) -> Check:

@@ -33,7 +33,6 @@ log = logging.getLogger("foundry_monitor.collector")
 
 SOURCES = ("inventory", "metrics", "logs", "costs", "spend")
 METRICS_OVERLAP = timedelta(minutes=15)
-LOGS_OVERLAP = timedelta(minutes=30)
 METRICS_LAG = timedelta(minutes=1)
 LOGS_LAG = timedelta(minutes=0)
 METRICS_CHUNK = timedelta(hours=3)
@@ -284,7 +283,8 @@ class Collector:
     def _logs(
         self, clients: AzureClients, report: RunReport, workspace: str, backfill: timedelta | None
     ) -> None:
-        window = self._plan(report, "logs", workspace, LOGS_OVERLAP, LOGS_LAG, backfill)
+        overlap = timedelta(minutes=self.settings.logs_overlap_minutes)
+        window = self._plan(report, "logs", workspace, overlap, LOGS_LAG, backfill)
         if window.empty:
             return
         client = clients.logs()
@@ -320,7 +320,8 @@ class Collector:
         end = self.now()
         start = end - timedelta(days=self.settings.retention_days)
         client = self.clients_factory(CallCounter()).logs()
-        rows = list(logs.query_split(client, workspace, query, start, end, logs.request_rows))
+        found = logs.query_split(client, workspace, query, start, end, logs.request_rows)
+        rows = logs.collapse(found)
         with self.engine.begin() as conn:
             return write_requests(conn, rows)
 
@@ -428,8 +429,10 @@ def write_metric_points(conn: Connection, points: list[metrics.MetricPoint]) -> 
 
 
 def write_requests(conn: Connection, requests: list[Any]) -> int:
+    """Request rows, one per correlation id (a call's duplicate rows collapse first)."""
     import json
 
+    requests = logs.collapse(requests)
     ids = deployment_ids(conn, {(r.resource_id, r.deployment) for r in requests})
     rows = [
         {
@@ -445,12 +448,47 @@ def write_requests(conn: Connection, requests: list[Any]) -> int:
             "response_bytes": r.response_bytes,
             "caller_ip": r.caller_ip,
             "properties": json.dumps(
-                {"model": r.model, "model_version": r.model_version}, separators=(",", ":")
+                {
+                    key: value
+                    for key, value in (
+                        ("model", r.model),
+                        ("model_version", r.model_version),
+                        ("caller_object_id", r.caller_object_id),
+                        ("prompt_tokens", r.prompt_tokens),
+                        ("completion_tokens", r.completion_tokens),
+                    )
+                    if value is not None or key in ("model", "model_version")
+                },
+                separators=(",", ":"),
             ),
         }
         for r in requests
     ]
+    _drop_moved_requests(conn, {r.correlation_id: r.ts for r in requests})
     return sum(writer.upsert(conn, "request_log", chunk) for chunk in _chunks(rows))
+
+
+def _drop_moved_requests(conn: Connection, times: dict[str, datetime]) -> None:
+    """Delete stored rows of these correlation ids at another time than the one being written.
+
+    ``request_log``'s key is (``ts``, ``correlation_id``) because Postgres needs the partition
+    column in it; when Azure's two rows of a call tie on completeness and a later read picks the
+    other one (another ``TimeGenerated``), this keeps one row per call."""
+    from collector.store.types import to_utc
+
+    t = TABLES["request_log"]
+    ids = sorted(times)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stale = [
+            (ts, cid)
+            for ts, cid in conn.execute(
+                select(t.c.ts, t.c.correlation_id).where(t.c.correlation_id.in_(chunk))
+            )
+            if to_utc(ts) != to_utc(times[cid])
+        ]
+        for ts, cid in stale:
+            conn.execute(t.delete().where(t.c.ts == ts, t.c.correlation_id == cid))
 
 
 def write_histogram(conn: Connection, histogram: list[Any]) -> int:

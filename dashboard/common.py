@@ -232,6 +232,18 @@ def load_freshness(url: str, now: datetime) -> list[queries.SourceFreshness]:
     return queries.freshness(engine(url), now)
 
 
+@st.cache_data(ttl=_TTL, show_spinner="Comparing request logs with metrics…")
+def load_unlogged(
+    url: str, since: datetime, until: datetime, ids: Ids
+) -> list[queries.UnloggedDeployment]:
+    return queries.deployments_without_logs(engine(url), since, until, deployment_ids=_ids(ids))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Measuring the log lag…")
+def load_log_lag(url: str, now: datetime) -> list[queries.LogLag]:
+    return queries.log_lag(engine(url), now)
+
+
 @st.cache_data(ttl=_TTL, show_spinner="Summarising deployments…")
 def load_summary(url: str, since: datetime, until: datetime) -> list[queries.DeploymentSummary]:
     return queries.summary(engine(url), since, until)
@@ -466,6 +478,16 @@ def freshness_line(items: Sequence[queries.SourceFreshness]) -> str:
 
 def show_freshness(view: View) -> None:
     st.caption(freshness_line(load_freshness(view.url, view.now)))
+
+
+def show_unlogged(view: View, *, as_info: bool = False) -> list[queries.UnloggedDeployment]:
+    """A notice per deployment of the view with requests in Azure Monitor but no request-log
+    rows over the window: its latency and failed requests cannot be shown, and that is not
+    "nothing failed"."""
+    items = load_unlogged(view.url, view.since, view.until, view.deployment_ids)
+    for item in items:
+        (st.info if as_info else st.warning)(item.notice, icon="⚠️")
+    return items
 
 
 def live_lookup_command(apim_request_id: str) -> str:

@@ -24,6 +24,7 @@ import random
 import string
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -253,10 +254,14 @@ def build(
     seed: int = 42,
     start: datetime = START,
     minutes: int = 240,
+    unlogged: Collection[str] = (),
     *,
     other_publisher: bool = False,
 ) -> Seed:
-    """Fill ``engine``'s store (schema already at head) and return what was written."""
+    """Fill ``engine``'s store (schema already at head) and return what was written.
+
+    Deployments named in ``unlogged`` get metrics but no request-log rows (no ``latency_hist``,
+    no ``request_log``), as when Azure does not log their calls."""
     rng = random.Random(seed)
     cache_rng = random.Random(seed * 1_000_003 + 1)  # cache and TTFT: their own stream
     end = start + timedelta(minutes=minutes)
@@ -353,7 +358,8 @@ def build(
                 requests.extend(batch)
                 metric_rows.extend(_metric_rows(minute, dep_id, batch))
                 metric_rows.extend(_claude_rows(minute, dep_id, batch, labels))
-                hist_rows.extend(_hist_rows(minute, dep_id, batch))
+                if spec.name not in unlogged:
+                    hist_rows.extend(_hist_rows(minute, dep_id, batch))
                 durations = [r.duration_ms for r in batch if 200 <= r.status < 300]
                 if durations:
                     ttlb_average[(dep_id, minute)] = sum(durations) / len(durations)
@@ -382,7 +388,7 @@ def build(
                     "properties": None,
                 }
                 for r in requests
-                if r.logged
+                if r.logged and r.deployment_id not in {ids[n] for n in unlogged}
             ],
         )
         spend = _spend(rng, ids, start, end)

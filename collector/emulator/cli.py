@@ -13,6 +13,7 @@ import isodate
 import typer
 
 from collector.emulator.faults import parse_faults
+from collector.emulator.logs_api import DEFAULT_LATE_MINUTES, DEFAULT_LATE_SHARE
 from collector.emulator.server import DEFAULT_TOKEN, EmulatorServer
 from collector.emulator.truth import truth_json
 from collector.emulator.workload import Workload, WorkloadConfig, floor_minute
@@ -70,6 +71,14 @@ def serve(
     ca_dir: Annotated[
         Path | None, typer.Option(help="Folder for the CA certificate (default: a temp folder).")
     ] = None,
+    late_log_share: Annotated[
+        float,
+        typer.Option(help="Share of calls whose log rows arrive late (0 to 1).", min=0.0, max=1.0),
+    ] = DEFAULT_LATE_SHARE,
+    late_log_minutes: Annotated[
+        tuple[int, int],
+        typer.Option(help="How late those rows arrive: low and high, in minutes."),
+    ] = DEFAULT_LATE_MINUTES,
 ) -> None:
     """Serve Azure's REST APIs on loopback HTTPS until stopped (Ctrl-C or SIGTERM).
 
@@ -82,6 +91,10 @@ def serve(
         parse_faults(faults)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    if not 0 < late_log_minutes[0] <= late_log_minutes[1]:
+        raise typer.BadParameter(
+            "expected LOW HIGH with 0 < LOW <= HIGH", param_hint="--late-log-minutes"
+        )
     config = WorkloadConfig(seed=seed, days=days, end=_parse_time(end, "--end"))
     server = EmulatorServer(
         config,
@@ -93,6 +106,8 @@ def serve(
         cost_page_size=cost_page_size,
         max_rows=max_rows,
         ca_dir=ca_dir,
+        late_log_share=late_log_share,
+        late_log_minutes=late_log_minutes,
     ).start()
 
     def _stop(signum: int, frame: object) -> None:

@@ -41,7 +41,12 @@ from collector.emulator.arm_api import ArmApi
 from collector.emulator.costs_api import HEADER_PREFIX, CostsApi
 from collector.emulator.errors import ApiError, arm_error, logs_error
 from collector.emulator.faults import Fault, FaultBook
-from collector.emulator.logs_api import DEFAULT_MAX_ROWS, LogsApi
+from collector.emulator.logs_api import (
+    DEFAULT_LATE_MINUTES,
+    DEFAULT_LATE_SHARE,
+    DEFAULT_MAX_ROWS,
+    LogsApi,
+)
 from collector.emulator.metrics_api import MetricsApi
 from collector.emulator.workload import Workload, WorkloadConfig
 
@@ -108,7 +113,9 @@ class EmulatorServer:
     ``workload_config``: seed, days, end (``end=None``: live mode following the wall clock).
     ``now``: the pinned emulator clock (default: the workload's end; ignored in live mode
     unless given). ``faults``: a spec of :mod:`collector.emulator.faults`. Page sizes and the
-    Log Analytics row limit are configurable so tests can exercise paging and truncation.
+    Log Analytics row limit are configurable so tests can exercise paging and truncation;
+    ``late_log_share`` of the calls have their log rows arrive ``late_log_minutes`` (low, high)
+    minutes late instead of 2 to 5.
     """
 
     def __init__(
@@ -124,6 +131,8 @@ class EmulatorServer:
         arm_page_size: int = 100,
         max_rows: int = DEFAULT_MAX_ROWS,
         ca_dir: Path | None = None,
+        late_log_share: float = DEFAULT_LATE_SHARE,
+        late_log_minutes: tuple[int, int] = DEFAULT_LATE_MINUTES,
     ) -> None:
         self.workload = Workload(workload_config or WorkloadConfig())
         self.clock = Clock(now or self.workload.end)
@@ -133,7 +142,13 @@ class EmulatorServer:
         self.port = port
         self.arm = ArmApi(self.workload, page_size=arm_page_size)
         self.metrics = MetricsApi(self.workload)
-        self.logs = LogsApi(self.workload, self.workload.catalog.workspace_id, max_rows=max_rows)
+        self.logs = LogsApi(
+            self.workload,
+            self.workload.catalog.workspace_id,
+            max_rows=max_rows,
+            late_share=late_log_share,
+            late_minutes=late_log_minutes,
+        )
         self.costs = CostsApi(self.workload, page_size=cost_page_size)
         self._ca_dir = ca_dir
         self._own_ca_dir = False

@@ -63,6 +63,10 @@ class RequestRow:
     stream_type: str | None
     request_bytes: int | None
     response_bytes: int | None
+    #: from ``properties_s`` (absent on older rows and on most failures)
+    caller_object_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)

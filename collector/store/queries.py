@@ -1087,8 +1087,9 @@ def not_found_message(request_id: RequestId) -> str:
         )
     return (
         f"apim-request-id {request_id.value} is not in the store: it may be older than the "
-        "retention window, the collector may not have ingested it yet (request logs arrive "
-        "2 to 5 minutes late), or it was a fast successful request (the store keeps full rows "
+        "retention window, the collector may not have ingested it yet (request logs usually "
+        "arrive 2 to 5 minutes late, sometimes more than 10), its deployment's calls may not be "
+        "logged at all, or it was a fast successful request (the store keeps full rows "
         f"only of failed and slow requests); query Log Analytics live with: "
         f"foundry-monitor lookup {request_id.value} --live"
     )
@@ -1299,6 +1300,200 @@ def _aware(value: datetime | None) -> datetime | None:
     return to_utc(value) if value is not None else None
 
 
+# Request logs vs metrics ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UnloggedDeployment:
+    """A deployment with requests in Azure Monitor but no request-log rows over a window."""
+
+    resource: str
+    resource_id: str
+    deployment: str
+    deployment_id: int
+    #: ModelRequests (Azure Monitor) over ``[since, until)``
+    requests: int
+    since: datetime
+    until: datetime
+    #: False when the collector has never read request logs (no workspace configured)
+    logs_collected: bool = True
+
+    @property
+    def notice(self) -> str:
+        """One plain sentence for the dashboard and ``doctor``."""
+        head = (
+            f"{self.deployment} on {self.resource} has {self.requests:,} requests in Azure "
+            "Monitor but no request-log rows in Log Analytics"
+        )
+        cause = (
+            "diagnostic settings may not send RequestResponse logs for it, or Azure does not "
+            "log these calls"
+            if self.logs_collected
+            else "the collector reads no Log Analytics workspace (set "
+            "FOUNDRY_MONITOR_WORKSPACE_ID to the workspace receiving the RequestResponse logs)"
+        )
+        return (
+            f"{head}: {cause}; latency percentiles and failed-request look-ups are unavailable "
+            "for it."
+        )
+
+
+def _log_counts(since: datetime, until: datetime) -> Any:
+    """``latency_hist`` counts (every status class) over ``[since, until)`` per deployment, whole
+    days, hours and quarters read from the rollups."""
+    tables = {"day": _HIST_DAY, "hour": _HIST_HOUR, "quarter": _HIST_15M, "minute": _HIST}
+    parts = [
+        select(t.c.deployment_id, t.c["count"].label("count")).where(t.c.ts >= lo, t.c.ts < hi)
+        for level, lo, hi in _segments(since, until, None)
+        for t in (tables[level],)
+    ]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("logs")
+
+
+def deployments_without_logs(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    deployment_ids: Sequence[int] | None = None,
+) -> list[UnloggedDeployment]:
+    """Deployments with ModelRequests in Azure Monitor but zero request-log rows (requests in
+    ``latency_hist``) over ``[since, until)``, most requests first.
+
+    Request logs arrive minutes after metrics (sometimes more than ten): the comparison stops at
+    the newest request-log minute the store holds, so a deployment is not flagged for requests
+    whose log rows cannot have arrived yet. With no request-log row at all, the whole window
+    counts (and ``logs_collected`` says whether the logs source ever ran).
+    """
+    since, until = _check_window(since, until)
+    with _reading(engine) as conn:
+        newest_log = conn.execute(select(func.max(_HIST.c.ts))).scalar_one_or_none()
+        collected = (
+            conn.execute(
+                select(func.count()).select_from(_WATERMARK).where(_WATERMARK.c.source == "logs")
+            ).scalar_one()
+            > 0
+        )
+        stop = until
+        if newest_log is not None:
+            newest = to_utc(newest_log) + timedelta(minutes=1)
+            if since < newest < until:
+                stop = newest
+        m = _metric_rows(since, stop, [REQUESTS])
+        requests = {
+            int(r.deployment_id): int(r.requests or 0)
+            for r in conn.execute(
+                select(m.c.deployment_id, func.sum(m.c.total).label("requests")).group_by(
+                    m.c.deployment_id
+                )
+            )
+        }
+        h = _log_counts(since, stop)
+        logged = {
+            int(r.deployment_id)
+            for r in conn.execute(
+                select(h.c.deployment_id)
+                .group_by(h.c.deployment_id)
+                .having(func.sum(h.c["count"]) > 0)
+            )
+        }
+        wanted = set(deployment_ids) if deployment_ids is not None else None
+        silent = sorted(
+            (i for i, n in requests.items() if n > 0 and i not in logged),
+            key=lambda i: (-requests[i], i),
+        )
+        silent = [i for i in silent if wanted is None or i in wanted]
+        if not silent:
+            return []
+        info = {
+            r.id: r
+            for r in conn.execute(
+                select(
+                    _DEPLOYMENT.c.id,
+                    _DEPLOYMENT.c.name,
+                    _DEPLOYMENT.c.resource_id,
+                    _RESOURCE.c.name.label("resource_name"),
+                )
+                .select_from(_inventory_join())
+                .where(_DEPLOYMENT.c.id.in_(silent))
+            )
+        }
+    return [
+        UnloggedDeployment(
+            resource=_resource_name(info[i].resource_name, info[i].resource_id),
+            resource_id=info[i].resource_id,
+            deployment=info[i].name,
+            deployment_id=i,
+            requests=requests[i],
+            since=since,
+            until=stop,
+            logs_collected=collected,
+        )
+        for i in silent
+        if i in info
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLag:
+    """How far the request logs trail the metrics in the store (per resource)."""
+
+    resource: str
+    resource_id: str
+    #: newest minute with a request-log row (``latency_hist``), None without any
+    newest_log: datetime | None
+    #: newest minute with a ModelRequests point
+    newest_metric: datetime | None
+
+    @property
+    def lag(self) -> timedelta | None:
+        """Newest metric minute minus newest request-log minute (0 when logs are ahead)."""
+        if self.newest_log is None or self.newest_metric is None:
+            return None
+        return max(timedelta(0), self.newest_metric - self.newest_log)
+
+
+def log_lag(engine: Engine, now: datetime, lookback: timedelta = timedelta(days=2)) -> list[LogLag]:
+    """Per resource with metrics in the last ``lookback``: its newest request-log minute and its
+    newest metric minute (the observed log lag is their difference)."""
+    since = to_utc(now) - lookback
+    d = _DEPLOYMENT
+    with _reading(engine) as conn:
+        metric = {
+            r.resource_id: to_utc(r.newest)
+            for r in conn.execute(
+                select(d.c.resource_id, func.max(_METRIC.c.ts).label("newest"))
+                .select_from(_METRIC.join(d, d.c.id == _METRIC.c.deployment_id))
+                .where(_METRIC.c.ts >= since, _METRIC.c.metric == REQUESTS)
+                .group_by(d.c.resource_id)
+            )
+        }
+        logged = {
+            r.resource_id: to_utc(r.newest)
+            for r in conn.execute(
+                select(d.c.resource_id, func.max(_HIST.c.ts).label("newest"))
+                .select_from(_HIST.join(d, d.c.id == _HIST.c.deployment_id))
+                .where(_HIST.c.ts >= since)
+                .group_by(d.c.resource_id)
+            )
+        }
+        names_ = {
+            r.id: r.name
+            for r in conn.execute(
+                select(_RESOURCE.c.id, _RESOURCE.c.name).where(
+                    _RESOURCE.c.id.in_(sorted(set(metric) | set(logged)))
+                )
+            )
+        }
+    return [
+        LogLag(
+            resource=_resource_name(names_.get(rid), rid),
+            resource_id=rid,
+            newest_log=logged.get(rid),
+            newest_metric=metric.get(rid),
+        )
+        for rid in sorted(set(metric) | set(logged))
+    ]
+
+
 __all__ = [
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
@@ -1307,19 +1502,23 @@ __all__ = [
     "DeploymentInfo",
     "DeploymentSummary",
     "LatencyPoint",
+    "LogLag",
     "LookupResult",
     "MinuteContext",
     "RequestId",
     "RequestRecord",
     "SourceFreshness",
     "TimeseriesPoint",
+    "UnloggedDeployment",
     "cache_hit_rate",
     "collector_health",
     "context_label_values",
     "context_labels",
     "deployments",
+    "deployments_without_logs",
     "freshness",
     "latency_percentiles_over_time",
+    "log_lag",
     "lookup",
     "not_found_message",
     "parse_request_id",

@@ -10,6 +10,7 @@ from dashboard import common as c
 
 view = c.page_view("Errors")
 c.show_freshness(view)
+c.show_unlogged(view)
 
 totals = c.load_status_totals(view.url, view.since, view.until, view.deployment_ids)
 if not totals:

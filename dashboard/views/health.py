@@ -35,8 +35,46 @@ else:
     )
     st.caption(
         "Data age: now minus the stalest scope's watermark. Metrics arrive 1 to 3 minutes late, "
-        "request logs 2 to 5 minutes, costs a day or more."
+        "request logs usually 2 to 5 minutes (sometimes more than 10), costs a day or more."
     )
+
+lags = c.load_log_lag(view.url, view.now)
+st.subheader("Request-log lag")
+if not lags:
+    st.info("No metrics or request logs in the last two days.")
+else:
+    st.dataframe(
+        [
+            {
+                "resource": x.resource,
+                "newest metric minute (UTC)": c.fmt_time(x.newest_metric)
+                if x.newest_metric
+                else c.DASH,
+                "newest request-log minute (UTC)": c.fmt_time(x.newest_log)
+                if x.newest_log
+                else c.DASH,
+                "log lag": c.fmt_age(x.lag) if x.lag is not None else c.DASH,
+            }
+            for x in lags
+        ],
+        hide_index=True,
+    )
+    worst = max((x.lag for x in lags if x.lag is not None), default=None)
+    st.caption(
+        "Observed log lag: the newest minute with a ModelRequests point (Azure Monitor) minus the "
+        "newest minute with a request-log row (Log Analytics), per resource, as stored; it "
+        "includes the time between collections. Azure's request logs can take more than 10 "
+        "minutes to arrive, so the collector re-reads the last "
+        f"{c.settings().logs_overlap_minutes} minutes of logs on every run."
+        + (f" Largest now: {c.fmt_age(worst)}." if worst is not None else "")
+    )
+    missing = [x.resource for x in lags if x.newest_log is None]
+    if missing:
+        st.warning(
+            "Metrics but no request-log row in two days from: "
+            + ", ".join(missing)
+            + ". Check the diagnostic settings (RequestResponse to the workspace)."
+        )
 
 runs = c.load_health(view.url)
 st.subheader("Last run per source and scope")

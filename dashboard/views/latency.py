@@ -17,6 +17,7 @@ TTFT_CAPTION = (
 
 view = c.page_view("Latency")
 c.show_freshness(view)
+c.show_unlogged(view)
 
 names = {d.deployment_id: f"{d.resource}/{d.deployment}" for d in c.load_inventory(view.url)}
 changes = c.frame(c.load_changes(view.url, view.since, view.until, view.deployment_ids))

@@ -29,6 +29,7 @@ if not wanted:
         "Paste the `apim-request-id` response header of a failing call (a GUID, the "
         "`CorrelationId` of Azure's request logs) or Anthropic's `request-id` (`req_...`)."
     )
+    c.show_unlogged(view, as_info=True)
     st.stop()
 
 try:
@@ -45,6 +46,7 @@ except RequestNotFound as exc:
             "Azure access (the request is stored, then shown with its minute):"
         )
         st.code(c.live_lookup_command(parsed.value), language="bash")
+    c.show_unlogged(view, as_info=True)  # its deployment may log nothing at all
     st.stop()
 
 request = found.request

@@ -308,7 +308,7 @@ def test_every_page_renders_with_budgets_configured(
 def test_health_page_lists_every_source_and_warns_of_a_failed_run(seeded: SeededStore) -> None:
     at = run("views/health.py")
     runs = queries.collector_health(seeded.engine)
-    assert len(at.dataframe[1].value) == len(runs)
+    assert len(table_with(at, "source", "scope", "window_start")) == len(runs)
     assert any("504 GatewayTimeout" in w.value for w in at.warning)
 
 
@@ -356,3 +356,49 @@ def test_sign_in_is_off_by_default(seeded: SeededStore) -> None:
     at = run()
     assert "Sign in with Microsoft" not in [b.label for b in at.button]
     assert at.dataframe
+
+
+def _unlogged_notices(seeded: SeededStore, at: AppTest) -> list[str]:
+    view: common.View = at.session_state["_view"]
+    found = queries.deployments_without_logs(seeded.engine, view.since, view.until)
+    return [d.notice for d in found]
+
+
+@pytest.mark.parametrize("page", ["views/latency.py", "views/errors.py"])
+def test_a_deployment_with_metrics_but_no_log_rows_is_named_not_hidden(
+    seeded: SeededStore, page: str
+) -> None:
+    at = run(page)
+    expected = _unlogged_notices(seeded, at)
+    assert [n.split(" has ")[0] for n in expected] == [f"{POOL_TWIN} on contoso-swedencentral"]
+    assert "no request-log rows in Log Analytics" in expected[0]
+    assert "latency percentiles and failed-request look-ups are unavailable" in expected[0]
+    assert [w.value for w in at.warning if "request-log rows" in w.value] == expected
+
+
+def test_lookup_names_the_deployments_whose_calls_are_not_logged(seeded: SeededStore) -> None:
+    at = run("views/lookup.py")
+    expected = _unlogged_notices(seeded, at)
+    assert expected and all(n in infos(at) for n in expected)
+    missing = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+    at = run("views/lookup.py", id=missing)
+    assert all(n in infos(at) for n in expected)
+
+
+def test_the_notice_follows_the_sidebar_filters(seeded: SeededStore) -> None:
+    at = run("views/latency.py", deployment="support-bot")
+    assert not [w for w in at.warning if "request-log rows" in w.value]
+    at = run("views/latency.py", deployment=POOL_TWIN)
+    assert [w.value for w in at.warning if "request-log rows" in w.value]
+
+
+def test_health_page_shows_the_observed_log_lag(seeded: SeededStore) -> None:
+    at = run("views/health.py")
+    view: common.View = at.session_state["_view"]
+    lags = queries.log_lag(seeded.engine, view.now)
+    table = table_with(at, "resource", "log lag")
+    assert list(table["resource"]) == [x.resource for x in lags]
+    assert list(table["log lag"]) == [
+        common.fmt_age(x.lag) if x.lag is not None else common.DASH for x in lags
+    ]
+    assert any("Observed log lag" in c.value for c in at.caption)

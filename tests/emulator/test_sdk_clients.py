@@ -28,6 +28,7 @@ from collector import kql
 from collector.emulator import EmulatorServer, StaticTokenCredential
 from collector.emulator.catalog import SUBSCRIPTION
 from collector.histogram import bucket_bounds, bucket_of, percentile
+from collector.sources import logs
 from tests.emulator.conftest import END, START
 
 NAMESPACE = "Microsoft.CognitiveServices/accounts"
@@ -350,10 +351,11 @@ def test_request_rows_are_exactly_the_failed_and_slow_requests(
     for row in table.rows:
         status = row[kql.COL_STATUS]
         if status.startswith("2"):
-            assert row[kql.COL_DURATION_MS] >= slow_ms
+            props = logs.parse_properties(row[kql.COL_PROPERTIES])
+            assert logs.duration_ms(row[kql.COL_DURATION_MS], props) >= slow_ms
             slow_ok += 1
         else:
-            failed[(row[kql.COL_RESOURCE_ID], row[kql.COL_DEPLOYMENT], status)] += 1
+            failed[(row[kql.COL_RESOURCE_ID].lower(), row[kql.COL_DEPLOYMENT], status)] += 1
     expected = Counter()
     for (resource, deployment), day in _truth_day(truth).items():
         for status, n in day["requests_by_status"].items():
@@ -404,7 +406,8 @@ def test_lookup_finds_a_failed_request_by_its_apim_request_id(
     assert row[kql.COL_CORRELATION_ID] == wanted["apim_request_id"]
     assert row[kql.COL_STATUS] == str(wanted["status"])
     assert row[kql.COL_DEPLOYMENT] == wanted["deployment"]
-    assert row[kql.COL_DURATION_MS] == wanted["duration_ms"]
+    props = logs.parse_properties(row[kql.COL_PROPERTIES])
+    assert logs.duration_ms(row[kql.COL_DURATION_MS], props) == wanted["duration_ms"]
 
 
 def test_log_rows_arrive_two_to_five_minutes_late(
