@@ -19,7 +19,7 @@ import isodate
 import numpy as np
 
 from collector import kql
-from collector.emulator.catalog import API_NAME, OPERATION_NAME, STREAM_TYPES
+from collector.emulator.catalog import STREAM_TYPES
 from collector.emulator.errors import kql_syntax_error, logs_error
 from collector.emulator.workload import (
     CALLER_IPS,
@@ -230,14 +230,14 @@ class LogsApi:
                     _iso(int(req.ts_ms[i])),
                     self._rid_lower[dep.resource_index],
                     guids[i],
-                    OPERATION_NAME,
+                    dep.model.operation_name,
                     str(int(req.status[i])),
                     int(req.duration_ms[i]),
                     CALLER_IPS[int(req.caller[i])],
                     dep.name,
                     dep.model.id,
                     dep.model.version,
-                    API_NAME,
+                    dep.model.api_name,
                     STREAM_TYPES[int(req.stream[i])],
                     int(req.request_bytes[i]),
                     int(req.response_bytes[i]),

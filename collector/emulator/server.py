@@ -109,6 +109,8 @@ class EmulatorServer:
     ``now``: the pinned emulator clock (default: the workload's end; ignored in live mode
     unless given). ``faults``: a spec of :mod:`collector.emulator.faults`. Page sizes and the
     Log Analytics row limit are configurable so tests can exercise paging and truncation.
+    ``metric_name_case`` ("lower", "upper" or None: as documented) is the letter case of the
+    metric names in Azure Monitor's answers (Azure's names are case-insensitive).
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class EmulatorServer:
         arm_page_size: int = 100,
         max_rows: int = DEFAULT_MAX_ROWS,
         ca_dir: Path | None = None,
+        metric_name_case: str | None = None,
     ) -> None:
         self.workload = Workload(workload_config or WorkloadConfig())
         self.clock = Clock(now or self.workload.end)
@@ -132,7 +135,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.arm = ArmApi(self.workload, page_size=arm_page_size)
-        self.metrics = MetricsApi(self.workload)
+        self.metrics = MetricsApi(self.workload, name_case=metric_name_case)
         self.logs = LogsApi(self.workload, self.workload.catalog.workspace_id, max_rows=max_rows)
         self.costs = CostsApi(self.workload, page_size=cost_page_size)
         self._ca_dir = ca_dir
@@ -242,6 +245,10 @@ class EmulatorServer:
 
     def add_faults(self, spec: str) -> None:
         self.faults.add(spec)
+
+    def set_metric_name_case(self, case: str | None) -> None:
+        """Answer metric names lower-cased ("lower"), upper-cased ("upper") or as documented."""
+        self.metrics.set_name_case(case)
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the emulator clock (None: follow the wall clock)."""

@@ -91,10 +91,16 @@ def test_arm_lists_accounts_and_every_deployment_across_pages(
         assert account.properties.endpoint == f"https://{account.name}.services.ai.azure.com/"
         rg = account.id.split("/")[4]
         for dep in arm_client.deployments.list(rg, account.name):
-            assert dep.properties.model.format == "Anthropic"
-            listed.add((account.id, dep.name, dep.properties.model.name))
+            listed.add(
+                (account.id, dep.name, dep.properties.model.name, dep.properties.model.format)
+            )
     assert emulator.stats["requests"]["arm"] >= 5  # page size 2: nextLink followed
-    assert listed == {(d["resource"], d["deployment"], d["model"]) for d in truth["deployments"]}
+    assert listed == {
+        (d["resource"], d["deployment"], d["model"], d["model_format"])
+        for d in truth["deployments"]
+    }
+    formats = {(d[2], d[3]) for d in listed}
+    assert ("gpt-4o-mini", "OpenAI") in formats and ("claude-opus-4-5", "Anthropic") in formats
 
 
 def test_arm_shows_the_capacity_change_after_it_happened(
