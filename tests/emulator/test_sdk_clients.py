@@ -228,6 +228,15 @@ def test_metrics_minutes_appear_one_to_three_minutes_late(
     ("change", "code_or_text"),
     [
         ({"metric_names": ["InputTokens"], "filter": "StatusCode eq '*'"}, "does not support"),
+        ({"metric_names": ["InputTokens"], "filter": "ContextLength eq '*'"}, "does not support"),
+        (
+            {"metric_names": ["TimeToLastByte"], "filter": "ContextLength eq '<=200K'"},
+            "does not support",
+        ),
+        (
+            {"metric_names": ["cacheReadInputTokens"], "filter": "StreamType eq '*'"},
+            "does not support",
+        ),
         ({"metric_names": ["NoSuchMetric"]}, "Failed to find metric"),
         ({"region": "swedencentral"}, "in region 'eastus2'"),
         ({"many": True}, "exceeds the limit of 50"),
