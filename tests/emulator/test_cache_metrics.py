@@ -274,3 +274,29 @@ def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_mete
     )
     (bill,) = [b for b in truth["billed"] if b["resource"] == gpt["resource"]]
     assert abs(bill["true_cost"] - claude_true) < 1e-6
+
+
+def test_a_context_length_value_filter_keeps_only_that_label(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    series = _series(
+        metrics_clients,
+        emulator,
+        ["cacheReadInputTokens"],
+        "ModelDeploymentName eq '*' and ContextLength eq '>200K'",
+        ["Total"],
+    )
+    got = {
+        (r, dims["modeldeploymentname"]): int(sum(p.total or 0 for p in data))
+        for r, _n, dims, data in series
+    }
+    assert {dims["contextlength"] for _r, _n, dims, _d in series} == {">200K"}
+    expected = {
+        (d["resource"], d["deployment"]): d["days"][0]["cache_tokens_by_context_length"][">200K"][
+            "cache_read_tokens"
+        ]
+        for d in truth["deployments"]
+        if ">200K" in d["days"][0]["cache_tokens_by_context_length"]
+    }
+    assert got == expected
+    assert {d for _r, d in got} <= {"claude-sonnet-4-5", "support-bot"}  # Sonnet only
