@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from collector.emulator.catalog import MODEL_FORMAT, MODELS, AccountSpec, DeploymentSpec
+from collector.emulator.catalog import MODELS, AccountSpec, DeploymentSpec
 from collector.emulator.errors import ApiError, arm_error
 from collector.emulator.workload import Workload, stable_hash
 
@@ -134,7 +134,7 @@ class ArmApi:
                 "lastModifiedAt": _iso(modified),
             },
             "properties": {
-                "model": {"format": MODEL_FORMAT, "name": model.id, "version": model.version},
+                "model": {"format": model.format, "name": model.id, "version": model.version},
                 "versionUpgradeOption": "NoAutoUpgrade",
                 "currentCapacity": capacity,
                 "capabilities": {"chatCompletion": "true"},

@@ -1,10 +1,19 @@
-"""What Cost Management bills: one Marketplace (CCU) row per Claude resource per UTC day.
+"""What Cost Management bills, per resource and UTC day.
 
-Money is computed exactly: token sums x list price in integer cost units (1e-8 USD, see
-:mod:`collector.emulator.catalog`). A resource-day's *final* bill is its true cost rounded half
-up to the cent (1 cent = 1 Claude Consumption Unit). It first appears at day+1 06:00 UTC with a
-*preliminary* amount of 96.00-99.00 % of the final one (basis points drawn from a hash of seed,
-resource and day, rounded down to the cent) and is revised to the final amount at day+2 06:00.
+*Claude* (Azure Marketplace, PublisherType ``Marketplace``, meter "Claude Consumption Units"):
+one row per AIServices account and day, over its Anthropic deployments only. Money is computed
+exactly: token sums x list price in integer cost units (1e-8 USD, see
+:mod:`collector.emulator.catalog`), all five token types (input, output, 5-minute and 1-hour cache
+writes, cache reads), each request at its context tier (Sonnet's long-context prices above 200k
+prompt tokens). A resource-day's *final* bill is its true cost rounded half up to the cent
+(1 cent = 1 Claude Consumption Unit). It first appears at day+1 06:00 UTC with a *preliminary*
+amount of 96.00-99.00 % of the final one (basis points drawn from a hash of seed, resource and
+day, rounded down to the cent) and is revised to the final amount at day+2 06:00.
+
+*Azure meters* (PublisherType ``Azure``, publisher Microsoft): the non-Anthropic deployments'
+tokens (``gpt-4o-mini`` on an AIServices account: one row per token meter, input and output,
+exact cost, quantity in 1K tokens) and the OpenAI account's flat daily cost. They appear at
+day+1 06:00 UTC with their final amount. They never enter a Claude (Marketplace) row.
 """
 
 from __future__ import annotations
@@ -15,23 +24,36 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from collector.emulator.catalog import AccountSpec
-from collector.emulator.workload import DAY_MS, Workload, stable_hash
+from collector.emulator.workload import DAY_MS, Atoms, Workload, stable_hash
 
 FIRST_SEEN_AFTER = timedelta(days=1, hours=6)
 FINAL_AFTER = timedelta(days=2, hours=6)
 CENT_UNITS = 1_000_000  # cost units per cent
+CLAUDE_METER = "Claude Consumption Units"
+#: Azure token meters (Global Standard) of non-Anthropic models: (input meter, output meter).
+AZURE_METERS: dict[str, tuple[str, str]] = {
+    "gpt-4o-mini": ("gpt-4o-mini-0718-Inp-glbl Tokens", "gpt-4o-mini-0718-Outp-glbl Tokens"),
+}
+#: The OpenAI account's flat daily charge is shown under this meter.
+OTHER_METER = AZURE_METERS["gpt-4o-mini"][0]
 
 
 @dataclass(frozen=True)
 class BillRow:
-    """A resource-day as Cost Management will show it over time."""
+    """A resource-day (and meter) as Cost Management will show it over time."""
 
     account: AccountSpec
     day: date
     final_cents: int
     preliminary_cents: int
     true_cost_units: int
-    marketplace: bool  # False: the non-Claude account's Azure meter
+    marketplace: bool  # False: an Azure meter (non-Claude)
+    meter: str = CLAUDE_METER
+    #: usage quantity (Azure token meters: thousands of tokens); None: derived from the cents
+    quantity: float | None = None
+    #: exact amount in cost units (Azure token meters); None: the (rounded) cents
+    exact_units: int | None = None
+    deployment: str | None = None  # the deployment an Azure token meter row belongs to
 
     @property
     def first_seen(self) -> datetime:
@@ -41,6 +63,10 @@ class BillRow:
     def final_at(self) -> datetime:
         return datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC) + FINAL_AFTER
 
+    @property
+    def final_units(self) -> int:
+        return self.exact_units if self.exact_units is not None else self.final_cents * CENT_UNITS
+
     def cents_at(self, now: datetime) -> int | None:
         """Amount shown at ``now``: None before it first appears, then preliminary, then final."""
         if now < self.first_seen:
@@ -49,52 +75,102 @@ class BillRow:
             return self.preliminary_cents if self.marketplace else self.final_cents
         return self.final_cents
 
+    def units_at(self, now: datetime) -> int | None:
+        """Like :meth:`cents_at`, in cost units (exact for Azure token meters)."""
+        cents = self.cents_at(now)
+        if cents is None:
+            return None
+        if self.exact_units is not None:
+            return self.exact_units
+        return cents * CENT_UNITS
+
 
 def round_cents(units: int) -> int:
     """Cost units to cents, half up."""
     return (units + CENT_UNITS // 2) // CENT_UNITS
 
 
+def _sums(atoms: Atoms, sel: np.ndarray) -> tuple[int, int, int, int, int]:
+    return (
+        int(atoms.input_sum[sel].sum()),
+        int(atoms.output_sum[sel].sum()),
+        int(atoms.cache_write_5m_sum[sel].sum()),
+        int(atoms.cache_write_1h_sum[sel].sum()),
+        int(atoms.cache_read_sum[sel].sum()),
+    )
+
+
 def day_cost_units(workload: Workload, day: int) -> dict[int, int]:
-    """Exact true cost (1e-8 USD) per deployment index for one epoch day."""
+    """Exact true cost (1e-8 USD) per deployment index for one epoch day, at list price (each
+    context class at its tier)."""
     atoms = workload.day_atoms(day)
     result: dict[int, int] = {}
     for dep in workload.deployments:
-        sel = atoms.dep == dep.index
-        result[dep.index] = dep.model.cost_units(
-            int(atoms.input_sum[sel].sum()),
-            int(atoms.output_sum[sel].sum()),
-            int(atoms.cache_write_sum[sel].sum()),
-            int(atoms.cache_read_sum[sel].sum()),
+        mine = atoms.dep == dep.index
+        result[dep.index] = sum(
+            dep.model.cost_units(*_sums(atoms, mine & (atoms.context == c)), long_context=c == 1)
+            for c in (0, 1)
         )
     return result
 
 
 def bill_rows(workload: Workload, until: datetime | None = None) -> list[BillRow]:
-    """Every billed resource-day of the workload (zero-cost days have no row, as in Azure)."""
+    """Every billed resource-day (and meter) of the workload (zero-cost days have no row, as in
+    Azure)."""
     rows: list[BillRow] = []
     days = workload.days(until)
     for day in days:
         the_day = datetime.fromtimestamp(day * DAY_MS / 1000, tz=UTC).date()
         units_by_dep = day_cost_units(workload, day)
+        atoms = workload.day_atoms(day)
         for account in workload.accounts:
             if account.kind == "AIServices" and account.deployments:
-                units = sum(
-                    units_by_dep[d.index]
-                    for d in workload.deployments
-                    if d.account.id == account.id
-                )
+                mine = [d for d in workload.deployments if d.account.id == account.id]
+                units = sum(units_by_dep[d.index] for d in mine if d.model.anthropic)
                 final = round_cents(units)
-                if final <= 0:
-                    continue
-                bp = 9600 + stable_hash(workload.seed, account.id.lower(), the_day) % 301
-                rows.append(BillRow(account, the_day, final, final * bp // 10_000, units, True))
+                if final > 0:
+                    bp = 9600 + stable_hash(workload.seed, account.id.lower(), the_day) % 301
+                    rows.append(BillRow(account, the_day, final, final * bp // 10_000, units, True))
+                for dep in mine:
+                    if dep.model.anthropic:
+                        continue
+                    sel = atoms.dep == dep.index
+                    tokens = (int(atoms.input_sum[sel].sum()), int(atoms.output_sum[sel].sum()))
+                    prices = (dep.model.input_price, dep.model.output_price)
+                    for meter, count, price in zip(
+                        AZURE_METERS[dep.model.id], tokens, prices, strict=True
+                    ):
+                        exact = count * price
+                        if exact <= 0:
+                            continue
+                        cents = round_cents(exact)
+                        rows.append(
+                            BillRow(
+                                account,
+                                the_day,
+                                cents,
+                                cents,
+                                exact,
+                                False,
+                                meter=meter,
+                                quantity=count / 1000,
+                                exact_units=exact,
+                                deployment=dep.name,
+                            )
+                        )
             elif account.daily_other_cost_cents:
                 cents = account.daily_other_cost_cents + stable_hash(account.name, the_day) % 200
-                rows.append(BillRow(account, the_day, cents, cents, cents * CENT_UNITS, False))
+                rows.append(
+                    BillRow(
+                        account, the_day, cents, cents, cents * CENT_UNITS, False, meter=OTHER_METER
+                    )
+                )
     return rows
 
 
 def quantity_of(row: BillRow, cents: int) -> float:
-    """Usage quantity of a row: CCUs for Claude (1 CCU = 1 cent), tokens/1000 otherwise."""
+    """Usage quantity of a row: CCUs for Claude (1 CCU = 1 cent), thousands of tokens for Azure
+    token meters, an approximation from the cost for the flat OpenAI charge."""
+    if row.quantity is not None:
+        return row.quantity
     return float(cents) if row.marketplace else float(np.round(cents * 6.5, 2))

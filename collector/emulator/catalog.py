@@ -13,34 +13,116 @@ from datetime import datetime
 
 COST_UNITS_PER_USD = 100_000_000  # 1 unit = 1e-8 USD
 CCU_USD = 0.01  # one Claude Consumption Unit costs one cent
-MODEL_FORMAT = "Anthropic"
+MODEL_FORMAT = "Anthropic"  # ARM's properties.model.format of Claude deployments
+OPENAI_FORMAT = "OpenAI"
 API_NAME = "Messages"
 OPERATION_NAME = "Messages_Create"
+# The emulator's choice for the OpenAI deployment's ApiName / OperationName dimension values.
+OPENAI_API_NAME = "ChatCompletions"
+OPENAI_OPERATION_NAME = "ChatCompletions_Create"
 STREAM_TYPES: tuple[str, ...] = ("Streaming", "NonStreaming")
+#: ``ContextLength`` values of the Anthropic cache metrics, indexed by a request's context class
+#: (0: total prompt = input + cache read + cache writes <= 200,000 tokens, 1: above). Azure does
+#: not document the dimension's values: these two labels are the emulator's assumption.
+CONTEXT_LENGTHS: tuple[str, ...] = ("<=200K", ">200K")
+LONG_CONTEXT_TOKENS = 200_000
+
+
+@dataclass(frozen=True)
+class Prices:
+    """List prices of the five token types, hundredths of USD per million tokens."""
+
+    input: int
+    output: int
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A Claude model: list prices (hundredths of USD per million tokens) and traffic shape."""
+    """A model: list prices (hundredths of USD per million tokens) and traffic shape.
+
+    ``format`` is ARM's ``properties.model.format``: only ``Anthropic`` models have prompt-cache
+    tokens (and Azure Monitor's cache metrics). ``long_prices`` is the long-context tier (a
+    request whose whole prompt exceeds 200k tokens is priced at it, every token type), for models
+    whose context window exceeds 200k tokens.
+    """
 
     id: str
     version: str
     input_price: int
     output_price: int
     cache_write_price: int  # 5-minute cache write
+    cache_write_1h_price: int  # 1-hour cache write
     cache_read_price: int
     ttft_ms: float  # median time to first token
     tokens_per_s: float  # output speed
     output_median: float  # median output tokens of a successful request
     input_median: float  # median uncached input tokens
+    format: str = MODEL_FORMAT
+    context_window: int = LONG_CONTEXT_TOKENS
+    long_prices: Prices | None = None
 
-    def cost_units(self, inp: int, out: int, cache_write: int, cache_read: int) -> int:
-        """Exact cost in 1e-8 USD of the given token counts at list price."""
-        return (
-            inp * self.input_price
-            + out * self.output_price
-            + cache_write * self.cache_write_price
-            + cache_read * self.cache_read_price
+    @property
+    def anthropic(self) -> bool:
+        return self.format == MODEL_FORMAT
+
+    @property
+    def api_name(self) -> str:
+        return API_NAME if self.anthropic else OPENAI_API_NAME
+
+    @property
+    def operation_name(self) -> str:
+        return OPERATION_NAME if self.anthropic else OPENAI_OPERATION_NAME
+
+    @property
+    def prices(self) -> Prices:
+        return Prices(
+            self.input_price,
+            self.output_price,
+            self.cache_write_price,
+            self.cache_write_1h_price,
+            self.cache_read_price,
+        )
+
+    def tier(self, long_context: bool) -> Prices:
+        """The prices a request pays: the long-context tier when it has one and applies."""
+        return self.long_prices if long_context and self.long_prices else self.prices
+
+    def cost_parts(
+        self,
+        inp: int,
+        out: int,
+        cache_write_5m: int = 0,
+        cache_write_1h: int = 0,
+        cache_read: int = 0,
+        long_context: bool = False,
+    ) -> dict[str, int]:
+        """Exact cost in 1e-8 USD of each token type at list price."""
+        p = self.tier(long_context)
+        return {
+            "input": inp * p.input,
+            "output": out * p.output,
+            "cache_write_5m": cache_write_5m * p.cache_write_5m,
+            "cache_write_1h": cache_write_1h * p.cache_write_1h,
+            "cache_read": cache_read * p.cache_read,
+        }
+
+    def cost_units(
+        self,
+        inp: int,
+        out: int,
+        cache_write_5m: int = 0,
+        cache_write_1h: int = 0,
+        cache_read: int = 0,
+        long_context: bool = False,
+    ) -> int:
+        """Exact cost in 1e-8 USD of the given token counts at list price (all five types)."""
+        return sum(
+            self.cost_parts(
+                inp, out, cache_write_5m, cache_write_1h, cache_read, long_context
+            ).values()
         )
 
     def estimate_units(self, inp: int, out: int) -> int:
@@ -51,11 +133,47 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     m.id: m
     for m in (
-        ModelSpec("claude-opus-4-5", "20251101", 500, 2500, 625, 50, 1400.0, 55.0, 420.0, 1800.0),
-        ModelSpec("claude-sonnet-4-5", "20250929", 300, 1500, 375, 30, 900.0, 75.0, 380.0, 1500.0),
-        ModelSpec("claude-haiku-4-5", "20251001", 100, 500, 125, 10, 380.0, 140.0, 260.0, 1100.0),
         ModelSpec(
-            "claude-opus-4-1", "20250805", 1500, 7500, 1875, 150, 1900.0, 38.0, 450.0, 2000.0
+            "claude-opus-4-5", "20251101", 500, 2500, 625, 1000, 50, 1400.0, 55.0, 420.0, 1800.0
+        ),
+        # Sonnet 4.5 has a 1M-token context window (the others 200k): only its requests can
+        # exceed 200k prompt tokens, and those pay its long-context prices.
+        ModelSpec(
+            "claude-sonnet-4-5",
+            "20250929",
+            300,
+            1500,
+            375,
+            600,
+            30,
+            900.0,
+            75.0,
+            380.0,
+            1500.0,
+            context_window=1_000_000,
+            long_prices=Prices(600, 2250, 750, 1200, 60),
+        ),
+        ModelSpec(
+            "claude-haiku-4-5", "20251001", 100, 500, 125, 200, 10, 380.0, 140.0, 260.0, 1100.0
+        ),
+        ModelSpec(
+            "claude-opus-4-1", "20250805", 1500, 7500, 1875, 3000, 150, 1900.0, 38.0, 450.0, 2000.0
+        ),
+        # Azure OpenAI, Global Standard: $0.15 input / $0.60 output per million tokens, billed
+        # under Azure meters (not the Marketplace); no prompt-cache tokens in the workload.
+        ModelSpec(
+            "gpt-4o-mini",
+            "2024-07-18",
+            15,
+            60,
+            0,
+            0,
+            0,
+            320.0,
+            90.0,
+            300.0,
+            900.0,
+            format=OPENAI_FORMAT,
         ),
     )
 }
@@ -63,7 +181,8 @@ MODELS: dict[str, ModelSpec] = {
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """A Claude deployment of an account; ``rpm`` is its mean requests per minute on a weekday."""
+    """A deployment of an account with traffic; ``rpm`` is its mean requests per minute on a
+    weekday. Its model (:data:`MODELS`) says whether it is a Claude deployment."""
 
     name: str
     model: str
@@ -82,7 +201,8 @@ class DeploymentSpec:
 
 @dataclass(frozen=True)
 class AccountSpec:
-    """A Cognitive Services account. Only kind ``AIServices`` serves Claude traffic."""
+    """A Cognitive Services account. Only kind ``AIServices`` serves traffic (Claude and, on
+    ``contoso-ai-eus2``, one Azure OpenAI model)."""
 
     subscription: str
     resource_group: str
@@ -90,7 +210,7 @@ class AccountSpec:
     location: str
     kind: str = "AIServices"
     deployments: tuple[DeploymentSpec, ...] = ()
-    # Non-Claude accounts: (deployment name, model name, version, format) shown by ARM only.
+    # Deployments without traffic: (deployment name, model name, version, format), ARM only.
     other_deployments: tuple[tuple[str, str, str, str], ...] = ()
     daily_other_cost_cents: int = 0  # non-Marketplace cost rows (e.g. Azure OpenAI meters)
 
@@ -123,6 +243,7 @@ class Catalog:
 
     @property
     def claude_accounts(self) -> list[AccountSpec]:
+        """Accounts with traffic (every one has Claude deployments; some also others)."""
         return [a for a in self.accounts if a.kind == "AIServices" and a.deployments]
 
 
@@ -133,7 +254,9 @@ RESOURCE_GROUP = "rg-ai"
 def default_catalog(change_at: datetime | None = None) -> Catalog:
     """The default tenant: two AIServices accounts in two regions plus one OpenAI account.
 
-    About 95k requests on a weekday. ``change_at`` is when ``support-bot``'s capacity doubles.
+    About 100k requests on a weekday. ``change_at`` is when ``support-bot``'s capacity doubles.
+    ``contoso-ai-eus2`` also serves ``gpt-4o-mini`` (format OpenAI, about 4 requests a minute):
+    Azure-metered, no cache tokens, no quota pool shared with Claude.
     """
     sub, rg = SUBSCRIPTION, RESOURCE_GROUP
     eus2 = AccountSpec(
@@ -153,6 +276,7 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
                 changed_at=change_at,
                 new_capacity=300 if change_at else None,
             ),
+            DeploymentSpec("gpt-4o-mini", "gpt-4o-mini", 100, 4.0),
         ),
     )
     swc = AccountSpec(

@@ -134,8 +134,10 @@ def truth(
 ) -> None:
     """Write the ground truth of a workload as JSON.
 
-    Per deployment-day: requests by status, tokens, latency percentiles, costs; per
-    resource-day: billed cost; a sample of failed requests with both ids.
+    Per deployment-day: model format, requests by status, tokens (cache writes by TTL, cache
+    tokens by ContextLength), latency percentiles, mean time to first token, costs; per
+    resource-day: the Claude Marketplace bill and the Azure-meter charges; a sample of failed
+    requests with both ids.
 
     Example: foundry-monitor emulator truth --seed 7 --end 2025-11-20T12:00:00Z --out truth.json
     """

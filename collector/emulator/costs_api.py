@@ -7,6 +7,12 @@ such as 20251101) when the granularity is Daily, then the grouping dimensions, t
 rows (1,000 by default); ``properties.nextLink`` carries a ``$skiptoken`` and is POSTed again
 with the same body. Every answer carries the ``x-ms-ratelimit-microsoft.costmanagement-*``
 headers.
+
+Claude rows are Azure Marketplace rows (PublisherType ``Marketplace``, PublisherName
+``Anthropic``, meter "Claude Consumption Units", amounts in whole cents); the non-Anthropic
+deployment's tokens and the OpenAI account are Azure meter rows (PublisherType ``Azure``,
+PublisherName ``Microsoft``, token meters such as "gpt-4o-mini-0718-Inp-glbl Tokens", exact
+amounts), never part of a Claude row.
 """
 
 from __future__ import annotations
@@ -20,12 +26,12 @@ from urllib.parse import quote
 
 import isodate
 
-from collector.emulator.billing import BillRow, bill_rows, quantity_of
+from collector.emulator.billing import CLAUDE_METER, BillRow, bill_rows, quantity_of
+from collector.emulator.catalog import COST_UNITS_PER_USD
 from collector.emulator.errors import ApiError, arm_error
 from collector.emulator.workload import Workload, stable_hash
 
 DEFAULT_PAGE_SIZE = 1000
-CLAUDE_METER = "Claude Consumption Units"
 HEADER_PREFIX = "x-ms-ratelimit-microsoft.costmanagement"
 
 COST_NAMES = {"cost", "pretaxcost", "costusd", "pretaxcostusd"}
@@ -49,11 +55,11 @@ def _attributes(row: BillRow) -> dict[str, str]:
         }
     else:
         meter = {
-            "MeterName": "gpt-4o-mini-0718 Inp glbl Tokens",
-            "Meter": "gpt-4o-mini-0718 Inp glbl Tokens",
+            "MeterName": row.meter,
+            "Meter": row.meter,
             "MeterCategory": "Foundry Models",
             "MeterSubCategory": "Azure OpenAI",
-            "MeterId": str(uuid.UUID(int=stable_hash("aoai-meter") << 96 | 0xA0A1)),
+            "MeterId": str(uuid.UUID(int=stable_hash("aoai-meter", row.meter) << 96 | 0xA0A1)),
             "PublisherType": "Azure",
             "PublisherName": "Microsoft",
             "ServiceName": "Foundry Models",
@@ -177,7 +183,8 @@ class CostsApi:
         table: dict[tuple, list[Any]] = {}
         for row in self._rows(now):
             cents = row.cents_at(now)
-            if cents is None or not first <= row.day <= last:
+            units = row.units_at(now)
+            if cents is None or units is None or not first <= row.day <= last:
                 continue
             attrs = _attributes(row)
             if attrs["SubscriptionId"].lower() != sub.lower():
@@ -193,7 +200,7 @@ class CostsApi:
                 day_key = (row.day.replace(day=1).strftime("%Y-%m-%dT00:00:00"),)
             key = (*day_key, *(attrs[g] for g in groups))
             acc = table.setdefault(key, [0, 0.0])
-            acc[0] += cents
+            acc[0] += units
             acc[1] += quantity_of(row, cents)
         columns = [{"name": n, "type": "Number"} for n, _ in agg_columns]
         if granularity.lower() == "daily":
@@ -204,8 +211,9 @@ class CostsApi:
         columns.append({"name": "Currency", "type": "String"})
         rows = []
         for key in sorted(table):
-            cents, quantity = table[key]
-            values = [cents / 100 if what == "cost" else quantity for _, what in agg_columns]
+            units, quantity = table[key]
+            cost = units / COST_UNITS_PER_USD
+            values = [cost if what == "cost" else quantity for _, what in agg_columns]
             rows.append([*values, *key, "USD"])
         offset = self._offset(params.get("$skiptoken"))
         page = rows[offset : offset + self.page_size]

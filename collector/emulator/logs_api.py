@@ -33,7 +33,7 @@ import isodate
 import numpy as np
 
 from collector import kql
-from collector.emulator.catalog import API_NAME, OPERATION_NAME, STREAM_TYPES
+from collector.emulator.catalog import STREAM_TYPES
 from collector.emulator.errors import kql_syntax_error, logs_error
 from collector.emulator.workload import (
     CALLER_IPS,
@@ -321,7 +321,7 @@ class LogsApi:
             caller = int(req.caller[i])
             ok = int(req.status[i]) == 200
             props = {
-                "apiName": API_NAME,
+                "apiName": dep.model.api_name,
                 "requestTime": ticks_of_ms(ts),
                 "responseTime": ticks_of_ms(ts + duration),
                 "requestLength": int(req.request_bytes[i]),
@@ -348,7 +348,7 @@ class LogsApi:
                     "_ts": ts,
                     "ResourceId": self._rid_upper[dep.resource_index],
                     "CorrelationId": guid,
-                    "OperationName": OPERATION_NAME,
+                    "OperationName": dep.model.operation_name,
                     "ResultSignature": str(int(req.status[i])),
                     "DurationMs": reported,
                     "CallerIPAddress": masked_ip(CALLER_IPS[caller]),
@@ -361,7 +361,7 @@ class LogsApi:
                         "_ts": ts + int(traits.twin_offset_ms[i]),
                         "ResourceId": self._rid_upper[dep.resource_index],
                         "CorrelationId": guid.upper() if traits.twin_upper[i] else guid,
-                        "OperationName": OPERATION_NAME,
+                        "OperationName": dep.model.operation_name,
                         "ResultSignature": "",
                         "DurationMs": None,
                         "CallerIPAddress": "",

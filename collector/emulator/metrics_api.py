@@ -4,9 +4,18 @@ Semantics reproduced from Azure (and documented in docs/emulator.md of this proj
 
 * Metrics of ``Microsoft.CognitiveServices/accounts`` used by Claude: ``ModelRequests`` (one sample
   per request: Total = Count = requests), ``InputTokens`` (Anthropic's uncached input tokens),
-  ``OutputTokens``, ``TotalTokens`` (input + output), ``TimeToLastByte`` (ms) -- these four over
-  successful requests only, one sample per request -- and ``ModelAvailabilityRate`` (percent of
-  requests without a 5xx, one sample per minute and series).
+  ``OutputTokens``, ``TotalTokens`` (input + output), ``TimeToLastByte`` and
+  ``NormalizedTimeToFirstToken`` (ms) -- these over successful requests only, one sample per
+  request -- and ``ModelAvailabilityRate`` (percent of requests without a 5xx, one sample per
+  minute and series).
+* Anthropic deployments only (category *Models - Usage*): ``cacheReadInputTokens``,
+  ``ephemeral5mInputTokens``, ``ephemeral1hInputTokens`` (the usage's ``cache_read_input_tokens``
+  and ``cache_creation.ephemeral_5m/1h_input_tokens``), aggregation Total, with a
+  ``ContextLength`` dimension the other metrics lack. Its values are undocumented: the emulator
+  serves ``<=200K`` and ``>200K`` (whole prompt, input + cache read + cache writes, at most or
+  above 200,000 tokens) -- an assumption. Other deployments have no series of these metrics.
+* Metric names are matched case-insensitively (Azure's are); ``name_case`` ("lower"/"upper")
+  makes the answers' ``name.value`` come back in that case, to test clients against it.
 * Each metric has its own dimensions; a filter naming a dimension the metric lacks is a 400.
   Every dimension named in the filter splits the series (``eq '*'`` keeps all values,
   ``eq 'v'`` / ``or`` keep some); ``rollupby`` dimensions filter without splitting.
@@ -30,7 +39,7 @@ from typing import Any
 import isodate
 import numpy as np
 
-from collector.emulator.catalog import API_NAME, OPERATION_NAME, STREAM_TYPES
+from collector.emulator.catalog import CONTEXT_LENGTHS, STREAM_TYPES
 from collector.emulator.errors import ApiError, arm_error
 from collector.emulator.workload import MINUTE_MS, AtomView, Workload, to_ms
 
@@ -68,6 +77,30 @@ _TOKEN_DIMS = (
     "ModelName",
     "ModelVersion",
 )
+# Azure Monitor reference "Supported metrics for Microsoft.CognitiveServices/accounts"
+# (https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-cognitiveservices-accounts-metrics),
+# category *Models - Latency*: TimeToLastByte and NormalizedTimeToFirstToken (MilliSeconds;
+# Maximum, Minimum, Average; PT1M; pay-as-you-go included) have these dimensions.
+_LATENCY_DIMS = (
+    "ApiName",
+    "OperationName",
+    "Region",
+    "StreamType",
+    "ModelDeploymentName",
+    "ModelName",
+    "ModelVersion",
+)
+# Same reference, category *Models - Usage*: the Anthropic prompt-cache metrics (Count; Total;
+# PT1M; "Applies to Anthropic model deployments").
+_CACHE_DIMS = (
+    "ApiName",
+    "Region",
+    "ModelDeploymentName",
+    "ModelName",
+    "ModelVersion",
+    "ContextLength",
+)
+NAME_CASES = (None, "lower", "upper")
 
 
 @dataclass(frozen=True)
@@ -81,6 +114,9 @@ class MetricDef:
     field: str  # atom field prefix, "count" or "availability"
     zero_fill: bool
     success_only: bool
+    anthropic_only: bool = False
+    #: the aggregations the metric has (others requested are left out of its points)
+    aggregations: tuple[str, ...] = AGGREGATIONS
 
 
 METRICS: dict[str, MetricDef] = {
@@ -136,10 +172,64 @@ METRICS: dict[str, MetricDef] = {
             "Time from the request to the last byte of the response, in milliseconds.",
             "MilliSeconds",
             "average",
-            _TOKEN_DIMS,
+            _LATENCY_DIMS,
             "duration",
             False,
             True,
+        ),
+        MetricDef(
+            "NormalizedTimeToFirstToken",
+            "Normalized Time to First Byte",
+            "Time it takes for first byte of response data to be received after request is made "
+            "by model, normalized by token.",
+            "MilliSeconds",
+            "average",
+            _LATENCY_DIMS,
+            "ttft",
+            False,
+            True,
+        ),
+        MetricDef(
+            "cacheReadInputTokens",
+            "Prompt tokens read from cache",
+            "The number of prompt tokens read from the cache. Applies to Anthropic model "
+            "deployments.",
+            "Count",
+            "total",
+            _CACHE_DIMS,
+            "cache_read",
+            True,
+            True,
+            anthropic_only=True,
+            aggregations=("total",),
+        ),
+        MetricDef(
+            "ephemeral5mInputTokens",
+            "Prompt tokens written to cache (5 minute TTL)",
+            "The number of prompt tokens used to create the 5 minute cache entry. Applies to "
+            "Anthropic model deployments.",
+            "Count",
+            "total",
+            _CACHE_DIMS,
+            "cache_write_5m",
+            True,
+            True,
+            anthropic_only=True,
+            aggregations=("total",),
+        ),
+        MetricDef(
+            "ephemeral1hInputTokens",
+            "Prompt tokens written to cache (1 hour TTL)",
+            "The number of prompt tokens used to create the 1 hour entry. Applies to Anthropic "
+            "model deployments.",
+            "Count",
+            "total",
+            _CACHE_DIMS,
+            "cache_write_1h",
+            True,
+            True,
+            anthropic_only=True,
+            aggregations=("total",),
         ),
         MetricDef(
             "ModelAvailabilityRate",
@@ -223,7 +313,7 @@ def _iso_point(ms: int) -> str:
 class MetricsApi:
     """Answers ``POST /subscriptions/{sub}/metrics:getBatch`` for one endpoint region."""
 
-    def __init__(self, workload: Workload) -> None:
+    def __init__(self, workload: Workload, name_case: str | None = None) -> None:
         self.workload = workload
         self._accounts = {a.id.lower(): a for a in workload.accounts}
         dims: dict[str, list[str]] = {
@@ -231,8 +321,26 @@ class MetricsApi:
             "ModelName": [d.model.id for d in workload.deployments],
             "ModelVersion": [d.model.version for d in workload.deployments],
             "Region": [d.region for d in workload.deployments],
+            "ApiName": [d.model.api_name for d in workload.deployments],
+            "OperationName": [d.model.operation_name for d in workload.deployments],
         }
         self._dep_dims = dims
+        self._anthropic = np.array([d.model.anthropic for d in workload.deployments], bool)
+        self.name_case: str | None = None
+        self.set_name_case(name_case)
+
+    def set_name_case(self, case: str | None) -> None:
+        """Answer metric names as documented (None), lower-cased or upper-cased."""
+        if case not in NAME_CASES:
+            raise ValueError(f"metric name case must be one of {NAME_CASES}, not {case!r}")
+        self.name_case = case
+
+    def _name(self, name: str) -> str:
+        if self.name_case == "lower":
+            return name.lower()
+        if self.name_case == "upper":
+            return name.upper()
+        return name
 
     # ------------------------------------------------------------------ request parsing
     def query_batch(
@@ -383,8 +491,9 @@ class MetricsApi:
             return codes, labels
         if dim == "StreamType":
             return atoms.stream.astype(np.int64), list(STREAM_TYPES)
-        constant = API_NAME if dim == "ApiName" else OPERATION_NAME
-        return np.zeros(len(atoms), np.int64), [constant]
+        if dim == "ContextLength":
+            return atoms.context.astype(np.int64), list(CONTEXT_LENGTHS)
+        raise AssertionError(f"unknown dimension {dim}")
 
     def _metric(
         self,
@@ -403,6 +512,9 @@ class MetricsApi:
         canonical = {d.lower(): d for d in metric.dims}
         if metric.success_only:
             atoms = atoms.take(np.flatnonzero(atoms.status == 200))
+        if metric.anthropic_only and len(atoms):
+            atoms = atoms.take(np.flatnonzero(self._anthropic[atoms.dep]))
+        aggregations = [a for a in aggregations if a in metric.aggregations]
         mask = np.ones(len(atoms), bool)
         split: list[tuple[str, np.ndarray, list[str]]] = []
         for flt in filters:
@@ -459,10 +571,11 @@ class MetricsApi:
             }
             for _o, _v, meta, data, n in series_list
         ]
+        name = self._name(metric.name)
         return {
-            "id": f"{resource_id}/providers/Microsoft.Insights/metrics/{metric.name}",
+            "id": f"{resource_id}/providers/Microsoft.Insights/metrics/{name}",
             "type": "Microsoft.Insights/metrics",
-            "name": {"value": metric.name, "localizedValue": metric.display},
+            "name": {"value": name, "localizedValue": metric.display},
             "displayDescription": metric.description,
             "unit": metric.unit,
             "timeseries": timeseries,
@@ -515,8 +628,10 @@ class MetricsApi:
                 order_value = float(total.sum())
             else:
                 sums = getattr(atoms, f"{metric.field}_sum")
-                mins = getattr(atoms, f"{metric.field}_min")
-                maxs = getattr(atoms, f"{metric.field}_max")
+                # Total-only metrics (the cache tokens) keep no per-request extremes.
+                bounded = "minimum" in metric.aggregations
+                mins = getattr(atoms, f"{metric.field}_min") if bounded else sums
+                maxs = getattr(atoms, f"{metric.field}_max") if bounded else sums
                 total = np.bincount(inv, weights=sums)
                 count = np.bincount(inv, weights=atoms.count)
                 low = np.full(len(uniq), np.iinfo(np.int64).max)

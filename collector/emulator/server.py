@@ -115,7 +115,9 @@ class EmulatorServer:
     unless given). ``faults``: a spec of :mod:`collector.emulator.faults`. Page sizes and the
     Log Analytics row limit are configurable so tests can exercise paging and truncation;
     ``late_log_share`` of the calls have their log rows arrive ``late_log_minutes`` (low, high)
-    minutes late instead of 2 to 5.
+    minutes late instead of 2 to 5. ``metric_name_case`` ("lower", "upper" or None: as
+    documented) is the letter case of the metric names in Azure Monitor's answers (Azure's names
+    are case-insensitive).
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class EmulatorServer:
         ca_dir: Path | None = None,
         late_log_share: float = DEFAULT_LATE_SHARE,
         late_log_minutes: tuple[int, int] = DEFAULT_LATE_MINUTES,
+        metric_name_case: str | None = None,
     ) -> None:
         self.workload = Workload(workload_config or WorkloadConfig())
         self.clock = Clock(now or self.workload.end)
@@ -141,7 +144,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.arm = ArmApi(self.workload, page_size=arm_page_size)
-        self.metrics = MetricsApi(self.workload)
+        self.metrics = MetricsApi(self.workload, name_case=metric_name_case)
         self.logs = LogsApi(
             self.workload,
             self.workload.catalog.workspace_id,
@@ -257,6 +260,10 @@ class EmulatorServer:
 
     def add_faults(self, spec: str) -> None:
         self.faults.add(spec)
+
+    def set_metric_name_case(self, case: str | None) -> None:
+        """Answer metric names lower-cased ("lower"), upper-cased ("upper") or as documented."""
+        self.metrics.set_name_case(case)
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the emulator clock (None: follow the wall clock)."""

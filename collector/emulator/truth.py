@@ -3,20 +3,40 @@
 Shape (issue #3, plus extra keys)::
 
     {"seed", "start", "end", "currency",
-     "deployments": [{"resource", "deployment", "model", "model_version", "region",
+     "deployments": [{"resource", "deployment", "model", "model_version", "model_format",
+                      "region",
                       "days": [{"day", "requests", "requests_by_status", "input_tokens",
-                                "output_tokens", "cache_write_tokens", "cache_read_tokens",
-                                "p50_ms", "p95_ms", "p99_ms", "estimated_cost", "true_cost"}]}],
+                                "output_tokens", "cache_write_tokens", "cache_write_5m_tokens",
+                                "cache_write_1h_tokens", "cache_read_tokens",
+                                "cache_tokens_by_context_length", "p50_ms", "p95_ms", "p99_ms",
+                                "ttft_avg_ms", "estimated_cost", "true_cost",
+                                "true_cost_parts"}]}],
      "billed": [{"resource", "day", "cost", "preliminary_cost", "quantity_ccu", "currency",
-                 "first_seen", "final_at"}],
+                 "true_cost", "first_seen", "final_at"}],
+     "billed_azure": [{"resource", "day", "meter", "deployment", "cost", "quantity",
+                       "currency", "first_seen"}],
      "deployment_changes": [...], "failed_requests": [{"apim_request_id", "request_id",
                  "deployment", "resource", "status", "time", "duration_ms"}]}
 
-Tokens are counted on successful (200) requests only. Latency percentiles are nearest-rank over
-the durations of the day's successful requests (None when there were none). ``estimated_cost``
-= input x input price + output x output price (what Azure's token metrics allow), ``true_cost``
-adds cache writes (5-minute price) and cache reads; both are exact integer cost units / 1e8,
-unrounded. ``billed.cost`` is the final amount, rounded to the cent per resource-day.
+Every deployment with traffic is listed, Claude (``model_format`` "Anthropic") or not
+("OpenAI": ``gpt-4o-mini``, whose cache token counts are always 0).
+
+Tokens are counted on successful (200) requests only: ``input_tokens`` is the uncached input
+(Anthropic's ``input_tokens``), ``cache_write_5m_tokens`` / ``cache_write_1h_tokens`` the cache
+writes by TTL (``cache_write_tokens`` is their sum), ``cache_read_tokens`` the cache reads;
+``cache_tokens_by_context_length`` splits the three cache counts by the ``ContextLength`` label
+Azure Monitor's cache metrics carry ("<=200K" / ">200K": whole prompt at most or above 200k
+tokens). Latency percentiles are nearest-rank over the durations of the day's successful requests
+and ``ttft_avg_ms`` the mean time to first token over them (None when there were none).
+``estimated_cost`` = input x input price + output x output price at the base tier (cache-blind:
+what Azure's InputTokens/OutputTokens metrics alone allow); ``true_cost`` prices all five token
+types at list price, each request at its context tier (Sonnet's long-context prices above 200k
+prompt tokens), and ``true_cost_parts`` is it by token type (input, output, cache_write_5m,
+cache_write_1h, cache_read); for ``gpt-4o-mini`` it is its Azure price. All are exact integer
+cost units / 1e8, unrounded. ``billed`` lists the Claude Marketplace charges: ``cost`` is the
+final amount, rounded to the cent per resource-day. ``billed_azure`` lists the Azure-meter
+charges (the non-Anthropic deployment's token meters, exact, and the OpenAI account's flat
+charge): never part of ``billed``.
 """
 
 from __future__ import annotations
@@ -27,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from collector.emulator.billing import bill_rows
-from collector.emulator.catalog import COST_UNITS_PER_USD
+from collector.emulator.billing import bill_rows, quantity_of
+from collector.emulator.catalog import CONTEXT_LENGTHS, COST_UNITS_PER_USD
 from collector.emulator.workload import (
     DAY_MS,
     Workload,
@@ -76,6 +96,37 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
             out = int(req.output_tokens[sel].astype(np.int64).sum())
             cw = int(req.cache_write_tokens[sel].astype(np.int64).sum())
             cr = int(req.cache_read_tokens[sel].astype(np.int64).sum())
+            cw5 = int(req.cache_write_5m_tokens[sel].astype(np.int64).sum())
+            cw1 = int(req.cache_write_1h_tokens[sel].astype(np.int64).sum())
+            parts = dict.fromkeys(
+                ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"), 0
+            )
+            by_context: dict[str, dict[str, int]] = {}
+            context = req.context[sel]
+            for ctx, label in enumerate(CONTEXT_LENGTHS):
+                c = context == ctx
+                sums = [
+                    int(getattr(req, f)[sel][c].astype(np.int64).sum())
+                    for f in (
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_write_5m_tokens",
+                        "cache_write_1h_tokens",
+                        "cache_read_tokens",
+                    )
+                ]
+                t_in, t_out, t_w5, t_w1, t_rd = sums
+                for k, v in dep.model.cost_parts(
+                    t_in, t_out, t_w5, t_w1, t_rd, long_context=ctx == 1
+                ).items():
+                    parts[k] += v
+                if dep.model.anthropic and c.any():
+                    by_context[label] = {
+                        "cache_write_5m_tokens": sums[2],
+                        "cache_write_1h_tokens": sums[3],
+                        "cache_read_tokens": sums[4],
+                    }
+            ttft = req.ttft_ms[sel][ok]
             entry: dict[str, Any] = {
                 "day": day_str,
                 "requests": int(sel.sum()),
@@ -85,10 +136,17 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
                 "input_tokens": inp,
                 "output_tokens": out,
                 "cache_write_tokens": cw,
+                "cache_write_5m_tokens": cw5,
+                "cache_write_1h_tokens": cw1,
                 "cache_read_tokens": cr,
+                "cache_tokens_by_context_length": by_context,
                 **_percentiles(req.duration_ms[sel][ok]),
+                "ttft_avg_ms": float(ttft.astype(np.int64).sum() / ttft.size)
+                if ttft.size
+                else None,
                 "estimated_cost": dep.model.estimate_units(inp, out) / COST_UNITS_PER_USD,
-                "true_cost": dep.model.cost_units(inp, out, cw, cr) / COST_UNITS_PER_USD,
+                "true_cost": sum(parts.values()) / COST_UNITS_PER_USD,
+                "true_cost_parts": {k: v / COST_UNITS_PER_USD for k, v in parts.items()},
             }
             per_dep[dep.index].append(entry)
         failed = np.flatnonzero(req.status != 200)
@@ -108,11 +166,13 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
             "deployment": dep.name,
             "model": dep.model.id,
             "model_version": dep.model.version,
+            "model_format": dep.model.format,
             "region": dep.region,
             "days": per_dep[dep.index],
         }
         for dep in workload.deployments
     ]
+    rows = bill_rows(workload, until)
     billed = [
         {
             "resource": row.account.id,
@@ -125,8 +185,22 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
             "first_seen": iso(row.first_seen),
             "final_at": iso(row.final_at),
         }
-        for row in bill_rows(workload, until)
+        for row in rows
         if row.marketplace
+    ]
+    billed_azure = [
+        {
+            "resource": row.account.id,
+            "day": row.day.isoformat(),
+            "meter": row.meter,
+            "deployment": row.deployment,
+            "cost": row.final_units / COST_UNITS_PER_USD,
+            "quantity": quantity_of(row, row.final_cents),
+            "currency": "USD",
+            "first_seen": iso(row.first_seen),
+        }
+        for row in rows
+        if not row.marketplace
     ]
     changes = [
         {
@@ -146,6 +220,7 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
         "currency": "USD",
         "deployments": deployments,
         "billed": billed,
+        "billed_azure": billed_azure,
         "deployment_changes": changes,
         "failed_requests": _failed_sample(workload, failed_parts),
     }

@@ -6,8 +6,14 @@ per-minute demand is compared with the subscription's quota for the model and th
 of requests gets 429 on every deployment of that model. Nothing depends on the window being
 served, so any hour can be produced on its own and always comes out the same.
 
-Per-minute *atoms* (deployment x minute x status x stream type: counts, token sums, latency
-sums/min/max) are cached per UTC day; metrics answers, costs and the truth are built from them.
+Per-minute *atoms* (minute x context class x deployment x status x stream type: counts, token
+sums, latency sums/min/max) are cached per UTC day; metrics answers, costs and the truth are built
+from them.
+
+Anthropic requests carry prompt-cache tokens: cache reads and cache writes, each write with a
+5-minute or (about 20 % of writing requests) a 1-hour TTL; a small share of Sonnet requests (1M
+context window) send prompts above 200k tokens (context class 1, ``">200K"``). Requests of
+non-Anthropic models (``gpt-4o-mini``) have no cache tokens and no quota pool shared with Claude.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from collector.emulator.catalog import (
+    LONG_CONTEXT_TOKENS,
     MODELS,
     AccountSpec,
     Catalog,
@@ -40,7 +47,10 @@ ERROR_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 408, 500, 529)
 ERROR_RATES: tuple[float, ...] = (0.004, 0.0004, 0.0003, 0.0003, 0.0004, 0.0008, 0.0012)
 CALLER_IPS: tuple[str, ...] = tuple(f"10.20.{i // 4}.{10 + 7 * i}" for i in range(12))
 STREAMING_SHARE = 0.7
-MAX_PROMPT_TOKENS = 195_000  # below the 200k long-context threshold: list prices always apply
+MAX_PROMPT_TOKENS = 195_000  # ordinary requests stay below the 200k long-context threshold
+ONE_HOUR_WRITE_SHARE = 0.2  # of the requests that write the cache, those using the 1-hour TTL
+LONG_CONTEXT_SHARE = 0.01  # of the requests to a model with a >200k window: prompt above 200k
+LONG_PROMPT_MAX = 900_000
 
 
 def stable_hash(*parts: object) -> int:
@@ -62,7 +72,7 @@ def floor_minute(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A Claude deployment with its place in the workload."""
+    """A deployment with traffic (Claude, or another model) and its place in the workload."""
 
     index: int
     account: AccountSpec
@@ -92,7 +102,7 @@ class Requests:
     status: np.ndarray  # int16 HTTP status
     input_tokens: np.ndarray  # int32, 0 unless 200
     output_tokens: np.ndarray
-    cache_write_tokens: np.ndarray
+    cache_write_tokens: np.ndarray  # 5-minute + 1-hour cache writes
     cache_read_tokens: np.ndarray
     duration_ms: np.ndarray  # int32
     stream: np.ndarray  # int8 index into STREAM_TYPES
@@ -102,6 +112,10 @@ class Requests:
     log_lag_ms: np.ndarray  # int32 ingestion delay of the log row
     apim_id: np.ndarray  # uint64 (n, 2)
     request_id: np.ndarray  # uint64 (n, 2)
+    cache_write_5m_tokens: np.ndarray  # int32, 0 unless 200
+    cache_write_1h_tokens: np.ndarray  # int32, 0 unless 200
+    ttft_ms: np.ndarray  # int32 time to first token, below duration_ms; 0 unless 200
+    context: np.ndarray  # int8 index into CONTEXT_LENGTHS (whole prompt <= or > 200k tokens)
 
     def __len__(self) -> int:
         return int(self.ts_ms.shape[0])
@@ -141,17 +155,23 @@ class Requests:
             log_lag_ms=z32,
             apim_id=np.zeros((0, 2), np.uint64),
             request_id=np.zeros((0, 2), np.uint64),
+            cache_write_5m_tokens=z32,
+            cache_write_1h_tokens=z32,
+            ttft_ms=z32,
+            context=np.zeros(0, np.int8),
         )
 
 
 @dataclass
 class Atoms:
-    """Per (minute, deployment, status, stream type) aggregates, sorted by those keys."""
+    """Per (minute, context class, deployment, status, stream type) aggregates, sorted by those
+    keys. Token and latency aggregates cover successful requests only (zero otherwise)."""
 
     minute: np.ndarray  # int64 epoch minute
     dep: np.ndarray
     status: np.ndarray
     stream: np.ndarray
+    context: np.ndarray  # int8 index into CONTEXT_LENGTHS
     count: np.ndarray  # requests
     input_sum: np.ndarray  # successful requests only (zero otherwise)
     input_min: np.ndarray
@@ -167,6 +187,11 @@ class Atoms:
     duration_max: np.ndarray
     cache_write_sum: np.ndarray
     cache_read_sum: np.ndarray
+    cache_write_5m_sum: np.ndarray
+    cache_write_1h_sum: np.ndarray
+    ttft_sum: np.ndarray
+    ttft_min: np.ndarray
+    ttft_max: np.ndarray
 
     def __len__(self) -> int:
         return int(self.minute.shape[0])
@@ -214,7 +239,8 @@ def atoms_of(req: Requests) -> Atoms:
     """Aggregate requests into per-minute atoms (vectorised)."""
     minute = req.ts_ms // MINUTE_MS
     key = (
-        (minute.astype(np.int64) << 24)
+        (minute.astype(np.int64) << 25)
+        | (req.context.astype(np.int64) << 24)
         | (req.dep.astype(np.int64) << 12)
         | (req.status.astype(np.int64) << 2)
         | req.stream.astype(np.int64)
@@ -231,6 +257,9 @@ def atoms_of(req: Requests) -> Atoms:
     dur = req.duration_ms[order].astype(np.int64)
     cw = req.cache_write_tokens[order].astype(np.int64)
     cr = req.cache_read_tokens[order].astype(np.int64)
+    cw5 = req.cache_write_5m_tokens[order].astype(np.int64)
+    cw1 = req.cache_write_1h_tokens[order].astype(np.int64)
+    ttft = req.ttft_ms[order].astype(np.int64)
 
     def red(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
         if starts.size == 0:
@@ -240,10 +269,11 @@ def atoms_of(req: Requests) -> Atoms:
     counts = np.diff(np.concatenate((starts, [key.size]))) if starts.size else np.zeros(0, np.int64)
     head = key[starts] if starts.size else key
     return Atoms(
-        minute=head >> 24,
+        minute=head >> 25,
         dep=((head >> 12) & 0xFFF).astype(np.int16),
         status=((head >> 2) & 0x3FF).astype(np.int16),
         stream=(head & 0x3).astype(np.int8),
+        context=((head >> 24) & 0x1).astype(np.int8),
         count=counts.astype(np.int64),
         input_sum=red(np.add, inp),
         input_min=red(np.minimum, inp),
@@ -259,6 +289,11 @@ def atoms_of(req: Requests) -> Atoms:
         duration_max=red(np.maximum, dur),
         cache_write_sum=red(np.add, cw),
         cache_read_sum=red(np.add, cr),
+        cache_write_5m_sum=red(np.add, cw5),
+        cache_write_1h_sum=red(np.add, cw1),
+        ttft_sum=red(np.add, ttft),
+        ttft_min=red(np.minimum, ttft),
+        ttft_max=red(np.maximum, ttft),
     )
 
 
@@ -359,14 +394,30 @@ class Workload:
         ttft = model.ttft_ms * rng.lognormal(0.0, 0.35, n)
         speed = model.tokens_per_s * rng.lognormal(0.0, 0.2, n)
         ttlb = np.maximum(1, np.rint(ttft + out / speed * 1000.0)).astype(np.int64)
+        ttft_ms = np.maximum(0, np.minimum(np.rint(ttft).astype(np.int64), ttlb - 1))
+        # Drawn after every older draw, so the older values stay what they were.
+        one_hour = rng.random(n) < ONE_HOUR_WRITE_SHARE
+        long_draw = rng.random(n) < LONG_CONTEXT_SHARE
+        long_prompt = rng.integers(LONG_CONTEXT_TOKENS + 1, LONG_PROMPT_MAX + 1, n)
+        if not model.anthropic:
+            cw = np.zeros_like(cw)
+            cr = np.zeros_like(cr)
+        elif model.context_window > LONG_CONTEXT_TOKENS:
+            # A long prompt: its cache reads fill it up (the large, reused part of a prompt).
+            cr = np.where(long_draw, long_prompt - inp - cw, cr)
+        cw1h = np.where(one_hour, cw, 0)
+        context = (inp + cw + cr > LONG_CONTEXT_TOKENS).astype(np.int8)
         return {
             "ts": ts,
             "minute": minute,
             "inp": inp,
             "cw": cw,
+            "cw1h": cw1h,
             "cr": cr,
             "out": out,
             "ttlb": ttlb,
+            "ttft": ttft_ms,
+            "context": context,
             "stream": (rng.random(n) >= STREAMING_SHARE).astype(np.int8),
             "caller": rng.integers(0, len(CALLER_IPS), n).astype(np.int8),
             "u_quota": rng.random(n),
@@ -431,6 +482,8 @@ class Workload:
         out = np.where(ok, cat["out"], zero)
         cw = np.where(ok, cat["cw"], zero)
         cr = np.where(ok, cat["cr"], zero)
+        cw1h = np.where(ok, cat["cw1h"], zero)
+        ttft = np.where(ok, cat["ttft"], zero)
         prompt = cat["inp"] + cat["cw"] + cat["cr"]
         request_bytes = prompt * 4 + 300
         response_bytes = np.where(
@@ -461,6 +514,10 @@ class Workload:
             log_lag_ms=cat["log_lag"][order],
             apim_id=ids[order, 0:2],
             request_id=ids[order, 2:4],
+            cache_write_5m_tokens=(cw - cw1h)[order].astype(np.int32),
+            cache_write_1h_tokens=cw1h[order].astype(np.int32),
+            ttft_ms=ttft[order].astype(np.int32),
+            context=cat["context"][order],
         )
 
     def chunk(self, pool_index: int, hour: int) -> Requests:

@@ -59,7 +59,8 @@ def _metrics_shape(result: MetricsQueryResult) -> dict[str, Any]:
     }
 
 
-def test_metrics_batch_answers_parse_like_azures_example(workload: Workload) -> None:
+@pytest.mark.parametrize("metric", ["TimeToLastByte", "NormalizedTimeToFirstToken"])
+def test_metrics_batch_answers_parse_like_azures_example(workload: Workload, metric: str) -> None:
     example = MetricsQueryResult._from_generated(
         _example("metrics-MetricBatchExample.json")["values"][0]
     )
@@ -69,7 +70,7 @@ def test_metrics_batch_answers_parse_like_azures_example(workload: Workload) -> 
         SUBSCRIPTION,
         {
             "metricnamespace": "Microsoft.CognitiveServices/accounts",
-            "metricnames": "TimeToLastByte",
+            "metricnames": metric,
             "starttime": "2025-11-20T10:00:00.000Z",
             "endtime": "2025-11-20T12:30:00.000Z",
             "interval": "PT15M",

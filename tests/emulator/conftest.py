@@ -40,13 +40,14 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(autouse=True)
 def _clean_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts with no pending fault and the settled clock."""
+    """Each test starts with no pending fault, the settled clock and documented metric names."""
     yield
     if "emulator" in request.fixturenames:
         server: EmulatorServer = request.getfixturevalue("emulator")
         server.set_faults(None)
         server.set_now(SETTLED)
         server.logs.max_rows = 500_000
+        server.set_metric_name_case(None)
 
 
 @pytest.fixture(scope="session")

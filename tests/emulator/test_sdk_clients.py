@@ -92,10 +92,16 @@ def test_arm_lists_accounts_and_every_deployment_across_pages(
         assert account.properties.endpoint == f"https://{account.name}.services.ai.azure.com/"
         rg = account.id.split("/")[4]
         for dep in arm_client.deployments.list(rg, account.name):
-            assert dep.properties.model.format == "Anthropic"
-            listed.add((account.id, dep.name, dep.properties.model.name))
+            listed.add(
+                (account.id, dep.name, dep.properties.model.name, dep.properties.model.format)
+            )
     assert emulator.stats["requests"]["arm"] >= 5  # page size 2: nextLink followed
-    assert listed == {(d["resource"], d["deployment"], d["model"]) for d in truth["deployments"]}
+    assert listed == {
+        (d["resource"], d["deployment"], d["model"], d["model_format"])
+        for d in truth["deployments"]
+    }
+    formats = {(d[2], d[3]) for d in listed}
+    assert ("gpt-4o-mini", "OpenAI") in formats and ("claude-opus-4-5", "Anthropic") in formats
 
 
 def test_arm_shows_the_capacity_change_after_it_happened(
@@ -223,6 +229,15 @@ def test_metrics_minutes_appear_one_to_three_minutes_late(
     ("change", "code_or_text"),
     [
         ({"metric_names": ["InputTokens"], "filter": "StatusCode eq '*'"}, "does not support"),
+        ({"metric_names": ["InputTokens"], "filter": "ContextLength eq '*'"}, "does not support"),
+        (
+            {"metric_names": ["TimeToLastByte"], "filter": "ContextLength eq '<=200K'"},
+            "does not support",
+        ),
+        (
+            {"metric_names": ["cacheReadInputTokens"], "filter": "StreamType eq '*'"},
+            "does not support",
+        ),
         ({"metric_names": ["NoSuchMetric"]}, "Failed to find metric"),
         ({"region": "swedencentral"}, "in region 'eastus2'"),
         ({"many": True}, "exceeds the limit of 50"),

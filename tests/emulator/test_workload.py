@@ -32,15 +32,54 @@ def test_throttling_hits_every_deployment_of_the_model_in_the_same_minutes() -> 
     assert len(shared) >= 0.3 * min(len(m) for m in minutes)
 
 
-def test_tokens_only_on_successful_requests_and_prompts_stay_under_200k() -> None:
+def test_tokens_only_on_successful_requests_and_only_sonnet_prompts_exceed_200k() -> None:
     w = _workload()
     req = w.requests(w.start_ms, w.end_ms)
     failed = req.status != 200
-    assert not req.input_tokens[failed].any() and not req.output_tokens[failed].any()
+    for name in (
+        "input_tokens",
+        "output_tokens",
+        "cache_write_tokens",
+        "cache_write_5m_tokens",
+        "cache_write_1h_tokens",
+        "cache_read_tokens",
+        "ttft_ms",
+    ):
+        assert not getattr(req, name)[failed].any(), name
     prompt = req.input_tokens.astype(np.int64) + req.cache_write_tokens + req.cache_read_tokens
-    assert prompt.max() < 200_000
+    ok = ~failed
+    long = ok & (prompt > 200_000)
+    assert (req.context[ok] == long[ok]).all()
+    sonnet = np.isin(req.dep, [d.index for d in w.deployments if d.model.id == "claude-sonnet-4-5"])
+    assert long.any() and not (long & ~sonnet).any()
+    assert 0.003 < long[sonnet].mean() < 0.03  # a small share of Sonnet's requests
+    assert prompt.max() <= 1_000_000
     assert req.cache_read_tokens.sum() > 0 and req.cache_write_tokens.sum() > 0
     assert set(np.unique(req.status).tolist()) >= {200, 400, 429, 500, 529}
+
+
+def test_cache_writes_split_by_ttl_and_only_anthropic_requests_use_the_cache() -> None:
+    w = _workload()
+    req = w.requests(w.start_ms, w.end_ms)
+    cw5 = req.cache_write_5m_tokens.astype(np.int64)
+    cw1 = req.cache_write_1h_tokens.astype(np.int64)
+    assert (cw5 + cw1 == req.cache_write_tokens).all()
+    assert not ((cw5 > 0) & (cw1 > 0)).any()  # a request writes with one TTL
+    writers = (cw5 + cw1) > 0
+    assert 0.1 < (cw1 > 0)[writers].mean() < 0.3  # about 20 % use the 1-hour TTL
+    gpt = np.isin(req.dep, [d.index for d in w.deployments if not d.model.anthropic])
+    assert gpt.sum() > 500 and (req.status[gpt] == 200).mean() > 0.98  # no shared quota pool
+    assert not req.cache_write_tokens[gpt].any() and not req.cache_read_tokens[gpt].any()
+    assert not req.context[gpt].any()
+    assert req.input_tokens[gpt].sum() > 0
+
+
+def test_time_to_first_token_is_below_the_duration() -> None:
+    w = _workload()
+    req = w.requests(w.start_ms, w.end_ms)
+    ok = req.status == 200
+    assert (req.ttft_ms[ok] > 0).all()
+    assert (req.ttft_ms[ok] < req.duration_ms[ok]).all()
 
 
 def test_latency_grows_with_output_tokens_and_429s_are_fast() -> None:
@@ -69,6 +108,12 @@ def test_atoms_sum_to_the_requests() -> None:
     assert atoms.count.sum() == len(req)
     assert atoms.input_sum.sum() == req.input_tokens.astype(np.int64).sum()
     assert atoms.duration_max.max() == req.duration_ms.max()
+    assert atoms.cache_write_5m_sum.sum() == req.cache_write_5m_tokens.astype(np.int64).sum()
+    assert atoms.cache_write_1h_sum.sum() == req.cache_write_1h_tokens.astype(np.int64).sum()
+    assert atoms.ttft_sum.sum() == req.ttft_ms.astype(np.int64).sum()
+    assert atoms.ttft_max.max() == req.ttft_ms.max()
+    long = atoms.context == 1
+    assert long.any() and atoms.count[long].sum() == (req.context == 1).sum()
 
 
 def test_weekday_and_daytime_traffic_is_heavier() -> None:
@@ -86,12 +131,25 @@ def test_billed_is_the_true_cost_rounded_to_the_cent_with_a_lower_preliminary() 
             assert row.final_cents == round_cents(row.true_cost_units)
             assert 0.96 * row.final_cents - 1 <= row.preliminary_cents < row.final_cents
     for bill in truth["billed"]:
-        deps = [d for d in truth["deployments"] if d["resource"] == bill["resource"]]
+        deps = [
+            d
+            for d in truth["deployments"]
+            if d["resource"] == bill["resource"] and d["model_format"] == "Anthropic"
+        ]
         true = sum(day["true_cost"] for d in deps for day in d["days"] if day["day"] == bill["day"])
         assert abs(true - bill["cost"]) <= 0.005 + 1e-9
     for dep in truth["deployments"]:
         for day in dep["days"]:
             assert day["estimated_cost"] <= day["true_cost"]
+            parts = day["true_cost_parts"]
+            assert set(parts) == {
+                "input",
+                "output",
+                "cache_write_5m",
+                "cache_write_1h",
+                "cache_read",
+            }
+            assert abs(sum(parts.values()) - day["true_cost"]) < 1e-6
 
 
 def test_live_workload_has_no_end_and_serves_up_to_now() -> None:

@@ -1,0 +1,302 @@
+"""Anthropic prompt-cache metrics, time to first token, the non-Anthropic deployment and its Azure
+meters, through the real SDK clients: every figure equals the ground truth."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from azure.mgmt.costmanagement.models import (
+    QueryAggregation,
+    QueryDataset,
+    QueryDefinition,
+    QueryGrouping,
+    QueryTimePeriod,
+)
+from azure.monitor.querymetrics import MetricsClient
+
+from collector.emulator import EmulatorServer
+from collector.emulator.catalog import CONTEXT_LENGTHS
+from collector.spend.credits import is_claude_charge
+from tests.emulator.conftest import END, START
+from tests.emulator.test_sdk_clients import NAMESPACE, _cost_rows, _truth_day
+
+CACHE = {
+    "cacheReadInputTokens": "cache_read_tokens",
+    "ephemeral5mInputTokens": "cache_write_5m_tokens",
+    "ephemeral1hInputTokens": "cache_write_1h_tokens",
+}
+USAGE = (
+    "ModelRequests",
+    "InputTokens",
+    "OutputTokens",
+    "TimeToLastByte",
+    "NormalizedTimeToFirstToken",
+    "ModelAvailabilityRate",
+)
+CACHE_FILTER = "ModelDeploymentName eq '*' and ContextLength eq '*'"
+
+
+def _series(
+    clients: dict[str, MetricsClient],
+    emulator: EmulatorServer,
+    names: list[str],
+    filter: str | None,
+    aggregations: list[str],
+) -> list[tuple[str, str, dict[str, str], list[Any]]]:
+    """(resource id, metric name as answered, dimensions, points) of every series, every region."""
+    out = []
+    for region, client in clients.items():
+        ids = [a.id for a in emulator.workload.resources if a.location == region]
+        for result in client.query_resources(
+            resource_ids=ids,
+            metric_namespace=NAMESPACE,
+            metric_names=names,
+            timespan=(START, END),
+            granularity=timedelta(hours=1),
+            aggregations=aggregations,
+            filter=filter,
+            max_results=1000,
+        ):
+            for metric in result.metrics:
+                resource = metric.id.split("/providers/Microsoft.Insights/metrics/")[0]
+                for series in metric.timeseries:
+                    out.append((resource, metric.name, dict(series.metadata_values), series.data))
+    return out
+
+
+def test_cache_metrics_by_context_length_equal_the_truth(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    got: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for resource, name, dims, data in _series(
+        metrics_clients, emulator, list(CACHE), CACHE_FILTER, ["Total"]
+    ):
+        assert set(dims) == {"modeldeploymentname", "contextlength"}
+        assert dims["contextlength"] in CONTEXT_LENGTHS
+        assert all(p.average is None and p.count is None for p in data)  # Total only
+        key = (resource, dims["modeldeploymentname"], name, dims["contextlength"])
+        got[key] += int(sum(p.total or 0 for p in data))
+    expected: dict[tuple[str, str, str, str], int] = {}
+    for dep in truth["deployments"]:
+        (day,) = dep["days"]
+        for label, counts in day["cache_tokens_by_context_length"].items():
+            for name, field in CACHE.items():
+                expected[(dep["resource"], dep["deployment"], name, label)] = counts[field]
+    assert dict(got) == expected
+    assert any(label == ">200K" and total > 0 for (_r, _d, _n, label), total in got.items())
+    # The split by ContextLength sums to each deployment-day's totals.
+    for (resource, deployment), day in _truth_day(truth).items():
+        for name, field in CACHE.items():
+            split = sum(
+                total
+                for (r, d, n, _label), total in got.items()
+                if (r, d, n) == (resource, deployment, name)
+            )
+            assert split == day[field]
+        assert day["cache_write_tokens"] == (
+            day["cache_write_5m_tokens"] + day["cache_write_1h_tokens"]
+        )
+
+
+def test_cache_metrics_without_the_context_length_split_sum_to_the_same_totals(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    got: dict[tuple[str, str, str], int] = defaultdict(int)
+    for resource, name, dims, data in _series(
+        metrics_clients, emulator, list(CACHE), "ModelDeploymentName eq '*'", ["Total"]
+    ):
+        got[(resource, dims["modeldeploymentname"], name)] += int(sum(p.total or 0 for p in data))
+    for (resource, deployment), day in _truth_day(truth).items():
+        for name, field in CACHE.items():
+            assert got.get((resource, deployment, name), 0) == day[field]
+
+
+def test_cache_metrics_have_no_series_for_the_openai_deployment(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    formats = {(d["resource"], d["deployment"]): d["model_format"] for d in truth["deployments"]}
+    assert ("OpenAI" in formats.values()) and ("Anthropic" in formats.values())
+    cache = {
+        (r, dims["modeldeploymentname"])
+        for r, _n, dims, _d in _series(
+            metrics_clients, emulator, list(CACHE), CACHE_FILTER, ["Total"]
+        )
+    }
+    assert cache == {k for k, f in formats.items() if f == "Anthropic"}
+    usage = _series(
+        metrics_clients,
+        emulator,
+        list(USAGE),
+        "ModelDeploymentName eq '*'",
+        ["Total", "Average"],
+    )
+    gpt = defaultdict(float)
+    for r, name, dims, data in usage:
+        if formats[(r, dims["modeldeploymentname"])] == "OpenAI":
+            gpt[name] += sum((p.total or 0) + (p.average or 0) for p in data)
+    assert set(gpt) == set(USAGE)
+    assert all(v > 0 for v in gpt.values())
+
+
+def test_time_to_first_token_equals_the_truth_and_precedes_the_last_byte(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 1e18, 0.0])
+    for resource, name, dims, data in _series(
+        metrics_clients,
+        emulator,
+        ["NormalizedTimeToFirstToken", "TimeToLastByte"],
+        "ModelDeploymentName eq '*'",
+        ["Total", "Count", "Minimum", "Maximum"],
+    ):
+        acc = sums[(resource, dims["modeldeploymentname"], name)]
+        for p in data:
+            if p.count:
+                acc[0] += p.total
+                acc[1] += p.count
+                acc[2] = min(acc[2], p.minimum)
+                acc[3] = max(acc[3], p.maximum)
+    for (resource, deployment), day in _truth_day(truth).items():
+        total, count, low, high = sums[(resource, deployment, "NormalizedTimeToFirstToken")]
+        assert count == day["requests_by_status"]["200"]
+        assert total / count == pytest.approx(day["ttft_avg_ms"], rel=1e-12)
+        assert 0 < low <= day["ttft_avg_ms"] <= high
+        ttlb_total, ttlb_count, _l, _h = sums[(resource, deployment, "TimeToLastByte")]
+        assert ttlb_count == count and total < ttlb_total
+
+
+def test_metric_names_match_whatever_their_case_and_the_answer_case_is_switchable(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer
+) -> None:
+    asked = ["CACHEREADINPUTTOKENS", "normalizedtimetofirsttoken", "InputTokens"]
+
+    def names() -> list[str]:
+        return sorted(
+            {n for _r, n, _d, _p in _series(metrics_clients, emulator, asked, None, ["Total"])}
+        )
+
+    assert names() == ["InputTokens", "NormalizedTimeToFirstToken", "cacheReadInputTokens"]
+    emulator.set_metric_name_case("lower")
+    assert names() == ["cachereadinputtokens", "inputtokens", "normalizedtimetofirsttoken"]
+    emulator.set_metric_name_case("upper")
+    assert names() == ["CACHEREADINPUTTOKENS", "INPUTTOKENS", "NORMALIZEDTIMETOFIRSTTOKEN"]
+    with pytest.raises(ValueError):
+        emulator.set_metric_name_case("title")
+
+
+def _meter_definition() -> QueryDefinition:
+    return QueryDefinition(
+        type="ActualCost",
+        timeframe="Custom",
+        time_period=QueryTimePeriod(from_property=START - timedelta(days=1), to=END),
+        dataset=QueryDataset(
+            granularity="Daily",
+            aggregation={
+                "totalCost": QueryAggregation(name="Cost", function="Sum"),
+                "totalQuantity": QueryAggregation(name="UsageQuantity", function="Sum"),
+            },
+            grouping=[
+                QueryGrouping(type="Dimension", name=name)
+                for name in (
+                    "ResourceId",
+                    "MeterName",
+                    "PublisherType",
+                    "PublisherName",
+                    "MeterCategory",
+                    "ChargeType",
+                )
+            ],
+        ),
+    )
+
+
+def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_meter(
+    cost_client: Any, truth: dict
+) -> None:
+    columns, rows = _cost_rows(cost_client, _meter_definition())
+    col = {name: i for i, name in enumerate(columns)}
+    claude: dict[tuple[str, str], float] = {}
+    azure: dict[tuple[str, str, str], tuple[Decimal, float]] = {}
+    for row in rows:
+        resource, meter = row[col["ResourceId"]], row[col["MeterName"]]
+        day = str(row[col["UsageDate"]])
+        publisher_type, publisher = row[col["PublisherType"]], row[col["PublisherName"]]
+        if is_claude_charge(publisher_type, meter):
+            assert (publisher_type, publisher, meter) == (
+                "Marketplace",
+                "Anthropic",
+                "Claude Consumption Units",
+            )
+            claude[(resource, day)] = row[col["Cost"]]
+        else:
+            assert (publisher_type, publisher) == ("Azure", "Microsoft")
+            assert "claude" not in meter.lower()
+            azure[(resource, day, meter)] = (
+                Decimal(str(row[col["Cost"]])),
+                row[col["UsageQuantity"]],
+            )
+    expected_claude = {
+        (b["resource"].lower(), b["day"].replace("-", "")): b["cost"] for b in truth["billed"]
+    }
+    assert claude == expected_claude
+    expected_azure = {
+        (b["resource"].lower(), b["day"].replace("-", ""), b["meter"]): (
+            Decimal(str(b["cost"])),
+            b["quantity"],
+        )
+        for b in truth["billed_azure"]
+    }
+    assert azure == expected_azure
+    # The gpt-4o-mini rows: input and output meters on the AIServices account, priced at
+    # $0.15 / $0.60 per million tokens, summing to the deployment's true cost.
+    (gpt,) = [d for d in truth["deployments"] if d["model_format"] == "OpenAI"]
+    (day,) = gpt["days"]
+    mine = [b for b in truth["billed_azure"] if b["deployment"] == gpt["deployment"]]
+    assert {b["meter"] for b in mine} == {
+        "gpt-4o-mini-0718-Inp-glbl Tokens",
+        "gpt-4o-mini-0718-Outp-glbl Tokens",
+    }
+    assert all(b["resource"] == gpt["resource"] for b in mine)
+    assert sum(Decimal(str(b["cost"])) for b in mine) == Decimal(str(day["true_cost"]))
+    assert Decimal(str(day["true_cost"])) == (
+        Decimal(day["input_tokens"]) * Decimal("0.15")
+        + Decimal(day["output_tokens"]) * Decimal("0.60")
+    ) / Decimal(1_000_000)
+    # The Claude bill of the same account covers its Claude deployments only.
+    claude_true = sum(
+        d["days"][0]["true_cost"]
+        for d in truth["deployments"]
+        if d["resource"] == gpt["resource"] and d["model_format"] == "Anthropic"
+    )
+    (bill,) = [b for b in truth["billed"] if b["resource"] == gpt["resource"]]
+    assert abs(bill["true_cost"] - claude_true) < 1e-6
+
+
+def test_a_context_length_value_filter_keeps_only_that_label(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+) -> None:
+    series = _series(
+        metrics_clients,
+        emulator,
+        ["cacheReadInputTokens"],
+        "ModelDeploymentName eq '*' and ContextLength eq '>200K'",
+        ["Total"],
+    )
+    got = {
+        (r, dims["modeldeploymentname"]): int(sum(p.total or 0 for p in data))
+        for r, _n, dims, data in series
+    }
+    assert {dims["contextlength"] for _r, _n, dims, _d in series} == {">200K"}
+    expected = {
+        (d["resource"], d["deployment"]): d["days"][0]["cache_tokens_by_context_length"][">200K"][
+            "cache_read_tokens"
+        ]
+        for d in truth["deployments"]
+        if ">200K" in d["days"][0]["cache_tokens_by_context_length"]
+    }
+    assert got == expected
+    assert {d for _r, d in got} <= {"claude-sonnet-4-5", "support-bot"}  # Sonnet only
