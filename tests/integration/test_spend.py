@@ -61,14 +61,25 @@ def _billed_truth(truth: dict[str, Any], key: str = "cost") -> dict[tuple[str, d
     }
 
 
-def test_the_estimate_equals_the_truths_estimated_cost_per_deployment_day(
+def _close(got: Decimal, want: Decimal, day: dict[str, Any]) -> bool:
+    """The estimate equals the true cost to the micro-dollar, except for the long-context
+    surcharge on uncached input and output, which no metric shows (within 0.5 % then)."""
+    if ">200K" in day.get("cache_tokens_by_context_length", {}):
+        return abs(got - want) <= want * Decimal("0.005")
+    return abs(got - want) < Decimal("0.000001")
+
+
+def test_the_estimate_equals_the_truths_true_cost_per_deployment_day(
     make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
 ) -> None:
     collector = _collect(make_collector)
     report = refresh_spend(store, collector.settings, COLLECTOR_NOW)
     stored = _spend(store)
     expected = {
-        (dep["resource"].lower(), dep["deployment"], date.fromisoformat(day["day"])): day
+        (dep["resource"].lower(), dep["deployment"], date.fromisoformat(day["day"])): {
+            **day,
+            "model_format": dep["model_format"],
+        }
         for dep in truth["deployments"]
         for day in dep["days"]
         if day["input_tokens"] or day["output_tokens"]
@@ -81,9 +92,10 @@ def test_the_estimate_equals_the_truths_estimated_cost_per_deployment_day(
             want["output_tokens"],
         ), key
         assert not got["unpriced"]
-        assert abs(Decimal(str(got["estimated"])) - Decimal(str(want["estimated_cost"]))) < Decimal(
-            "0.000001"
-        ), key
+        if want["model_format"] != "Anthropic":  # billed under Azure meters: no estimate
+            assert got["estimated"] is None and not got["claude"]
+            continue
+        assert _close(Decimal(str(got["estimated"])), Decimal(str(want["true_cost"])), want), key
     assert report.unpriced == () and report.deployment_days == len(expected)
 
 
@@ -100,7 +112,7 @@ def test_the_allocation_sums_to_the_bill_per_resource_day_to_the_cent(
         shares = [
             Decimal(str(r["billed_allocated"]))
             for (res, _, d), r in spend.items()
-            if (res, d) == (resource, day)
+            if (res, d) == (resource, day) and r["claude"]
         ]
         assert shares and sum(shares) == cost, (resource, day)
         assert all(s == s.quantize(Decimal("0.01")) for s in shares)  # whole cents
@@ -138,7 +150,7 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
         allocated = [
             Decimal(str(r["billed_allocated"]))
             for (res, _, d), r in _spend(store).items()
-            if (res, d) == (resource, day)
+            if (res, d) == (resource, day) and r["claude"]
         ]
         assert sum(allocated) == cost
     c = TABLES["cost_daily"]
@@ -200,13 +212,17 @@ def test_summary_shows_estimated_and_billed_spend_per_deployment(
         key = (dep["resource"].lower(), dep["deployment"])
         day = dep["days"][0]
         got = rows[key]
+        if dep["model_format"] != "Anthropic":
+            assert got.spend_estimated is None and got.spend_billed is None and not got.claude
+            continue
         assert got.spend_estimated is not None
-        assert abs(got.spend_estimated - Decimal(str(day["estimated_cost"]))) < Decimal("0.000001")
+        assert _close(got.spend_estimated, Decimal(str(day["true_cost"])), day), key
         assert got.spend_billed == Decimal(str(spend[(*key, DAY)]["billed_allocated"]))
     days = queries.spend_days(store, END - timedelta(hours=1), END)
     assert len(days) == len(truth["deployments"])
     for d in days:
-        assert d.variance == d.billed_allocated - d.estimated  # type: ignore[operator]
+        if d.estimated is not None:
+            assert d.variance == d.billed_allocated - d.estimated  # type: ignore[operator]
 
 
 def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
@@ -218,6 +234,7 @@ def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
         "include_defaults = false\n"
         + "".join(
             f"[[price]]\nmodel = '{m}'\neffective_from = 2025-01-01\ninput = 1\noutput = 2\n"
+            "cache_write = 1.25\ncache_write_1h = 2\ncache_read = 0.1\n"
             for m in ("claude-opus-4-5", "claude-sonnet-4-5", "claude-opus-4-1")
         )
     )
@@ -252,9 +269,10 @@ def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
         d.deployment_id: d.estimated
         for d in queries.spend_days(store, END - timedelta(hours=1), END)
     }
+    assert sum(1 for e in daily.values() if e is None) == 1  # gpt-4o-mini: no Claude estimate
     for dep_id, estimated in daily.items():
         hourly = sum(h.estimated or 0 for h in hours if h.deployment_id == dep_id)
-        assert estimated is not None and abs(hourly - estimated) < Decimal("0.00001")
+        assert abs(hourly - (estimated or 0)) < Decimal("0.00001")
 
     spent = {d.resource: d.spent for d in month.deployments}
     status = queries.budgets(
