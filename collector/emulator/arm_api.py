@@ -101,7 +101,7 @@ class ArmApi:
                     "AI Foundry API": f"https://{account.name}.services.ai.azure.com/",
                     "OpenAI Language Model Instance API": f"https://{account.name}.openai.azure.com/",
                 },
-                "internalId": f"{stable_hash(account.id):08x}{stable_hash('i', account.id):08x}",
+                "internalId": account.internal_id,
                 "dateCreated": _iso(self.created),
                 "customSubDomainName": account.name,
                 "provisioningState": "Succeeded",

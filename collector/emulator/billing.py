@@ -1,14 +1,26 @@
 """What Cost Management bills, per resource and UTC day.
 
-*Claude* (Azure Marketplace, PublisherType ``Marketplace``, meter "Claude Consumption Units"):
-one row per AIServices account and day, over its Anthropic deployments only. Money is computed
-exactly: token sums x list price in integer cost units (1e-8 USD, see
+*Claude* (Azure Marketplace, PublisherType ``Marketplace``, service SaaS) is booked the way
+Azure books it, not on the Foundry account: Microsoft's Foundry cost guide ("Plan and manage
+costs", *Models from partners and community*) says Marketplace models' charges "are associated
+with the resource group where your Foundry is deployed instead of to the Foundry resource
+itself"; readers of real bills see them on ``microsoft.saas/resources`` in that group, one per
+model, named ``<model cut to 15 characters>-<first 15 characters of the account's internalId>-
+<32 hex>``. Since CCU billing there is one meter per plan ("Azure hosted"), never naming the
+model; accounts on the older plan (``AccountSpec.legacy_meters``) are billed by per-model token
+meters ("claude-sonnet-4-5 - paygo-inference-input-tokens"; the cache meters' names follow that
+pattern by analogy: not documented). A SaaS name may carry a stale internalId
+(``AccountSpec.stale_saas_models``), and an orphaned SaaS resource (``Catalog.orphan_charges``)
+bills a flat amount in a group without any Foundry account.
+
+Money is computed exactly: token sums x list price in integer cost units (1e-8 USD, see
 :mod:`collector.emulator.catalog`), all five token types (input, output, 5-minute and 1-hour cache
 writes, cache reads), each request at its context tier (Sonnet's long-context prices above 200k
-prompt tokens). A resource-day's *final* bill is its true cost rounded half up to the cent
-(1 cent = 1 Claude Consumption Unit). It first appears at day+1 06:00 UTC with a *preliminary*
-amount of 96.00-99.00 % of the final one (basis points drawn from a hash of seed, resource and
-day, rounded down to the cent) and is revised to the final amount at day+2 06:00.
+prompt tokens), over the account's Anthropic deployments of the row's model. A row's *final*
+amount is its true cost rounded half up to the cent (1 cent = 1 Claude Consumption Unit). It
+first appears at day+1 06:00 UTC with a *preliminary* amount of 96.00-99.00 % of the final one
+(basis points drawn from a hash of seed, resource, meter and day, rounded down to the cent) and
+is revised to the final amount at day+2 06:00.
 
 *Azure meters* (PublisherType ``Azure``, publisher Microsoft): the non-Anthropic deployments'
 tokens (``gpt-4o-mini`` on an AIServices account: one row per token meter, input and output,
@@ -29,7 +41,30 @@ from collector.emulator.workload import DAY_MS, Atoms, Workload, stable_hash
 FIRST_SEEN_AFTER = timedelta(days=1, hours=6)
 FINAL_AFTER = timedelta(days=2, hours=6)
 CENT_UNITS = 1_000_000  # cost units per cent
-CLAUDE_METER = "Claude Consumption Units"
+CLAUDE_METER = "Azure hosted"  # the CCU plan's one meter
+#: Older plans: per-model token meters, "<model> - <suffix>".
+LEGACY_METERS: dict[str, str] = {
+    "input": "paygo-inference-input-tokens",
+    "output": "paygo-inference-output-tokens",
+    "cache_write_5m": "paygo-inference-cache-write-5m-tokens",
+    "cache_write_1h": "paygo-inference-cache-write-1h-tokens",
+    "cache_read": "paygo-inference-cache-read-tokens",
+}
+NAME_PART = 15
+
+
+def saas_resource_id(
+    subscription: str, resource_group: str, model: str, internal_id: str, salt: object = ""
+) -> str:
+    """The ``microsoft.saas/resources`` id a Claude model's charges are booked on."""
+    tail = "".join(f"{stable_hash(i, model, internal_id, salt):08x}" for i in range(4))
+    name = f"{model[:NAME_PART]}-{internal_id[:NAME_PART]}-{tail}"
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.SaaS/resources/{name}"
+    )
+
+
 #: Azure token meters (Global Standard) of non-Anthropic models: (input meter, output meter).
 AZURE_METERS: dict[str, tuple[str, str]] = {
     "gpt-4o-mini": ("gpt-4o-mini-0718-Inp-glbl Tokens", "gpt-4o-mini-0718-Outp-glbl Tokens"),
@@ -54,6 +89,14 @@ class BillRow:
     #: exact amount in cost units (Azure token meters); None: the (rounded) cents
     exact_units: int | None = None
     deployment: str | None = None  # the deployment an Azure token meter row belongs to
+    #: where Azure books the row (a SaaS resource for Claude); None: the account itself
+    booked_on: str | None = None
+    model: str | None = None  # the Claude model of a Marketplace row
+    orphan: bool = False  # a Claude SaaS resource with no Foundry account in its group
+
+    @property
+    def resource_id(self) -> str:
+        return self.booked_on or self.account.id
 
     @property
     def first_seen(self) -> datetime:
@@ -100,18 +143,70 @@ def _sums(atoms: Atoms, sel: np.ndarray) -> tuple[int, int, int, int, int]:
     )
 
 
-def day_cost_units(workload: Workload, day: int) -> dict[int, int]:
-    """Exact true cost (1e-8 USD) per deployment index for one epoch day, at list price (each
-    context class at its tier)."""
+def day_cost_parts(workload: Workload, day: int) -> dict[int, dict[str, int]]:
+    """Exact true cost (1e-8 USD) by token type per deployment index for one epoch day, at list
+    price (each context class at its tier)."""
     atoms = workload.day_atoms(day)
-    result: dict[int, int] = {}
+    result: dict[int, dict[str, int]] = {}
     for dep in workload.deployments:
         mine = atoms.dep == dep.index
-        result[dep.index] = sum(
-            dep.model.cost_units(*_sums(atoms, mine & (atoms.context == c)), long_context=c == 1)
-            for c in (0, 1)
-        )
+        parts: dict[str, int] = dict.fromkeys(LEGACY_METERS, 0)
+        for c in (0, 1):
+            tier = dep.model.cost_parts(
+                *_sums(atoms, mine & (atoms.context == c)), long_context=c == 1
+            )
+            for key, units in tier.items():
+                parts[key] += units
+        result[dep.index] = parts
     return result
+
+
+def day_cost_units(workload: Workload, day: int) -> dict[int, int]:
+    """Exact true cost (1e-8 USD) per deployment index for one epoch day."""
+    return {i: sum(p.values()) for i, p in day_cost_parts(workload, day).items()}
+
+
+def _claude_rows(
+    workload: Workload, account: AccountSpec, the_day: date, parts: dict[int, dict[str, int]]
+) -> list[BillRow]:
+    """An account's Claude Marketplace rows of a day: one per model (CCU plan) or per model and
+    token type (legacy meters), booked on the model's SaaS resource in the account's group."""
+    rows: list[BillRow] = []
+    mine = [d for d in workload.deployments if d.account.id == account.id and d.model.anthropic]
+    for model in sorted({d.model.id for d in mine}):
+        by_type = dict.fromkeys(LEGACY_METERS, 0)
+        for dep in mine:
+            if dep.model.id == model:
+                for key, units in parts[dep.index].items():
+                    by_type[key] += units
+        stale = model in account.stale_saas_models
+        internal = f"{stable_hash('recreated', account.id):08x}" * 4 if stale else None
+        booked = saas_resource_id(
+            account.subscription, account.resource_group, model, internal or account.internal_id
+        )
+        if account.legacy_meters:
+            meters = [(f"{model} - {LEGACY_METERS[k]}", u) for k, u in by_type.items()]
+        else:
+            meters = [(CLAUDE_METER, sum(by_type.values()))]
+        for meter, units in meters:
+            final = round_cents(units)
+            if final <= 0:
+                continue
+            bp = 9600 + stable_hash(workload.seed, booked.lower(), meter, the_day) % 301
+            rows.append(
+                BillRow(
+                    account,
+                    the_day,
+                    final,
+                    final * bp // 10_000,
+                    units,
+                    True,
+                    meter=meter,
+                    booked_on=booked,
+                    model=model,
+                )
+            )
+    return rows
 
 
 def bill_rows(workload: Workload, until: datetime | None = None) -> list[BillRow]:
@@ -121,16 +216,12 @@ def bill_rows(workload: Workload, until: datetime | None = None) -> list[BillRow
     days = workload.days(until)
     for day in days:
         the_day = datetime.fromtimestamp(day * DAY_MS / 1000, tz=UTC).date()
-        units_by_dep = day_cost_units(workload, day)
+        parts = day_cost_parts(workload, day)
         atoms = workload.day_atoms(day)
         for account in workload.accounts:
             if account.kind == "AIServices" and account.deployments:
                 mine = [d for d in workload.deployments if d.account.id == account.id]
-                units = sum(units_by_dep[d.index] for d in mine if d.model.anthropic)
-                final = round_cents(units)
-                if final > 0:
-                    bp = 9600 + stable_hash(workload.seed, account.id.lower(), the_day) % 301
-                    rows.append(BillRow(account, the_day, final, final * bp // 10_000, units, True))
+                rows.extend(_claude_rows(workload, account, the_day, parts))
                 for dep in mine:
                     if dep.model.anthropic:
                         continue
@@ -165,6 +256,26 @@ def bill_rows(workload: Workload, until: datetime | None = None) -> list[BillRow
                         account, the_day, cents, cents, cents * CENT_UNITS, False, meter=OTHER_METER
                     )
                 )
+        for orphan in workload.catalog.orphan_charges:
+            cents = orphan.daily_cents + stable_hash("orphan", orphan.model, the_day) % 50
+            bp = 9600 + stable_hash(workload.seed, "orphan", orphan.model, the_day) % 301
+            holder = AccountSpec(orphan.subscription, orphan.resource_group, "(deleted)", "")
+            booked = saas_resource_id(
+                orphan.subscription, orphan.resource_group, orphan.model, "0" * 32, "orphan"
+            )
+            rows.append(
+                BillRow(
+                    holder,
+                    the_day,
+                    cents,
+                    cents * bp // 10_000,
+                    cents * CENT_UNITS,
+                    True,
+                    booked_on=booked,
+                    model=orphan.model,
+                    orphan=True,
+                )
+            )
     return rows
 
 

@@ -8,6 +8,7 @@ hundredths of a dollar so that costs are computed exactly in integers
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -213,6 +214,11 @@ class AccountSpec:
     # Deployments without traffic: (deployment name, model name, version, format), ARM only.
     other_deployments: tuple[tuple[str, str, str, str], ...] = ()
     daily_other_cost_cents: int = 0  # non-Marketplace cost rows (e.g. Azure OpenAI meters)
+    #: Claude billed by the older per-model token meters instead of one meter per plan
+    legacy_meters: bool = False
+    #: models whose SaaS resource name carries another internalId (the account was recreated):
+    #: their charges can only be attributed by resource group
+    stale_saas_models: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -220,6 +226,22 @@ class AccountSpec:
             f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.CognitiveServices/accounts/{self.name}"
         )
+
+    @property
+    def internal_id(self) -> str:
+        """ARM ``properties.internalId``: 32 hex digits."""
+        return "".join(f"{zlib.crc32(f'{i}:{self.id}'.encode()):08x}" for i in range(4))
+
+
+@dataclass(frozen=True)
+class OrphanCharge:
+    """A Claude SaaS resource billing in a resource group with no Foundry account (e.g. its
+    account was deleted while the Marketplace subscription kept accruing): a flat daily charge."""
+
+    subscription: str
+    resource_group: str
+    model: str
+    daily_cents: int
 
 
 @dataclass(frozen=True)
@@ -235,6 +257,7 @@ class QuotaPool:
 class Catalog:
     accounts: tuple[AccountSpec, ...]
     pools: dict[tuple[str, str], QuotaPool] = field(default_factory=dict)
+    orphan_charges: tuple[OrphanCharge, ...] = ()
     workspace_id: str = "5b7a1f0e-3c2d-4e8f-9a6b-0123456789ab"
 
     @property
@@ -256,7 +279,11 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
 
     About 100k requests on a weekday. ``change_at`` is when ``support-bot``'s capacity doubles.
     ``contoso-ai-eus2`` also serves ``gpt-4o-mini`` (format OpenAI, about 4 requests a minute):
-    Azure-metered, no cache tokens, no quota pool shared with Claude.
+    Azure-metered, no cache tokens, no quota pool shared with Claude. Claude's Marketplace
+    charges are booked on SaaS resources in ``rg-ai`` (:mod:`collector.emulator.billing`):
+    ``contoso-ai-swc`` is on the older per-model token meters and its ``claude-opus-4-1`` SaaS
+    name carries a stale internalId; a ``claude-haiku-4-5`` SaaS resource in ``rg-sandbox``
+    (no Foundry account there) keeps billing a flat amount a day.
     """
     sub, rg = SUBSCRIPTION, RESOURCE_GROUP
     eus2 = AccountSpec(
@@ -289,6 +316,8 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
             DeploymentSpec("claude-opus-4-1", "claude-opus-4-1", 100, 3.0),
             DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0),
         ),
+        legacy_meters=True,
+        stale_saas_models=("claude-opus-4-1",),
     )
     openai = AccountSpec(
         sub,
@@ -305,4 +334,5 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
         (sub, "claude-haiku-4-5"): QuotaPool(rpm=60, input_tpm=200_000, output_tpm=40_000),
         (sub, "claude-opus-4-1"): QuotaPool(rpm=8, input_tpm=40_000, output_tpm=8_000),
     }
-    return Catalog(accounts=(eus2, swc, openai), pools=pools)
+    orphan = OrphanCharge(sub, "rg-sandbox", "claude-haiku-4-5", 317)
+    return Catalog(accounts=(eus2, swc, openai), pools=pools, orphan_charges=(orphan,))

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import isodate
 
-from collector.emulator.billing import CLAUDE_METER, BillRow, bill_rows, quantity_of
+from collector.emulator.billing import BillRow, bill_rows, quantity_of
 from collector.emulator.catalog import COST_UNITS_PER_USD
 from collector.emulator.errors import ApiError, arm_error
 from collector.emulator.workload import Workload, stable_hash
@@ -40,16 +40,18 @@ QUANTITY_NAMES = {"usagequantity", "quantity"}
 
 def _attributes(row: BillRow) -> dict[str, str]:
     account = row.account
+    resource_type = "microsoft.cognitiveservices/accounts"
     if row.marketplace:
+        resource_type = "microsoft.saas/resources"
         meter = {
-            "MeterName": CLAUDE_METER,
-            "Meter": CLAUDE_METER,
-            "MeterCategory": "Claude",
-            "MeterSubCategory": "Claude Consumption Units",
-            "MeterId": str(uuid.UUID(int=stable_hash("ccu-meter") << 96 | 0xC1A0DE)),
+            "MeterName": row.meter,
+            "Meter": row.meter,
+            "MeterCategory": "SaaS",
+            "MeterSubcategory": f"Anthropic {row.model or 'Claude'}",
+            "MeterId": str(uuid.UUID(int=stable_hash("ccu-meter", row.meter) << 96 | 0xC1A0DE)),
             "PublisherType": "Marketplace",
             "PublisherName": "Anthropic",
-            "ServiceName": "Claude",
+            "ServiceName": "SaaS",
             "ServiceFamily": "AI + Machine Learning",
             "PricingModel": "OnDemand",
         }
@@ -58,7 +60,7 @@ def _attributes(row: BillRow) -> dict[str, str]:
             "MeterName": row.meter,
             "Meter": row.meter,
             "MeterCategory": "Foundry Models",
-            "MeterSubCategory": "Azure OpenAI",
+            "MeterSubcategory": "Azure OpenAI",
             "MeterId": str(uuid.UUID(int=stable_hash("aoai-meter", row.meter) << 96 | 0xA0A1)),
             "PublisherType": "Azure",
             "PublisherName": "Microsoft",
@@ -67,11 +69,11 @@ def _attributes(row: BillRow) -> dict[str, str]:
             "PricingModel": "OnDemand",
         }
     return {
-        "ResourceId": account.id.lower(),
+        "ResourceId": row.resource_id.lower(),
         "ResourceGroup": account.resource_group.lower(),
         "ResourceGroupName": account.resource_group.lower(),
-        "ResourceLocation": account.location.lower(),
-        "ResourceType": "microsoft.cognitiveservices/accounts",
+        "ResourceLocation": (account.location or "global").lower(),
+        "ResourceType": resource_type,
         "SubscriptionId": account.subscription,
         "SubscriptionName": "Contoso AI",
         "ChargeType": "Usage",
@@ -79,6 +81,9 @@ def _attributes(row: BillRow) -> dict[str, str]:
     }
 
 
+#: The dimensions Cost Management groups and filters by, as its 400 answer lists them (quoted in
+#: Azure/azure-rest-api-specs#32810 and #36332): ``Meter``, never ``MeterName``; no
+#: ``PublisherName``.
 DIMENSION_NAMES = (
     "ResourceId",
     "ResourceGroup",
@@ -88,13 +93,11 @@ DIMENSION_NAMES = (
     "SubscriptionId",
     "SubscriptionName",
     "ChargeType",
-    "MeterName",
     "Meter",
     "MeterCategory",
-    "MeterSubCategory",
+    "MeterSubcategory",
     "MeterId",
     "PublisherType",
-    "PublisherName",
     "ServiceName",
     "ServiceFamily",
     "PricingModel",
@@ -177,7 +180,11 @@ class CostsApi:
                 raise _bad(f"Grouping type '{grouping.get('type')}' is not supported.")
             canonical = _CANONICAL.get(str(grouping.get("name", "")).lower())
             if canonical is None:
-                raise _bad(f"Invalid dimension name '{grouping.get('name')}' in grouping.")
+                valid = ",".join(f"'{d}'" for d in DIMENSION_NAMES)
+                raise _bad(
+                    "Invalid query definition: Invalid dataset grouping: "
+                    f"'{grouping.get('name')}'; valid values: {valid}."
+                )
             groups.append(canonical)
         predicate = self._filter(dataset.get("filter"))
         table: dict[tuple, list[Any]] = {}

@@ -12,7 +12,10 @@ Shape (issue #3, plus extra keys)::
                                 "ttft_avg_ms", "estimated_cost", "true_cost",
                                 "true_cost_parts"}]}],
      "billed": [{"resource", "day", "cost", "preliminary_cost", "quantity_ccu", "currency",
-                 "true_cost", "first_seen", "final_at"}],
+                 "true_cost", "first_seen", "final_at",
+                 "charges": [{"resource_id", "model", "meter", "cost", "preliminary_cost"}]}],
+     "billed_unattributed": [{"resource_id", "model", "meter", "day", "cost",
+                              "preliminary_cost"}],
      "billed_azure": [{"resource", "day", "meter", "deployment", "cost", "quantity",
                        "currency", "first_seen"}],
      "deployment_changes": [...], "failed_requests": [{"apim_request_id", "request_id",
@@ -33,10 +36,13 @@ what Azure's InputTokens/OutputTokens metrics alone allow); ``true_cost`` prices
 types at list price, each request at its context tier (Sonnet's long-context prices above 200k
 prompt tokens), and ``true_cost_parts`` is it by token type (input, output, cache_write_5m,
 cache_write_1h, cache_read); for ``gpt-4o-mini`` it is its Azure price. All are exact integer
-cost units / 1e8, unrounded. ``billed`` lists the Claude Marketplace charges: ``cost`` is the
-final amount, rounded to the cent per resource-day. ``billed_azure`` lists the Azure-meter
-charges (the non-Anthropic deployment's token meters, exact, and the OpenAI account's flat
-charge): never part of ``billed``.
+cost units / 1e8, unrounded. ``billed`` lists the Claude Marketplace charges per Foundry account
+and day: ``cost`` is the final amount, the sum of its ``charges``, each rounded to the cent and
+booked on the ``microsoft.saas/resources`` id Azure books it under (``resource_id``; see
+:mod:`collector.emulator.billing`). ``billed_unattributed`` lists the Claude charges of SaaS
+resources in a resource group without any Foundry account: no deployment's true cost.
+``billed_azure`` lists the Azure-meter charges (the non-Anthropic deployment's token meters,
+exact, and the OpenAI account's flat charge): never part of ``billed``.
 """
 
 from __future__ import annotations
@@ -173,20 +179,27 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
         for dep in workload.deployments
     ]
     rows = bill_rows(workload, until)
+    per_account: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        if row.marketplace and not row.orphan:
+            per_account.setdefault((row.account.id, row.day.isoformat()), []).append(row)
     billed = [
         {
-            "resource": row.account.id,
-            "day": row.day.isoformat(),
-            "cost": row.final_cents / 100,
-            "preliminary_cost": row.preliminary_cents / 100,
-            "quantity_ccu": row.final_cents,
+            "resource": resource,
+            "day": day,
+            "cost": sum(r.final_cents for r in group) / 100,
+            "preliminary_cost": sum(r.preliminary_cents for r in group) / 100,
+            "quantity_ccu": sum(r.final_cents for r in group),
             "currency": "USD",
-            "true_cost": row.true_cost_units / COST_UNITS_PER_USD,
-            "first_seen": iso(row.first_seen),
-            "final_at": iso(row.final_at),
+            "true_cost": sum(r.true_cost_units for r in group) / COST_UNITS_PER_USD,
+            "first_seen": iso(group[0].first_seen),
+            "final_at": iso(group[0].final_at),
+            "charges": [_charge(r) for r in group],
         }
-        for row in rows
-        if row.marketplace
+        for (resource, day), group in sorted(per_account.items())
+    ]
+    billed_unattributed = [
+        {**_charge(row), "day": row.day.isoformat()} for row in rows if row.orphan
     ]
     billed_azure = [
         {
@@ -219,10 +232,22 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
         "end": iso(workload.end) if workload.end else None,
         "currency": "USD",
         "deployments": deployments,
+        "billed_unattributed": billed_unattributed,
         "billed": billed,
         "billed_azure": billed_azure,
         "deployment_changes": changes,
         "failed_requests": _failed_sample(workload, failed_parts),
+    }
+
+
+def _charge(row: Any) -> dict[str, Any]:
+    """One Claude Marketplace row as Azure books it."""
+    return {
+        "resource_id": row.resource_id,
+        "model": row.model,
+        "meter": row.meter,
+        "cost": row.final_cents / 100,
+        "preliminary_cost": row.preliminary_cents / 100,
     }
 
 

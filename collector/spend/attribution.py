@@ -18,7 +18,8 @@ A charge row is attributed, first match wins:
    ``internalId``; the part before it is the model's name prefix, and the charge is spread over
    that account's deployments of that model (all its Claude deployments if none matches);
 4. **resource group**: the charge's subscription and resource group hold Foundry accounts with
-   Claude deployments; it is spread over them by their estimates;
+   Claude deployments; it is spread over them by their estimates (over those with a deployment
+   of the model the SaaS name starts with, when any has one);
 5. otherwise it is **unattributed**: kept and shown under its own resource id, never dropped and
    never spread over unrelated groups.
 """
@@ -106,7 +107,7 @@ def model_prefix_of(saas_name: str, internal_id: str) -> str | None:
         at = len(name) - len(token) - 1
     if at < 0:
         return None
-    return name[:at] or None
+    return name[:at].rstrip("-") or None
 
 
 def attribute(
@@ -126,6 +127,7 @@ def attribute(
                 return Attribution("setting", (account.resource_id,))
     if charge in {a.resource_id for a in accounts}:
         return Attribution("account", (charge,))
+    prefix: str | None = None
     if rtype == SAAS_TYPE and name:
         for account in sorted(accounts, key=lambda a: a.resource_id):
             if not account.internal_id:
@@ -135,25 +137,51 @@ def attribute(
                 return Attribution(
                     "internal id", (account.resource_id,), model_prefix_of(name, token)
                 )
-    group = sorted(
-        a.resource_id
-        for a in accounts
+        if name.startswith("claude"):  # "<model cut to 15 characters>-..."
+            prefix = name[:NAME_PART].rstrip("-")
+    group = [
+        a
+        for a in sorted(accounts, key=lambda a: a.resource_id)
         if a.models and a.subscription_id.lower() == sub and a.resource_group.lower() == rg
-    )
+    ]
+    if prefix:
+        named = [a for a in group if any(m.lower().startswith(prefix) for m in a.models)]
+        group = named or group
+        if not named:
+            prefix = None
     if sub and rg and group:
-        return Attribution("resource group", tuple(group))
+        return Attribution("resource group", tuple(a.resource_id for a in group), prefix)
     return Attribution("unattributed")
+
+
+def account_weight(
+    weights: Mapping[tuple[date, str, str], Decimal | None],
+    day: date,
+    account_id: str,
+    prefix: str | None,
+) -> Decimal | None:
+    """An account's estimate of a day over its models starting with ``prefix`` (all models
+    without one); None when any of them is unpriced."""
+    total: Decimal | None = Decimal(0)
+    for (d, account, model), value in weights.items():
+        if d != day or account != account_id:
+            continue
+        if prefix and not model.lower().startswith(prefix):
+            continue
+        total = None if value is None or total is None else total + value
+    return total
 
 
 def attribute_charges(
     charges: Mapping[tuple[date, str], Decimal],
     accounts: Iterable[AccountRef],
-    weights: Mapping[tuple[date, str], Decimal | None],
+    weights: Mapping[tuple[date, str, str], Decimal | None],
     overrides: Mapping[str, str] | None = None,
 ) -> Attributed:
     """Attribute each (day, charge resource id) charge; a charge spread over several accounts
-    is split by the accounts' estimates of that day (``weights``, to the cent; all to the
-    first account when none has an estimate, where it shows as unallocated)."""
+    is split by the accounts' estimates of that day (``weights`` per day, account and model:
+    over the models the charge names, to the cent; all to the first account when none has an
+    estimate, where it shows as unallocated)."""
     accounts = list(accounts)
     out = Attributed()
     for (day, charge_id), cost in sorted(charges.items()):
@@ -167,7 +195,10 @@ def attribute_charges(
         if len(how.accounts) == 1:
             shares = {how.accounts[0]: cost}
         else:
-            split = allocate(cost, {a: weights.get((day, a)) for a in how.accounts})
+            split = allocate(
+                cost,
+                {a: account_weight(weights, day, a, how.model_prefix) for a in how.accounts},
+            )
             shares = dict(split.shares)
             if split.unallocated:
                 first = how.accounts[0]

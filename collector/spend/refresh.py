@@ -358,16 +358,16 @@ def account_estimates(
     deployments: Iterable[DeploymentRef],
     tokens: Mapping[tuple[date, int], Tokens],
     sheet: PriceSheet,
-) -> dict[tuple[date, str], Decimal | None]:
-    """Estimated Claude cost per day and account (None when some of it is unpriced): the
-    weights a charge spread over a resource group's accounts is split by."""
+) -> dict[tuple[date, str, str], Decimal | None]:
+    """Estimated Claude cost per day, account and model (None when unpriced): the weights a
+    charge spread over a resource group's accounts is split by."""
     by_id = {d.id: d for d in deployments}
-    out: dict[tuple[date, str], Decimal | None] = {}
+    out: dict[tuple[date, str, str], Decimal | None] = {}
     for (day, dep_id), used in tokens.items():
         dep = by_id.get(dep_id)
         if dep is None or not dep.claude:
             continue
-        key = (day, dep.resource_id.lower())
+        key = (day, dep.resource_id.lower(), (dep.model or "").lower())
         discount = sheet.discount(dep.resource_id, dep.resource_name)
         estimate = estimate_tokens(sheet, dep.model, day, used, discount)
         before = out.get(key, Decimal(0))
@@ -378,7 +378,7 @@ def account_estimates(
 def attribute_bills(
     charges: Mapping[tuple[date, str], Bill],
     accounts: list[AccountRef],
-    weights: Mapping[tuple[date, str], Decimal | None],
+    weights: Mapping[tuple[date, str, str], Decimal | None],
     overrides: Mapping[str, str],
 ) -> tuple[dict[tuple[date, str], Bill], Attributed]:
     """Claude charges per (day, charge resource id) as bills per (day, account id), with their

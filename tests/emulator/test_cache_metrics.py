@@ -203,9 +203,9 @@ def _meter_definition() -> QueryDefinition:
                 QueryGrouping(type="Dimension", name=name)
                 for name in (
                     "ResourceId",
-                    "MeterName",
+                    "Meter",
                     "PublisherType",
-                    "PublisherName",
+                    "ServiceName",
                     "MeterCategory",
                     "ChargeType",
                 )
@@ -222,26 +222,28 @@ def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_mete
     claude: dict[tuple[str, str], float] = {}
     azure: dict[tuple[str, str, str], tuple[Decimal, float]] = {}
     for row in rows:
-        resource, meter = row[col["ResourceId"]], row[col["MeterName"]]
+        resource, meter = row[col["ResourceId"]], row[col["Meter"]]
         day = str(row[col["UsageDate"]])
-        publisher_type, publisher = row[col["PublisherType"]], row[col["PublisherName"]]
-        if is_claude_charge(publisher_type, meter):
-            assert (publisher_type, publisher, meter) == (
-                "Marketplace",
-                "Anthropic",
-                "Claude Consumption Units",
-            )
-            claude[(resource, day)] = row[col["Cost"]]
+        publisher_type, service = row[col["PublisherType"]], row[col["ServiceName"]]
+        if is_claude_charge(publisher_type, meter, resource):
+            assert (publisher_type, service) == ("Marketplace", "SaaS")
+            assert "/microsoft.saas/resources/claude-" in resource
+            claude[(resource, day)] = round(claude.get((resource, day), 0) + row[col["Cost"]], 2)
         else:
-            assert (publisher_type, publisher) == ("Azure", "Microsoft")
+            assert publisher_type == "Azure" and service != "SaaS"
             assert "claude" not in meter.lower()
             azure[(resource, day, meter)] = (
                 Decimal(str(row[col["Cost"]])),
                 row[col["UsageQuantity"]],
             )
-    expected_claude = {
-        (b["resource"].lower(), b["day"].replace("-", "")): b["cost"] for b in truth["billed"]
-    }
+    expected_claude: dict[tuple[str, str], float] = {}
+    for b in truth["billed"]:
+        for c in b["charges"]:
+            key = (c["resource_id"].lower(), b["day"].replace("-", ""))
+            expected_claude[key] = round(expected_claude.get(key, 0) + c["cost"], 2)
+    for c in truth["billed_unattributed"]:
+        key = (c["resource_id"].lower(), c["day"].replace("-", ""))
+        expected_claude[key] = round(expected_claude.get(key, 0) + c["cost"], 2)
     assert claude == expected_claude
     expected_azure = {
         (b["resource"].lower(), b["day"].replace("-", ""), b["meter"]): (

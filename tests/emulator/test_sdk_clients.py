@@ -290,7 +290,7 @@ def _daily_definition(days: int = 3) -> QueryDefinition:
             aggregation={"totalCost": QueryAggregation(name="Cost", function="Sum")},
             grouping=[
                 QueryGrouping(type="Dimension", name=name)
-                for name in ("ResourceId", "MeterName", "PublisherType", "ChargeType")
+                for name in ("ResourceId", "Meter", "PublisherType", "ChargeType")
             ],
         ),
     )
@@ -304,37 +304,47 @@ def test_costs_billed_per_resource_day_equal_the_truth_across_pages(
         "Cost",
         "UsageDate",
         "ResourceId",
-        "MeterName",
+        "Meter",
         "PublisherType",
         "ChargeType",
         "Currency",
     ]
     assert emulator.stats["requests"]["costs"] >= 2  # page size 2: at least one nextLink
-    billed = {(r[2], str(r[1])): r[0] for r in rows if r[4] == "Marketplace" and r[5] == "Usage"}
-    expected = {
-        (b["resource"].lower(), b["day"].replace("-", "")): b["cost"] for b in truth["billed"]
-    }
+    billed: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r[4] == "Marketplace" and r[5] == "Usage":
+            key = (r[2], str(r[1]))
+            billed[key] = round(billed.get(key, 0) + r[0], 2)
+    expected: dict[tuple[str, str], float] = {}
+    charges = [(c, b["day"]) for b in truth["billed"] for c in b["charges"]] + [
+        (c, c["day"]) for c in truth["billed_unattributed"]
+    ]
+    for charge, day in charges:  # booked on SaaS resources, not on the accounts
+        key = (charge["resource_id"].lower(), day.replace("-", ""))
+        expected[key] = round(expected.get(key, 0) + charge["cost"], 2)
     assert billed == expected
+    assert all("/microsoft.saas/resources/" in resource for resource, _ in billed)
     assert any(r[4] == "Azure" for r in rows)  # the non-Claude meter the collector must skip
 
 
 def test_costs_appear_a_day_late_and_are_revised_once(
     cost_client: Any, emulator: EmulatorServer, truth: dict
 ) -> None:
-    (first, *_rest) = truth["billed"]
+    first = truth["billed"][0]["charges"][0]
     day = END.replace(hour=0, minute=0)
 
-    def billed_at(now: Any) -> dict[str, float]:
+    def billed_at(now: Any) -> dict[tuple[str, str], float]:
         emulator.set_now(now)
         _cols, rows = _cost_rows(cost_client, _daily_definition())
-        return {r[2]: r[0] for r in rows if r[4] == "Marketplace"}
+        return {(r[2], r[3]): r[0] for r in rows if r[4] == "Marketplace"}
 
+    key = (first["resource_id"].lower(), first["meter"])
     assert billed_at(day + timedelta(days=1, hours=5)) == {}
     preliminary = billed_at(day + timedelta(days=1, hours=7))
-    assert preliminary[first["resource"].lower()] == first["preliminary_cost"]
+    assert preliminary[key] == first["preliminary_cost"]
     assert first["preliminary_cost"] < first["cost"]
     final = billed_at(day + timedelta(days=2, hours=7))
-    assert final[first["resource"].lower()] == first["cost"]
+    assert final[key] == first["cost"]
 
 
 def test_cost_answers_carry_the_throttling_headers(

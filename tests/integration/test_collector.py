@@ -139,9 +139,13 @@ def test_billed_cost_per_resource_and_day_equals_the_truth(
         ).all()
         everything = conn.execute(select(t.c.resource_id, t.c.day).distinct()).all()
     stored = {(r.lower(), d.isoformat()): Decimal(c) for r, d, c in rows}
-    expected = {(b["resource"].lower(), b["day"]): Decimal(str(b["cost"])) for b in truth["billed"]}
-    foundry = {resource for resource, _ in expected}
-    assert expected and {k: v for k, v in stored.items() if k[0] in foundry} == expected
+    expected: dict[tuple[str, str], Decimal] = {}  # booked on SaaS resources, as Azure does
+    charges = [(c, b["day"]) for b in truth["billed"] for c in b["charges"]]
+    charges += [(c, c["day"]) for c in truth["billed_unattributed"]]
+    for charge, day in charges:
+        key = (charge["resource_id"].lower(), day)
+        expected[key] = expected.get(key, Decimal(0)) + Decimal(str(charge["cost"]))
+    assert expected and stored == expected
     assert len(everything) > len(expected)  # the scope's other resources are kept too
 
 

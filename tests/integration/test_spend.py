@@ -54,6 +54,18 @@ def _resource_days(store: Engine) -> dict[tuple[str, date], dict[str, Any]]:
         return {(r["resource_id"], r["day"]): dict(r) for r in conn.execute(select(t)).mappings()}
 
 
+def _unattributed_truth(
+    truth: dict[str, Any], key: str = "cost"
+) -> dict[tuple[str, date], Decimal]:
+    """Claude charges of SaaS resources in a group without a Foundry account, per resource-day:
+    kept as resource-days of their own, all unallocated."""
+    out: dict[tuple[str, date], Decimal] = {}
+    for c in truth["billed_unattributed"]:
+        k = (c["resource_id"].lower(), date.fromisoformat(c["day"]))
+        out[k] = out.get(k, Decimal(0)) + Decimal(str(c[key]))
+    return out
+
+
 def _billed_truth(truth: dict[str, Any], key: str = "cost") -> dict[tuple[str, date], Decimal]:
     return {
         (b["resource"].lower(), date.fromisoformat(b["day"])): Decimal(str(b[key]))
@@ -120,8 +132,15 @@ def test_the_allocation_sums_to_the_bill_per_resource_day_to_the_cent(
         assert Decimal(str(row["billed"])) == cost
         assert Decimal(str(row["unallocated"])) == 0
         assert Decimal(str(row["variance"])) == cost - Decimal(str(row["estimated"]))
-    # Only Claude (Marketplace) resources are reconciled: the OpenAI account's meter is not.
-    assert {r for r, _ in resource_days} == {r for r, _ in billed}
+    # Only Claude (Marketplace) charges are reconciled, per Foundry account: the OpenAI account's
+    # meter is not; the orphaned SaaS resource's charges stay a resource-day of their own.
+    orphans = _unattributed_truth(truth)
+    assert orphans and set(resource_days) == set(billed) | set(orphans)
+    for key, cost in orphans.items():
+        row = resource_days[key]
+        assert Decimal(str(row["billed"])) == Decimal(str(row["unallocated"])) == cost
+        assert row["estimated"] == 0  # no traffic behind it: the whole charge is variance
+        assert Decimal(str(row["variance"])) == cost
 
 
 def test_a_revised_cost_row_replaces_the_earlier_one(
@@ -130,8 +149,10 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
     truth: dict[str, Any],
     emulator: EmulatorServer,
 ) -> None:
-    preliminary = _billed_truth(truth, "preliminary_cost")
-    final = _billed_truth(truth)
+    preliminary = _billed_truth(truth, "preliminary_cost") | _unattributed_truth(
+        truth, "preliminary_cost"
+    )
+    final = _billed_truth(truth) | _unattributed_truth(truth)
     assert preliminary != final
     first_seen = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1, hours=7)
     emulator.set_now(first_seen)  # the day's bill is in, but preliminary
@@ -146,7 +167,7 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
     refresh_spend(store, collector.settings, SETTLED)
     rows = _resource_days(store)
     assert {k: Decimal(str(r["billed"])) for k, r in rows.items()} == final
-    for (resource, day), cost in final.items():
+    for (resource, day), cost in _billed_truth(truth).items():
         allocated = [
             Decimal(str(r["billed_allocated"]))
             for (res, _, d), r in _spend(store).items()
@@ -161,7 +182,17 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
             )
         ).all()
     assert revisions and all(r.revision == 1 for r in revisions)
-    assert {(r.resource_id, DAY): Decimal(str(r.first_cost)) for r in revisions} == preliminary
+    first_costs: dict[str, Decimal] = {}
+    for r in revisions:  # per SaaS resource, summed over its meters
+        first_costs[r.resource_id] = first_costs.get(r.resource_id, Decimal(0)) + Decimal(
+            str(r.first_cost)
+        )
+    booked: dict[str, Decimal] = {}
+    charges = [c for b in truth["billed"] for c in b["charges"]] + truth["billed_unattributed"]
+    for c in charges:
+        rid = c["resource_id"].lower()
+        booked[rid] = booked.get(rid, Decimal(0)) + Decimal(str(c["preliminary_cost"]))
+    assert first_costs == booked
 
 
 def test_a_day_turns_final_once_its_cost_is_seen_unchanged_for_the_configured_days(
@@ -246,20 +277,22 @@ def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
     for (_, name, _), row in _spend(store).items():
         if name == "claude-haiku-4-5":
             assert row["unpriced"] and row["estimated"] is None
-    for row in _resource_days(store).values():  # both resources run haiku
-        assert row["estimated"] is None and row["unallocated"] == row["billed"]
+    for (resource, _), row in _resource_days(store).items():  # both accounts run haiku
+        if "/microsoft.saas/" not in resource:  # (the orphaned SaaS charge has no traffic)
+            assert row["estimated"] is None and row["unallocated"] == row["billed"]
 
 
 def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
-    make_collector: Callable[..., Collector], store: Engine
+    make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
 ) -> None:
     from collector.spend.budgets import parse_budgets
 
     collector = _collect(make_collector)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
     month = queries.spend_month(store, COLLECTOR_NOW)
-    assert month.deployments and month.unallocated == 0
-    assert month.billed == sum(d.billed_allocated or 0 for d in month.deployments)
+    orphaned = sum(_unattributed_truth(truth).values(), Decimal(0))
+    assert month.deployments and month.unallocated == orphaned > 0  # the unattributed charges
+    assert month.billed == sum(d.billed_allocated or 0 for d in month.deployments) + orphaned
     assert month.credits_warning and "Azure credits" in month.credits_warning
     assert queries.spend_month(store, COLLECTOR_NOW, credits_warning=False).credits_warning is None
     assert month.forecast_total >= month.spent > 0

@@ -69,6 +69,11 @@ def test_a_charge_on_the_account_itself_stays_there() -> None:
 def test_an_unmatched_saas_name_goes_to_its_resource_groups_claude_accounts() -> None:
     how = attribute(saas("claude-opus-4-5-zzzzzzzzzzzzzzz-00"), ACCOUNTS)
     assert how.how == "resource group" and how.accounts == (EUS2, SWC)
+    assert how.model_prefix is None  # no account of the group runs that model
+    # a stale internal id: the model prefix still narrows the group to that model's accounts
+    how = attribute(saas("claude-haiku-4-5-zzzzzzzzzzzzzzz-00"), ACCOUNTS)
+    assert how.how == "resource group" and how.accounts == (EUS2,)
+    assert how.model_prefix == "claude-haiku-4"
 
 
 def test_a_charge_in_a_group_without_claude_deployments_is_unattributed() -> None:
@@ -89,7 +94,11 @@ def test_charges_spread_by_the_accounts_estimates_to_the_cent() -> None:
     out = attribute_charges(
         {(DAY, group): Decimal("10.00"), (DAY, lost): Decimal("2.50")},
         ACCOUNTS,
-        {(DAY, EUS2): Decimal("3"), (DAY, SWC): Decimal("1")},
+        {
+            (DAY, EUS2, "claude-sonnet-4-5"): Decimal("2"),
+            (DAY, EUS2, "claude-haiku-4-5"): Decimal("1"),
+            (DAY, SWC, "x"): Decimal("1"),
+        },
     )
     assert out.parts[(DAY, EUS2)] == [Part(None, Decimal("7.50"))]
     assert out.parts[(DAY, SWC)] == [Part(None, Decimal("2.50"))]

@@ -162,3 +162,47 @@ def test_metric_names_are_matched_whatever_their_letter_case(
     with store.connect() as conn:
         stored = set(conn.execute(select(m.c.metric).distinct()).scalars())
     assert {"cacheReadInputTokens", "InputTokens", "NormalizedTimeToFirstToken"} <= stored
+
+
+def test_claude_charges_are_attributed_the_way_azure_books_them(
+    make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
+) -> None:
+    """Charges sit on microsoft.saas/resources in the accounts' resource group, not on the
+    accounts: by internalId, by resource group (a stale id), or unattributed (no account)."""
+    collector = make_collector()
+    reports = collector.run_once(SOURCES, backfill_days=BACKFILL_DAYS)
+    assert all(r.status == "ok" for r in reports)
+    report = refresh_spend(store, collector.settings, COLLECTOR_NOW)
+    how = dict(report.attribution or {})
+    assert how and all("/microsoft.saas/resources/" in charge for charge in how)
+    kinds = {charge.rsplit("/", 1)[-1][:15]: a.how for charge, a in how.items()}
+    assert "internal id" in kinds.values()
+    stale = [a for c, a in how.items() if "/resources/claude-opus-4-1" in c]
+    assert [a.how for a in stale] == ["resource group"]  # its name carries a stale internalId
+    assert stale[0].accounts == (
+        f"{truth['billed'][0]['resource'].lower().rsplit('/', 1)[0]}/contoso-ai-swc",
+    )
+    orphan = [c for c, a in how.items() if a.how == "unattributed"]
+    assert len(orphan) == 1 and "/resourcegroups/rg-sandbox/" in orphan[0]
+    assert any(line.startswith("unattributed: ") and orphan[0] in line for line in report.warnings)
+    # per resource group and day: what the deployments were given, plus what stayed unallocated,
+    # is the group's Marketplace charges to the cent
+    s, d = TABLES["spend_daily"], TABLES["deployment"]
+    with store.connect() as conn:
+        given = conn.execute(
+            select(d.c.resource_id, s.c.day, s.c.billed_allocated).join(
+                d, d.c.id == s.c.deployment_id
+            )
+        ).all()
+    per_group: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for resource, day, allocated in given:
+        per_group[(resource.split("/providers/")[0], day)] += Decimal(str(allocated or 0))
+    for row in queries.spend_resource_days(store, SINCE, UNTIL):
+        per_group[(row.resource_id.split("/providers/")[0], row.day)] += row.unallocated or 0
+    charged: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    charges = [(c, b["day"]) for b in truth["billed"] for c in b["charges"]]
+    charges += [(c, c["day"]) for c in truth["billed_unattributed"]]
+    for charge, day in charges:
+        group = charge["resource_id"].lower().split("/providers/")[0]
+        charged[(group, date.fromisoformat(day))] += Decimal(str(charge["cost"]))
+    assert len(charged) == 2 and dict(per_group) == dict(charged)
