@@ -383,7 +383,13 @@ def _int(value: Any) -> int:
 
 
 def _resource_name(name: str | None, resource_id: str) -> str:
-    return name or resource_id.rstrip("/").rsplit("/", 1)[-1]
+    """The resource's name; a Claude charge matching no Foundry account (a SaaS resource the
+    spend step could not attribute) is labelled so."""
+    short = resource_id.rstrip("/").rsplit("/", 1)[-1]
+    if not name and "/providers/microsoft.saas/resources/" in resource_id.lower():
+        group = resource_id.lower().split("/resourcegroups/", 1)[-1].split("/", 1)[0]
+        return f"unattributed: {short} ({group})"
+    return name or short
 
 
 def _check_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:

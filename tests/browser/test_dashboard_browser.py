@@ -61,6 +61,7 @@ def check_overview(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Overview")
     expect(page.get_by_text("Freshness: ")).to_be_visible()
     expect(tables(page).first).to_contain_text("support-bot")
+    expect(tables(page).first).to_contain_text("gpt-4o-mini")  # another publisher's deployment
     month_to_date(page)
     return []
 
@@ -75,8 +76,12 @@ def month_to_date(page: Page) -> None:
 
 def check_latency(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Latency")
+    heading(page, "Time to first token (Azure Monitor)")
+    expect(axis_title(page, "Average time to first token (ms)")).to_be_visible()
+    expect(axis_title(page, "Maximum time to first token (ms)")).to_be_visible()
+    expect(page.get_by_text("Azure gives no TTFT percentiles", exact=False)).to_be_visible()
     heading(page, "Time to last byte (Azure Monitor)")
-    charts_drawn(page, at_least=5)  # p50, p95, p99, average and maximum time to last byte
+    charts_drawn(page, at_least=7)  # p50, p95, p99; TTFT and time to last byte: average, max
     for title in ("p50 latency (ms)", "p95 latency (ms)", "p99 latency (ms)"):
         expect(axis_title(page, title)).to_be_visible()
     return []
@@ -122,6 +127,9 @@ def check_spend(page: Page, store: DemoStore) -> list[str]:
     expect(axis_title(page, "Estimated spend (USD)")).to_be_visible()
     expect(page.get_by_role("button", name="Download CSV", exact=True)).to_be_visible()
     heading(page, "Reconciliation per resource and day")
+    heading(page, "Prompt cache")
+    expect(axis_title(page, "Prompt-cache tokens per day")).to_be_visible()
+    expect(axis_title(page, "Cache savings per day (USD)")).to_be_visible()
     return []
 
 

@@ -199,6 +199,9 @@ def test_claude_charges_are_attributed_the_way_azure_books_them(
         per_group[(resource.split("/providers/")[0], day)] += Decimal(str(allocated or 0))
     for row in queries.spend_resource_days(store, SINCE, UNTIL):
         per_group[(row.resource_id.split("/providers/")[0], row.day)] += row.unallocated or 0
+        if row.resource_id == orphan[0]:  # shown, under a name that says what it is
+            assert row.resource.startswith("unattributed: claude-haiku-4")
+            assert row.resource.endswith("(rg-sandbox)") and row.billed == row.unallocated
     charged: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     charges = [(c, b["day"]) for b in truth["billed"] for c in b["charges"]]
     charges += [(c, c["day"]) for c in truth["billed_unattributed"]]
