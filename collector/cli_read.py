@@ -116,7 +116,7 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
         table.add_row(
             r.resource,
             r.deployment,
-            (r.model or "-") + ("" if r.claude else " (not Claude)"),
+            (r.model_label or r.model or "-") + ("" if r.claude else " (not Claude)"),
             f"{r.requests:,}",
             f"{r.status_2xx:,}",
             f"{r.status_429:,}",
@@ -221,9 +221,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
 
-        The window is [--since, --until), default the last 24 hours. --json adds per deployment
-        the cache tokens (read, 5-minute and 1-hour writes), the cache hit rate, the estimated
-        cache savings (USD), the mean time to first token (ms) and whether it serves Claude.
+        The window is [--since, --until), default the last 24 hours. A model deployed in more
+        than one version shows its version and hosting, e.g. "claude-sonnet-4-5 (v1,
+        Anthropic-hosted)". --json adds per deployment the cache tokens (read, 5-minute and
+        1-hour writes), the cache hit rate, the estimated cache savings (USD), the mean time to
+        first token (ms), whether it serves Claude, the model version, its hosting
+        (Anthropic-hosted, Azure-hosted or null when not known) and the model label.
 
         Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
         """

@@ -81,3 +81,40 @@ def test_labels() -> None:
 def test_multi_version_models() -> None:
     pairs = [("A", "1"), ("a", "2"), ("b", "1"), ("b", "1"), (None, "3"), ("c", None)]
     assert multi_version_models(pairs) == {"a"}
+
+
+def test_compute_days_prices_each_version_of_a_model_apart() -> None:
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from collector.spend.daily import DeploymentRef, compute_days
+    from collector.spend.estimate import Tokens
+    from collector.spend.prices import parse_sheet
+
+    day = date(2026, 11, 2)
+    sheet = parse_sheet(
+        {
+            "price": [
+                {"model": "claude-x", "effective_from": date(2025, 1, 1), "input": 3, "output": 15},
+                {
+                    "model": "claude-x",
+                    "version": "1",
+                    "effective_from": date(2025, 1, 1),
+                    "input": 6,
+                },
+            ]
+        },
+        "t",
+    )
+    deps = [
+        DeploymentRef(1, "/r", "v1", "claude-x", model_version="1"),
+        DeploymentRef(2, "/r", "v2", "claude-x", model_version="2"),
+    ]
+    used = Tokens(1_000_000, 0)
+    dep_days, _ = compute_days(
+        deps, {(day, 1): used, (day, 2): used}, {}, sheet, datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    assert {d.deployment_id: d.estimated for d in dep_days} == {
+        1: Decimal("6.000000"),
+        2: Decimal("3.000000"),
+    }
