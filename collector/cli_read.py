@@ -147,6 +147,7 @@ def lookup_json(found: queries.LookupResult) -> dict[str, Any]:
         "deployment": found.deployment,
         "model": found.model,
         "model_version": found.model_version,
+        "hosting": found.hosting,
         "status": req.status,
         "time": req.time,
         "duration_ms": req.duration_ms,
@@ -170,6 +171,8 @@ def lookup_json(found: queries.LookupResult) -> dict[str, Any]:
 def lookup_lines(found: queries.LookupResult) -> list[str]:
     """The human-readable ``lookup`` answer."""
     req, ctx = found.request, found.context
+    hosting = f"({found.hosting})" if found.hosting else None
+    model = " ".join(x for x in (found.model or "-", found.model_version, hosting) if x)
     lines = [
         f"apim-request-id  {req.apim_request_id}",
         f"request-id       {req.request_id or '- (not in the logs Azure keeps)'}",
@@ -177,7 +180,7 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
         f"status           {req.status}",
         f"duration         {_ms(req.duration_ms)} ms",
         f"resource         {found.resource}",
-        f"deployment       {found.deployment or '-'} (model {found.model or '-'})",
+        f"deployment       {found.deployment or '-'} (model {model})",
         f"fix              {found.fix}",
     ]
     if ctx.requests is None:

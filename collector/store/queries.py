@@ -275,6 +275,8 @@ class LookupResult:
     model_version: str | None
     context: MinuteContext
     fix: str
+    #: "Anthropic-hosted" (Claude version 1), "Azure-hosted" (version 2), None when not known
+    hosting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1149,6 +1151,7 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
             _DEPLOYMENT.c.name.label("deployment_name"),
             _DEPLOYMENT.c.model,
             _DEPLOYMENT.c.model_version,
+            _DEPLOYMENT.c.model_format,
             _DEPLOYMENT.c.resource_id,
             _RESOURCE.c.name.label("resource_name"),
         )
@@ -1179,6 +1182,7 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
         model_version=row["model_version"],
         context=context,
         fix=status_fix(request.status),
+        hosting=hosting_of(row["model_format"], row["model_version"]),
     )
 
 

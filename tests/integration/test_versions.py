@@ -138,3 +138,15 @@ def test_summary_shows_two_labelled_entries(
     code, out, err = run("summary", "--since", since, "--until", until)
     assert code == 0, err
     assert V1 in out and V2 in out
+
+
+def test_lookup_names_the_version_and_its_hosting(two_versions: tuple[Engine, Seed]) -> None:
+    from collector.cli_read import lookup_json, lookup_lines
+
+    engine, built = two_versions
+    support = built.deployment_ids["support-bot"]
+    logged = next(r for r in built.requests if r.deployment_id == support and r.logged)
+    found = queries.lookup(engine, logged.correlation_id)
+    assert (found.model_version, found.hosting) == ("1", "Anthropic-hosted")
+    assert lookup_json(found)["hosting"] == "Anthropic-hosted"
+    assert any("(model claude-sonnet-4-5 1 (Anthropic-hosted))" in x for x in lookup_lines(found))
