@@ -116,7 +116,7 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
         table.add_row(
             r.resource,
             r.deployment,
-            (r.model or "-") + ("" if r.claude else " (not Claude)"),
+            (r.model_label or r.model or "-") + ("" if r.claude else " (not Claude)"),
             f"{r.requests:,}",
             f"{r.status_2xx:,}",
             f"{r.status_429:,}",
@@ -147,6 +147,7 @@ def lookup_json(found: queries.LookupResult) -> dict[str, Any]:
         "deployment": found.deployment,
         "model": found.model,
         "model_version": found.model_version,
+        "hosting": found.hosting,
         "status": req.status,
         "time": req.time,
         "duration_ms": req.duration_ms,
@@ -170,6 +171,8 @@ def lookup_json(found: queries.LookupResult) -> dict[str, Any]:
 def lookup_lines(found: queries.LookupResult) -> list[str]:
     """The human-readable ``lookup`` answer."""
     req, ctx = found.request, found.context
+    hosting = f"({found.hosting})" if found.hosting else None
+    model = " ".join(x for x in (found.model or "-", found.model_version, hosting) if x)
     lines = [
         f"apim-request-id  {req.apim_request_id}",
         f"request-id       {req.request_id or '- (not in the logs Azure keeps)'}",
@@ -177,7 +180,7 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
         f"status           {req.status}",
         f"duration         {_ms(req.duration_ms)} ms",
         f"resource         {found.resource}",
-        f"deployment       {found.deployment or '-'} (model {found.model or '-'})",
+        f"deployment       {found.deployment or '-'} (model {model})",
         f"fix              {found.fix}",
     ]
     if ctx.requests is None:
@@ -221,9 +224,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
 
-        The window is [--since, --until), default the last 24 hours. --json adds per deployment
-        the cache tokens (read, 5-minute and 1-hour writes), the cache hit rate, the estimated
-        cache savings (USD), the mean time to first token (ms) and whether it serves Claude.
+        The window is [--since, --until), default the last 24 hours. A model deployed in more
+        than one version shows its version and hosting, e.g. "claude-sonnet-4-5 (v1,
+        Anthropic-hosted)". --json adds per deployment the cache tokens (read, 5-minute and
+        1-hour writes), the cache hit rate, the estimated cache savings (USD), the mean time to
+        first token (ms), whether it serves Claude, the model version, its hosting
+        (Anthropic-hosted, Azure-hosted or null when not known) and the model label.
 
         Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
         """

@@ -123,7 +123,7 @@ def _deployment_table(
                 "budget",
                 "provisional",
                 "unpriced",
-                "model",
+                "model_label",
             ]
         ],
         hide_index=True,
@@ -131,7 +131,7 @@ def _deployment_table(
         column_config={
             "resource": st.column_config.TextColumn("Resource"),
             "deployment": st.column_config.TextColumn("Deployment", pinned=True),
-            "model": st.column_config.TextColumn("Model"),
+            "model_label": st.column_config.TextColumn("Model"),
             "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
             "billed_allocated": st.column_config.NumberColumn(
                 "Billed, allocated (USD)", format="dollar"

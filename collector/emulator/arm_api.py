@@ -134,7 +134,11 @@ class ArmApi:
                 "lastModifiedAt": _iso(modified),
             },
             "properties": {
-                "model": {"format": model.format, "name": model.id, "version": model.version},
+                "model": {
+                    "format": model.format,
+                    "name": model.id,
+                    "version": spec.model_version(),
+                },
                 "versionUpgradeOption": "NoAutoUpgrade",
                 "currentCapacity": capacity,
                 "capabilities": {"chatCompletion": "true"},

@@ -183,7 +183,10 @@ MODELS: dict[str, ModelSpec] = {
 @dataclass(frozen=True)
 class DeploymentSpec:
     """A deployment of an account with traffic; ``rpm`` is its mean requests per minute on a
-    weekday. Its model (:data:`MODELS`) says whether it is a Claude deployment."""
+    weekday. Its model (:data:`MODELS`) says whether it is a Claude deployment. ``version``
+    (ARM's ``properties.model.version``) overrides the model's default version: Foundry serves
+    Claude in version ``1`` (hosted on Anthropic's infrastructure) and ``2`` (hosted on Azure),
+    and one model can be deployed in both."""
 
     name: str
     model: str
@@ -193,6 +196,11 @@ class DeploymentSpec:
     # Optional capacity change (chart annotations): new capacity from this time on.
     changed_at: datetime | None = None
     new_capacity: int | None = None
+    version: str | None = None
+
+    def model_version(self) -> str:
+        """The deployment's model version: its own, else its model's default."""
+        return self.version if self.version is not None else MODELS[self.model].version
 
     def capacity_at(self, now: datetime) -> int:
         if self.changed_at is not None and self.new_capacity is not None and now >= self.changed_at:
@@ -279,11 +287,13 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
 
     About 100k requests on a weekday. ``change_at`` is when ``support-bot``'s capacity doubles.
     ``contoso-ai-eus2`` also serves ``gpt-4o-mini`` (format OpenAI, about 4 requests a minute):
-    Azure-metered, no cache tokens, no quota pool shared with Claude. Claude's Marketplace
-    charges are booked on SaaS resources in ``rg-ai`` (:mod:`collector.emulator.billing`):
-    ``contoso-ai-swc`` is on the older per-model token meters and its ``claude-opus-4-1`` SaaS
-    name carries a stale internalId; a ``claude-haiku-4-5`` SaaS resource in ``rg-sandbox``
-    (no Foundry account there) keeps billing a flat amount a day.
+    Azure-metered, no cache tokens, no quota pool shared with Claude. ``contoso-ai-swc`` also
+    serves ``claude-sonnet-4-5`` in version ``1`` (Anthropic-hosted) beside the model's default
+    version. Claude's Marketplace charges are booked on SaaS resources in ``rg-ai``
+    (:mod:`collector.emulator.billing`): ``contoso-ai-swc`` is on the older per-model token
+    meters and its ``claude-opus-4-1`` SaaS name carries a stale internalId; a
+    ``claude-haiku-4-5`` SaaS resource in ``rg-sandbox`` (no Foundry account there) keeps billing
+    a flat amount a day.
     """
     sub, rg = SUBSCRIPTION, RESOURCE_GROUP
     eus2 = AccountSpec(
@@ -315,6 +325,8 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
             DeploymentSpec("claude-sonnet-4-5", "claude-sonnet-4-5", 300, 11.0),
             DeploymentSpec("claude-opus-4-1", "claude-opus-4-1", 100, 3.0),
             DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0),
+            # the same model in version 1 (hosted on Anthropic's infrastructure), low traffic
+            DeploymentSpec("sonnet-anthropic-hosted", "claude-sonnet-4-5", 50, 2.0, version="1"),
         ),
         legacy_meters=True,
         stale_saas_models=("claude-opus-4-1",),

@@ -329,7 +329,7 @@ class LogsApi:
                 "streamType": STREAM_TYPES[int(req.stream[i])],
                 "modelDeploymentName": dep.name,
                 "modelName": dep.model.id,
-                "modelVersion": dep.model.version,
+                "modelVersion": dep.version,
                 "callerObjectId": CALLER_OBJECT_IDS[caller],
                 "promptTokens": int(
                     req.input_tokens[i] + req.cache_write_tokens[i] + req.cache_read_tokens[i]

@@ -319,7 +319,7 @@ class MetricsApi:
         dims: dict[str, list[str]] = {
             "ModelDeploymentName": [d.name for d in workload.deployments],
             "ModelName": [d.model.id for d in workload.deployments],
-            "ModelVersion": [d.model.version for d in workload.deployments],
+            "ModelVersion": [d.version for d in workload.deployments],
             "Region": [d.region for d in workload.deployments],
             "ApiName": [d.model.api_name for d in workload.deployments],
             "OperationName": [d.model.operation_name for d in workload.deployments],

@@ -90,6 +90,11 @@ class Deployment:
         return self.spec.name
 
     @property
+    def version(self) -> str:
+        """The deployment's model version (its own, else the model's default)."""
+        return self.spec.model_version()
+
+    @property
     def resource_id(self) -> str:
         return self.account.id
 

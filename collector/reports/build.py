@@ -68,6 +68,8 @@ class DeploymentLine:
     cache_savings: Decimal | None = None
     ttft_avg_ms: float | None = None
     claude: bool = True
+    #: the model as shown: with version and hosting when the model has several versions
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,7 @@ def assemble(
                 resource=s.resource,
                 deployment=s.deployment,
                 model=s.model,
+                model_label=s.model_label,
                 requests=s.requests,
                 status_2xx=s.status_2xx,
                 status_429=s.status_429,

@@ -201,7 +201,7 @@ def _line_cells(x: DeploymentLine) -> str:
         [
             _td(x.resource, "l"),
             _td(x.deployment, "l"),
-            _td((x.model or "-") + ("" if x.claude else f" ({NOT_CLAUDE})"), "l"),
+            _td((x.model_label or x.model or "-") + ("" if x.claude else f" ({NOT_CLAUDE})"), "l"),
             _td(usd(x.spend_estimated)),
             _td(usd(x.spend_billed)),
             _td(usd(x.spend_variance)),

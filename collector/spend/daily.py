@@ -52,7 +52,8 @@ def is_claude_deployment(model_format: str | None, model: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class DeploymentRef:
-    """A deployment of the inventory: prices follow ``model``, never ``name``."""
+    """A deployment of the inventory: prices follow ``model`` and ``model_version`` (a version's
+    own prices when the sheet has them), never ``name``."""
 
     id: int
     resource_id: str
@@ -61,6 +62,8 @@ class DeploymentRef:
     resource_name: str | None = None
     #: False for a deployment of another publisher (its model format is not Anthropic)
     claude: bool = True
+    #: ARM's properties.model.version (e.g. "20250929", "1", "2")
+    model_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,9 @@ def compute_days(
         deps = [by_id[i] for i in dep_ids]
         discount = sheet.discount(resource_id, deps[0].resource_name if deps else None)
         estimates = {
-            d.id: estimate_tokens(sheet, d.model, day, tokens[(day, d.id)], discount)
+            d.id: estimate_tokens(
+                sheet, d.model, day, tokens[(day, d.id)], discount, version=d.model_version
+            )
             for d in deps
             if d.claude
         }
@@ -247,7 +252,9 @@ def compute_days(
                     cache_read_tokens=used.cache_read,
                     cache_write_5m_tokens=used.cache_write_5m,
                     cache_write_1h_tokens=used.cache_write_1h,
-                    cache_savings=cache_savings(sheet, d.model, day, used.cache, discount)
+                    cache_savings=cache_savings(
+                        sheet, d.model, day, used.cache, discount, version=d.model_version
+                    )
                     if d.claude
                     else None,
                     claude=d.claude,

@@ -8,11 +8,12 @@ The cost model (Anthropic's prompt caching, as Azure Monitor reports it for Clau
              + cache reads      x cache-read price     (``cacheReadInputTokens``)
              + output           x output price         (``OutputTokens``)
 
-Each price is the one in effect that day for the deployment's model. The cache metrics carry a
-``ContextLength`` label: the price sheet maps a label to a tier (``base``, or ``long`` for the
-``long_*`` prices of models with a long-context tier); an unmapped label is priced at the base
-tier and reported. ``InputTokens`` and ``OutputTokens`` carry no such label, so they are always
-priced at the base tier.
+Each price is the one in effect that day for the deployment's model and version (a version's
+own row when the sheet has one, else the model's, see :meth:`PriceSheet.price`). The cache
+metrics carry a ``ContextLength`` label: the price sheet maps a label to a tier (``base``, or
+``long`` for the ``long_*`` prices of models with a long-context tier); an unmapped label is
+priced at the base tier and reported. ``InputTokens`` and ``OutputTokens`` carry no such label,
+so they are always priced at the base tier.
 """
 
 from __future__ import annotations
@@ -84,18 +85,27 @@ def merge_cache(parts: Iterable[CacheTokens]) -> tuple[CacheTokens, ...]:
 
 
 def _tier_price(
-    sheet: PriceSheet, model: str | None, token_type: str, tier: str, day: date
+    sheet: PriceSheet,
+    model: str | None,
+    token_type: str,
+    tier: str,
+    day: date,
+    version: str | None = None,
 ) -> Decimal | None:
     """The tier's price of ``token_type``, the base tier's when the model has no such tier."""
     if tier != BASE_TIER:
-        price = sheet.price(model, f"{tier}_{token_type}", day)
+        price = sheet.price(model, f"{tier}_{token_type}", day, version)
         if price is not None:
             return price
-    return sheet.price(model, token_type, day)
+    return sheet.price(model, token_type, day, version)
 
 
 def _cache_usd(
-    sheet: PriceSheet, model: str | None, day: date, cache: Sequence[CacheTokens]
+    sheet: PriceSheet,
+    model: str | None,
+    day: date,
+    cache: Sequence[CacheTokens],
+    version: str | None = None,
 ) -> tuple[Decimal, Decimal] | None:
     """(cost, savings) of the cache tokens in USD per million, before discount; None when a
     price the tokens need is missing (unpriced, never 0)."""
@@ -105,7 +115,7 @@ def _cache_usd(
             continue
         tier = sheet.tier(part.label)
         prices = {
-            t: _tier_price(sheet, model, t, tier, day)
+            t: _tier_price(sheet, model, t, tier, day, version)
             for t in ("input", "cache_read", "cache_write", "cache_write_1h")
         }
         needed = {
@@ -135,17 +145,19 @@ def estimate_cost(
     discount: Decimal = Decimal(0),
     *,
     cache: Sequence[CacheTokens] = (),
+    version: str | None = None,
 ) -> Decimal | None:
-    """USD for the tokens on ``day`` at ``model``'s prices in effect that day, to six decimals.
+    """USD for the tokens on ``day`` at the prices of ``model`` (in ``version``, when the sheet
+    prices it apart) in effect that day, to six decimals.
 
     None when the model is unpriced (no model, no input or output price in effect that day, or
     cache tokens without their price): never 0 for "unknown".
     """
-    input_price = sheet.price(model, "input", day)
-    output_price = sheet.price(model, "output", day)
+    input_price = sheet.price(model, "input", day, version)
+    output_price = sheet.price(model, "output", day, version)
     if input_price is None or output_price is None:
         return None
-    cached = _cache_usd(sheet, model, day, cache)
+    cached = _cache_usd(sheet, model, day, cache, version)
     if cached is None:
         return None
     total = Decimal(input_tokens) * input_price + Decimal(output_tokens) * output_price
@@ -153,11 +165,24 @@ def estimate_cost(
 
 
 def estimate_tokens(
-    sheet: PriceSheet, model: str | None, day: date, tokens: Tokens, discount: Decimal = Decimal(0)
+    sheet: PriceSheet,
+    model: str | None,
+    day: date,
+    tokens: Tokens,
+    discount: Decimal = Decimal(0),
+    *,
+    version: str | None = None,
 ) -> Decimal | None:
     """:func:`estimate_cost` of a :class:`Tokens`."""
     return estimate_cost(
-        sheet, model, day, tokens.input, tokens.output, discount, cache=tokens.cache
+        sheet,
+        model,
+        day,
+        tokens.input,
+        tokens.output,
+        discount,
+        cache=tokens.cache,
+        version=version,
     )
 
 
@@ -167,11 +192,13 @@ def cache_savings(
     day: date,
     cache: Sequence[CacheTokens],
     discount: Decimal = Decimal(0),
+    *,
+    version: str | None = None,
 ) -> Decimal | None:
     """What the cache reads saved against paying them as plain input, less the premium the
     cache writes cost over plain input, in USD to six decimals (negative when writes were not
     read back enough to pay off). None when a needed price is missing."""
-    cached = _cache_usd(sheet, model, day, cache)
+    cached = _cache_usd(sheet, model, day, cache, version)
     if cached is None:
         return None
     return (cached[1] / PER_MILLION * (1 - discount)).quantize(MONEY)

@@ -5,6 +5,13 @@ over it row by row, and may add a ``[discounts]`` table (fraction off list price
 A model is looked up by the deployment's *model* (from the inventory), lower-cased, never by the
 deployment's name. A model or token type the sheet lacks has no price: callers mark the figure
 unpriced, never $0.
+
+Prices follow the model *and* its version: a ``[[price]]`` block may name a ``version`` (ARM's
+``properties.model.version``, e.g. ``"1"`` for Claude hosted on Anthropic's infrastructure,
+``"2"`` hosted on Azure). A look-up for (model, version) takes the version's own row of the token
+type in effect that day when the sheet has one, else the model's rows without a version.
+In the ``price`` table a version's rows are stored under the model ``<model>@<version>``
+(:data:`VERSION_SEPARATOR`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ BASE_TIER = "base"
 LONG_TIER = "long"
 TIERS: tuple[str, ...] = (BASE_TIER, LONG_TIER)
 DEFAULT_SOURCE = "collector/data/prices.toml"
+#: Joins model and version in the ``price`` table's model column (``claude-sonnet-4-5@1``).
+VERSION_SEPARATOR = "@"
 PER_MILLION = Decimal(1_000_000)
 
 
@@ -53,14 +62,21 @@ class Price:
     effective_from: date
     usd_per_mtok: Decimal
     source: str | None = None
+    #: the model version the row is for (None: every version without a row of its own)
+    version: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, date]:
-        return (self.model, self.token_type, self.effective_from)
+    def key(self) -> tuple[str, str, str, date]:
+        return (self.model, self.version or "", self.token_type, self.effective_from)
+
+    @property
+    def stored_model(self) -> str:
+        """The ``price`` table's model: ``model``, or ``model@version`` for a version's row."""
+        return f"{self.model}{VERSION_SEPARATOR}{self.version}" if self.version else self.model
 
     def as_row(self) -> dict[str, Any]:
         return {
-            "model": self.model,
+            "model": self.stored_model,
             "token_type": self.token_type,
             "effective_from": self.effective_from,
             "usd_per_mtok": self.usd_per_mtok,
@@ -77,28 +93,45 @@ class PriceSheet:
     discounts: Mapping[str, Decimal] = field(default_factory=dict)
     #: ``ContextLength`` label (lower-cased) -> tier (:data:`TIERS`)
     context_tiers: Mapping[str, str] = field(default_factory=dict)
-    _index: dict[tuple[str, str], list[Price]] = field(
+    _index: dict[tuple[str, str, str], list[Price]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
-        index: dict[tuple[str, str], list[Price]] = {}
+        index: dict[tuple[str, str, str], list[Price]] = {}
         for price in sorted(self.prices, key=lambda p: p.key):
-            index.setdefault((price.model, price.token_type), []).append(price)
+            index.setdefault((price.model, price.version or "", price.token_type), []).append(price)
         object.__setattr__(self, "_index", index)
 
     @property
     def models(self) -> set[str]:
         return {p.model for p in self.prices}
 
-    def price(self, model: str | None, token_type: str, day: date) -> Decimal | None:
-        """USD per million tokens of ``model``'s ``token_type`` on ``day``; None when unpriced
-        (unknown model or token type, or a day before the model's first price)."""
+    def versions(self, model: str | None) -> set[str]:
+        """The versions of ``model`` with rows of their own."""
+        name = (model or "").strip().lower()
+        return {p.version for p in self.prices if p.model == name and p.version}
+
+    def _in_effect(self, model: str, version: str, token_type: str, day: date) -> Decimal | None:
+        rows = self._index.get((model, version, token_type), [])
+        at = bisect.bisect_right([p.effective_from for p in rows], day)
+        return rows[at - 1].usd_per_mtok if at else None
+
+    def price(
+        self, model: str | None, token_type: str, day: date, version: str | None = None
+    ) -> Decimal | None:
+        """USD per million tokens of ``model``'s ``token_type`` on ``day``: the row of the
+        model's ``version`` in effect that day when the sheet has one, else the model's row
+        without a version. None when unpriced (unknown model or token type, or a day before
+        the model's first price)."""
         if not model:
             return None
-        versions = self._index.get((model.strip().lower(), token_type), [])
-        at = bisect.bisect_right([p.effective_from for p in versions], day)
-        return versions[at - 1].usd_per_mtok if at else None
+        name = model.strip().lower()
+        if version and version.strip():
+            own = self._in_effect(name, version.strip(), token_type, day)
+            if own is not None:
+                return own
+        return self._in_effect(name, "", token_type, day)
 
     def tier(self, label: str) -> str:
         """The price tier of a ``ContextLength`` label: its mapping, else the base tier (an
@@ -134,8 +167,9 @@ def _decimal(value: Any, where: str) -> Decimal:
 
 
 def parse_sheet(data: Mapping[str, Any], source: str) -> PriceSheet:
-    """A sheet from parsed TOML: ``[[price]]`` blocks of model, effective_from and one number per
-    token type (USD per million tokens), and an optional ``[discounts]`` table."""
+    """A sheet from parsed TOML: ``[[price]]`` blocks of model, optional version, effective_from
+    and one number per token type (USD per million tokens), and an optional ``[discounts]``
+    table."""
     prices: list[Price] = []
     unknown = set(data) - {"price", "discounts", "include_defaults", "context_length"}
     if unknown:
@@ -156,11 +190,22 @@ def parse_sheet(data: Mapping[str, Any], source: str) -> PriceSheet:
         effective = block.get("effective_from")
         if not isinstance(effective, date):
             raise ConfigError(f"{where} ({model}): needs effective_from = YYYY-MM-DD (a TOML date)")
-        unknown = set(block) - {"model", "effective_from", "source", *TOKEN_TYPES}
+        unknown = set(block) - {"model", "version", "effective_from", "source", *TOKEN_TYPES}
         if unknown:
             raise ConfigError(
                 f"{where} ({model}): unknown key(s) {sorted(unknown)}; token types are "
                 f"{', '.join(TOKEN_TYPES)}"
+            )
+        version = block.get("version")
+        if version is not None and (
+            not isinstance(version, str)
+            or not version.strip()
+            or VERSION_SEPARATOR in version
+            or len(model.strip()) + len(version.strip()) + 1 > 100
+        ):
+            raise ConfigError(
+                f'{where} ({model}): version must be a quoted model version, e.g. version = "1" '
+                f'or "20250929" (got {version!r})'
             )
         note = str(block.get("source") or source)
         for token_type in TOKEN_TYPES:
@@ -172,6 +217,7 @@ def parse_sheet(data: Mapping[str, Any], source: str) -> PriceSheet:
                         effective_from=effective,
                         usd_per_mtok=_decimal(block[token_type], f"{where} ({model}) {token_type}"),
                         source=note[:200],
+                        version=version.strip() if version else None,
                     )
                 )
     raw_discounts = data.get("discounts", {})
@@ -214,8 +260,8 @@ def default_sheet() -> PriceSheet:
 
 
 def overlay(base: PriceSheet, top: PriceSheet) -> PriceSheet:
-    """``top``'s rows replace ``base``'s with the same (model, token type, effective_from) and add
-    the rest; discounts likewise."""
+    """``top``'s rows replace ``base``'s with the same (model, version, token type,
+    effective_from) and add the rest; discounts likewise."""
     merged = {p.key: p for p in base.prices}
     merged.update({p.key: p for p in top.prices})
     return PriceSheet(
@@ -249,15 +295,16 @@ def load_sheet(path: Path | str | None = None) -> PriceSheet:
 def sheet_from_rows(
     rows: Iterable[Mapping[str, Any]], context_tiers: Mapping[str, str] | None = None
 ) -> PriceSheet:
-    """A sheet (without discounts) from ``price`` table rows."""
+    """A sheet (without discounts) from ``price`` table rows (``model@version``: a version's)."""
     return PriceSheet(
         tuple(
             Price(
-                model=r["model"],
+                model=str(r["model"]).partition(VERSION_SEPARATOR)[0],
                 token_type=r["token_type"],
                 effective_from=r["effective_from"],
                 usd_per_mtok=Decimal(str(r["usd_per_mtok"])),
                 source=r.get("source"),
+                version=str(r["model"]).partition(VERSION_SEPARATOR)[2] or None,
             )
             for r in rows
         ),

@@ -315,6 +315,7 @@ def read_deployments(conn: Connection) -> list[DeploymentRef]:
             d.c.name,
             d.c.model,
             d.c.model_format,
+            d.c.model_version,
             r.c.name.label("resource_name"),
         ).select_from(d.outerjoin(r, r.c.id == d.c.resource_id))
     ).all()
@@ -326,6 +327,7 @@ def read_deployments(conn: Connection) -> list[DeploymentRef]:
             row.model,
             row.resource_name,
             claude=is_claude_deployment(row.model_format, row.model),
+            model_version=row.model_version,
         )
         for row in rows
     ]
@@ -369,7 +371,7 @@ def account_estimates(
             continue
         key = (day, dep.resource_id.lower(), (dep.model or "").lower())
         discount = sheet.discount(dep.resource_id, dep.resource_name)
-        estimate = estimate_tokens(sheet, dep.model, day, used, discount)
+        estimate = estimate_tokens(sheet, dep.model, day, used, discount, version=dep.model_version)
         before = out.get(key, Decimal(0))
         out[key] = None if estimate is None or before is None else before + estimate
     return out

@@ -76,6 +76,7 @@ from collector.store.rollup import (
 )
 from collector.store.schema import TABLES
 from collector.store.types import UTCDateTime, to_utc
+from collector.versions import hosting_of, model_label, multi_version_models
 
 # Tables (Core) --------------------------------------------------------------------------------
 _RESOURCE = TABLES["resource"]
@@ -138,6 +139,13 @@ class DeploymentInfo:
     sku: str | None
     capacity: int | None
     removed_at: datetime | None
+    #: ARM's properties.model.format (``Anthropic`` for Claude)
+    model_format: str | None = None
+    #: "Anthropic-hosted" (Claude version 1), "Azure-hosted" (version 2), None when not known
+    hosting: str | None = None
+    #: the model as shown: with its version (and hosting) when the inventory holds the model in
+    #: more than one version (:func:`collector.versions.model_label`)
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +188,11 @@ class DeploymentSummary:
     ttft_avg_ms: float | None = None
     #: False for deployments of other publishers (e.g. an OpenAI model on the same resource)
     claude: bool = True
+    #: ARM's properties.model.version, the hosting it implies (None: not known) and the model
+    #: as shown (with the version when the inventory holds the model in several versions)
+    model_version: str | None = None
+    hosting: str | None = None
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +275,8 @@ class LookupResult:
     model_version: str | None
     context: MinuteContext
     fix: str
+    #: "Anthropic-hosted" (Claude version 1), "Azure-hosted" (version 2), None when not known
+    hosting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +527,21 @@ def _inventory_join() -> Any:
     return _DEPLOYMENT.outerjoin(_RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id)
 
 
+def _multi_version(conn: Connection) -> set[str]:
+    """Models (lower-cased) the inventory holds in more than one version, removed deployments
+    included: their deployments are labelled with their version."""
+    rows = conn.execute(select(_DEPLOYMENT.c.model, _DEPLOYMENT.c.model_version)).all()
+    return multi_version_models((r.model, r.model_version) for r in rows)
+
+
+def _label(
+    multi: set[str], model: str | None, version: str | None, model_format: str | None
+) -> str | None:
+    """The model as shown: with version and hosting when the model has several versions."""
+    shown = bool(model) and (model or "").strip().lower() in multi
+    return model_label(model, version, model_format, show_version=shown)
+
+
 def _ids_matching(where: list[ColumnElement[bool]]) -> Select[Any]:
     return select(_DEPLOYMENT.c.id).select_from(_inventory_join()).where(*where)
 
@@ -686,6 +716,7 @@ def deployments(
     )
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
+        multi = _multi_version(conn)
     found = [
         DeploymentInfo(
             deployment_id=r["id"],
@@ -697,6 +728,9 @@ def deployments(
             sku=r["sku"],
             capacity=r["capacity"],
             removed_at=r["removed_at"],
+            model_format=r["model_format"],
+            hosting=hosting_of(r["model_format"], r["model_version"]),
+            model_label=_label(multi, r["model"], r["model_version"], r["model_format"]),
         )
         for r in rows
     ]
@@ -762,6 +796,7 @@ def summary(
             d.c.name,
             d.c.model,
             d.c.model_format,
+            d.c.model_version,
             d.c.resource_id,
             _RESOURCE.c.name.label("resource_name"),
             *(col for col in traffic.c if col.key != "deployment_id"),
@@ -796,6 +831,7 @@ def summary(
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
         latency = {r.deployment_id: r for r in conn.execute(latency_stmt)}
+        multi = _multi_version(conn)
     result = []
     for r in rows:
         requests = _int(r["requests"])
@@ -841,6 +877,9 @@ def summary(
                     r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
                 ),
                 claude=claude,
+                model_version=r["model_version"],
+                hosting=hosting_of(r["model_format"], r["model_version"]),
+                model_label=_label(multi, r["model"], r["model_version"], r["model_format"]),
             )
         )
     return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
@@ -1118,6 +1157,7 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
             _DEPLOYMENT.c.name.label("deployment_name"),
             _DEPLOYMENT.c.model,
             _DEPLOYMENT.c.model_version,
+            _DEPLOYMENT.c.model_format,
             _DEPLOYMENT.c.resource_id,
             _RESOURCE.c.name.label("resource_name"),
         )
@@ -1148,6 +1188,7 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
         model_version=row["model_version"],
         context=context,
         fix=status_fix(request.status),
+        hosting=hosting_of(row["model_format"], row["model_version"]),
     )
 
 
@@ -1572,6 +1613,9 @@ class SpendDay:
     cache_write_1h_tokens: int = 0
     cache_savings: Decimal | None = None
     claude: bool = True
+    model_version: str | None = None
+    #: the model as shown (with its version when the inventory holds it in several versions)
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1609,6 +1653,8 @@ class SpendHour:
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     cache_savings: Decimal | None = None
+    model_version: str | None = None
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1627,6 +1673,8 @@ class DeploymentMonthSpend:
     forecast_total: Decimal
     unpriced: bool
     provisional: bool
+    model_version: str | None = None
+    model_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1684,7 +1732,15 @@ def spend_days(
     first, last = window_days(since, until)
     s, d = _SPEND, _DEPLOYMENT
     stmt = (
-        select(s, d.c.name, d.c.model, d.c.resource_id, _RESOURCE.c.name.label("resource_name"))
+        select(
+            s,
+            d.c.name,
+            d.c.model,
+            d.c.model_version,
+            d.c.model_format,
+            d.c.resource_id,
+            _RESOURCE.c.name.label("resource_name"),
+        )
         .select_from(
             s.join(d, d.c.id == s.c.deployment_id).outerjoin(
                 _RESOURCE, _RESOURCE.c.id == d.c.resource_id
@@ -1699,6 +1755,7 @@ def spend_days(
     )
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
+        multi = _multi_version(conn)
     result = []
     for r in rows:
         estimated, billed = _money(r["estimated"]), _money(r["billed_allocated"])
@@ -1722,6 +1779,8 @@ def spend_days(
                 cache_write_1h_tokens=int(r["cache_write_1h_tokens"] or 0),
                 cache_savings=_money(r["cache_savings"]),
                 claude=bool(r["claude"]),
+                model_version=r["model_version"],
+                model_label=_label(multi, r["model"], r["model_version"], r["model_format"]),
             )
         )
     return sorted(result, key=lambda x: (x.day, x.resource, x.deployment, x.deployment_id))
@@ -1809,6 +1868,7 @@ def spend_by_hour(
         _DEPLOYMENT.c.name,
         _DEPLOYMENT.c.model,
         _DEPLOYMENT.c.model_format,
+        _DEPLOYMENT.c.model_version,
         _DEPLOYMENT.c.resource_id,
         _RESOURCE.c.name.label("rn"),
     ).select_from(
@@ -1819,6 +1879,7 @@ def spend_by_hour(
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
         labels = context_labels(conn)
+        multi = _multi_version(conn)
         if sheet is None:
             sheet = sheet_from_rows(
                 (dict(r) for r in conn.execute(select(_PRICE)).mappings()),
@@ -1843,7 +1904,12 @@ def spend_by_hour(
         )
         claude = is_claude_deployment(r["model_format"], r["model"])
         discount = sheet.discount(r["resource_id"], r["rn"])
-        cost = estimate_tokens(sheet, r["model"], ts.date(), tokens, discount) if claude else None
+        version = r["model_version"]
+        cost = (
+            estimate_tokens(sheet, r["model"], ts.date(), tokens, discount, version=version)
+            if claude
+            else None
+        )
         result.append(
             SpendHour(
                 ts=ts,
@@ -1858,9 +1924,13 @@ def spend_by_hour(
                 cache_read_tokens=tokens.cache_read,
                 cache_write_5m_tokens=tokens.cache_write_5m,
                 cache_write_1h_tokens=tokens.cache_write_1h,
-                cache_savings=cache_savings(sheet, r["model"], ts.date(), tokens.cache, discount)
+                cache_savings=cache_savings(
+                    sheet, r["model"], ts.date(), tokens.cache, discount, version=version
+                )
                 if claude
                 else None,
+                model_version=version,
+                model_label=_label(multi, r["model"], version, r["model_format"]),
             )
         )
     return sorted(result, key=lambda x: (x.ts, x.resource, x.deployment, x.deployment_id))
@@ -1971,6 +2041,8 @@ def spend_month(
                 ).month_total,
                 unpriced=one.unpriced,
                 provisional=one.provisional,
+                model_version=info.model_version,
+                model_label=info.model_label,
             )
         )
     resources = {r.resource_id for r in rows} if (resource or deployment or model) else None

@@ -70,7 +70,18 @@ st.dataframe(
         {"field": "matched by", "value": found.matched_by},
         {"field": "resource", "value": found.resource or c.DASH},
         {"field": "deployment", "value": found.deployment or c.DASH},
-        {"field": "model", "value": f"{found.model or c.DASH} {found.model_version or ''}".strip()},
+        {
+            "field": "model",
+            "value": " ".join(
+                x
+                for x in (
+                    found.model or c.DASH,
+                    found.model_version,
+                    found.hosting and f"({found.hosting})",
+                )
+                if x
+            ),
+        },
         {"field": "operation", "value": request.operation or c.DASH},
         {"field": "API", "value": request.api_name or c.DASH},
         {"field": "stream type", "value": request.stream_type or c.DASH},

@@ -33,7 +33,7 @@ table["publisher"] = [c.publisher(s.claude) for s in rows]
 columns = [
     "resource",
     "deployment",
-    "model",
+    "model_label",
     "requests",
     "rate_429",
     "error_rate",
@@ -56,7 +56,11 @@ st.dataframe(
     column_config={
         "resource": st.column_config.TextColumn("Resource"),
         "deployment": st.column_config.TextColumn("Deployment", pinned=True),
-        "model": st.column_config.TextColumn("Model"),
+        "model_label": st.column_config.TextColumn(
+            "Model",
+            help="With its version and hosting when the model is deployed in more than one "
+            "version.",
+        ),
         "requests": st.column_config.NumberColumn("Requests", format="localized"),
         "rate_429": st.column_config.NumberColumn(
             "429 rate", format="percent", help="Share of requests answered 429 (throttled)."

@@ -92,10 +92,13 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
         "cache_hit_rate",
         "cache_savings",
         "publisher",
+        "model_version",
     ]
     shown = table[columns]
+    # on screen the model carries its version when the model has several (the CSV keeps the
+    # model and its version in two columns)
     st.dataframe(
-        shown,
+        shown.drop(columns=["model_version"]).assign(model=table["model_label"]),
         hide_index=True,
         placeholder=c.DASH,
         column_config={

@@ -301,4 +301,5 @@ def test_a_context_length_value_filter_keeps_only_that_label(
         if ">200K" in d["days"][0]["cache_tokens_by_context_length"]
     }
     assert got == expected
-    assert {d for _r, d in got} <= {"claude-sonnet-4-5", "support-bot"}  # Sonnet only
+    sonnet = {"claude-sonnet-4-5", "support-bot", "sonnet-anthropic-hosted"}
+    assert {d for _r, d in got} <= sonnet  # Sonnet only

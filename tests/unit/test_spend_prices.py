@@ -142,3 +142,82 @@ def test_the_sheet_becomes_price_table_rows() -> None:
     assert {r["token_type"] for r in rows} >= {"input", "output", "cache_write", "cache_read"}
     assert len({(r["model"], r["token_type"], r["effective_from"]) for r in rows}) == len(rows)
     assert PriceSheet(()).price("claude-opus-4-5", "input", DAY) is None
+
+
+def _versioned_sheet() -> PriceSheet:
+    return parse_sheet(
+        {
+            "price": [
+                {"model": "claude-x", "effective_from": date(2025, 1, 1), "input": 3, "output": 15},
+                {
+                    "model": "claude-x",
+                    "version": "1",
+                    "effective_from": date(2025, 1, 1),
+                    "input": 4,
+                    "output": 20,
+                },
+                {
+                    "model": "claude-x",
+                    "version": "2",
+                    "effective_from": date(2025, 6, 1),
+                    "output": 16,
+                },
+            ]
+        },
+        "t",
+    )
+
+
+def test_a_version_with_rows_of_its_own_has_its_own_prices() -> None:
+    sheet = _versioned_sheet()
+    assert sheet.price("claude-x", "input", DAY, "1") == Decimal(4)
+    assert sheet.price("claude-x", "output", DAY, " 1 ") == Decimal(20)
+    # a version without rows, or no version: the model's rows
+    assert sheet.price("claude-x", "input", DAY, "20250929") == Decimal(3)
+    assert sheet.price("claude-x", "input", DAY) == Decimal(3)
+    # per token type and day: version 2 has its own output price from June only
+    assert sheet.price("claude-x", "output", DAY, "2") == Decimal(16)
+    assert sheet.price("claude-x", "output", date(2025, 5, 1), "2") == Decimal(15)
+    assert sheet.price("claude-x", "input", DAY, "2") == Decimal(3)
+    assert sheet.versions("CLAUDE-X") == {"1", "2"}
+
+
+def test_a_model_deployed_in_two_versions_is_estimated_at_two_prices() -> None:
+    sheet = _versioned_sheet()
+    v1 = estimate_cost(sheet, "claude-x", DAY, 1_000_000, 1_000_000, version="1")
+    v2 = estimate_cost(sheet, "claude-x", DAY, 1_000_000, 1_000_000, version="2")
+    assert v1 == Decimal("24.000000")
+    assert v2 == Decimal("19.000000")
+
+
+def test_version_rows_round_trip_through_the_price_table() -> None:
+    from collector.spend.prices import sheet_from_rows
+
+    sheet = _versioned_sheet()
+    rows = sheet.rows()
+    assert {r["model"] for r in rows} == {"claude-x", "claude-x@1", "claude-x@2"}
+    again = sheet_from_rows(rows)
+    assert again.price("claude-x", "input", DAY, "1") == Decimal(4)
+    assert again.price("claude-x", "input", DAY, "2") == Decimal(3)
+
+
+def test_a_user_file_overlays_a_version_without_replacing_the_model(tmp_path: Path) -> None:
+    file = tmp_path / "p.toml"
+    file.write_text(
+        '[[price]]\nmodel = "claude-sonnet-4-5"\nversion = "1"\neffective_from = 2025-01-01\n'
+        "input = 3.30\noutput = 16.50\n",
+        encoding="utf-8",
+    )
+    sheet = load_sheet(file)
+    assert sheet.price("claude-sonnet-4-5", "input", DAY, "1") == Decimal("3.30")
+    assert sheet.price("claude-sonnet-4-5", "input", DAY, "2") == Decimal(3)
+    assert sheet.price("claude-sonnet-4-5", "input", DAY) == Decimal(3)
+    # the version's missing token types fall back to the model's
+    assert sheet.price("claude-sonnet-4-5", "cache_read", DAY, "1") == Decimal("0.30")
+
+
+@pytest.mark.parametrize("version", [1, "", "1@2"])
+def test_a_bad_version_is_a_clear_error(version: object) -> None:
+    block = {"model": "m", "version": version, "effective_from": date(2025, 1, 1), "input": 1}
+    with pytest.raises(ConfigError, match="version must be a quoted model version"):
+        parse_sheet({"price": [block]}, "t")
