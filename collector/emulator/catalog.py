@@ -326,7 +326,7 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
             DeploymentSpec("claude-opus-4-1", "claude-opus-4-1", 100, 3.0),
             DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0),
             # the same model in version 1 (hosted on Anthropic's infrastructure), low traffic
-            DeploymentSpec("sonnet-anthropic-hosted", "claude-sonnet-4-5", 50, 2.0, version="1"),
+            DeploymentSpec("sonnet-anthropic-hosted", "claude-sonnet-4-5", 100, 6.0, version="1"),
         ),
         legacy_meters=True,
         stale_saas_models=("claude-opus-4-1",),
