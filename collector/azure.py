@@ -94,7 +94,7 @@ class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
 def make_credential(settings: Settings) -> TokenCredential:
     """A static token for the emulator, else ``DefaultAzureCredential`` (SP, MI, WI, CLI)."""
     if settings.static_token is not None:
-        from collector.emulator.credential import StaticTokenCredential
+        from collector.credentials import StaticTokenCredential
 
         return StaticTokenCredential(settings.static_token.get_secret_value())
     from azure.identity import DefaultAzureCredential

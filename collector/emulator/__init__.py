@@ -11,7 +11,7 @@ In-process use::
 ``foundry-monitor emulator serve`` / ``truth`` are the command-line faces (see ``cli.py``).
 """
 
-from collector.emulator.credential import StaticTokenCredential
+from collector.credentials import StaticTokenCredential
 from collector.emulator.server import EmulatorServer
 from collector.emulator.workload import Workload, WorkloadConfig
 

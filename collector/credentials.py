@@ -1,4 +1,9 @@
-"""A credential that always returns one bearer token: for the emulator (and tests) only."""
+"""Credentials the Azure clients use besides ``DefaultAzureCredential``.
+
+:class:`StaticTokenCredential` serves ``FOUNDRY_MONITOR_STATIC_TOKEN``: one fixed bearer token,
+for the Foundry emulator and the tests. The emulator re-exports it as
+``collector.emulator.StaticTokenCredential``; product code never imports the emulator.
+"""
 
 from __future__ import annotations
 
