@@ -3,6 +3,7 @@ and exit codes) on an app built with ``register``, against the seeded store on b
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -14,11 +15,12 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from collector import cli
-from collector.cli_read import register
+from collector.cli.read import register
 from collector.store import queries
 from tests import seed as seeding
 from tests.seed import Seed
+
+cli = importlib.import_module("collector.cli.app")  # the module: main() runs its app
 
 SUMMARY_KEYS = {
     "resource",
@@ -361,7 +363,7 @@ def test_every_read_command_has_help_with_an_example(command: str) -> None:
 
 
 def test_the_read_commands_default_to_the_last_24_hours() -> None:
-    from collector.cli_read import window
+    from collector.cli.read import window
 
     now = datetime(2026, 11, 2, 12, tzinfo=UTC)
     assert window(None, None, now) == (now - timedelta(hours=24), now)
@@ -373,7 +375,7 @@ def test_summary_table_marks_other_publishers_and_shows_the_cache_hit_rate() -> 
 
     from rich.console import Console
 
-    from collector.cli_read import summary_table
+    from collector.cli.read import summary_table
 
     base = queries.DeploymentSummary(
         resource="r", deployment="gpt", model="gpt-4o-mini", requests=10, status_2xx=10,

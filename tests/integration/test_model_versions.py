@@ -141,7 +141,7 @@ def test_summary_shows_two_labelled_entries(
 
 
 def test_lookup_names_the_version_and_its_hosting(two_versions: tuple[Engine, Seed]) -> None:
-    from collector.cli_read import lookup_json, lookup_lines
+    from collector.cli.read import lookup_json, lookup_lines
 
     engine, built = two_versions
     support = built.deployment_ids["support-bot"]

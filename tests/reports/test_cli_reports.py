@@ -3,6 +3,7 @@ with exit code 2 for bad options (before the store is touched), files and outcom
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import typer
 
-from collector import cli
-from collector.cli_reports import register
+from collector.cli.reports import register
 from tests.reports.conftest import Seeded
+
+cli = importlib.import_module("collector.cli.app")  # the module: main() runs its app
 
 
 def _app() -> typer.Typer:

@@ -2,7 +2,7 @@
 
 ``register(app)`` adds them to the ``foundry-monitor`` app. Core errors (:class:`InvalidRequestId`,
 :class:`RequestNotFound`, :class:`ConfigError` for bad dates, ...) are raised, and ``main()`` in
-:mod:`collector.cli` prints them as one line with their exit code.
+:mod:`collector.cli.app` prints them as one line with their exit code.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
+from collector.cli.context import cli_context, make_collector
 from collector.errors import ConfigError, RequestNotFound
 from collector.store import queries
 
@@ -49,14 +49,6 @@ def window(
             f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
         )
     return start, end
-
-
-def _engine() -> Engine:
-    from collector.cli import settings
-    from collector.store import migrate
-
-    cfg = settings()
-    return migrate.prepare(cfg.effective_database_url, cfg.retention_days)
 
 
 def _json_default(value: Any) -> Any:
@@ -202,100 +194,98 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
     return lines
 
 
+def summary_cmd(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Only this Foundry resource (name or ARM id).")
+    ] = None,
+    deployment: Annotated[str | None, typer.Option(help="Only this deployment name.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only deployments of this model.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list instead of a table.")
+    ] = False,
+) -> None:
+    """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
+
+    The window is [--since, --until), default the last 24 hours. A model deployed in more
+    than one version shows its version and hosting, e.g. "claude-sonnet-4-5 (v1,
+    Anthropic-hosted)". --json adds per deployment the cache tokens (read, 5-minute and
+    1-hour writes), the cache hit rate, the estimated cache savings (USD), the mean time to
+    first token (ms), whether it serves Claude, the model version, its hosting
+    (Anthropic-hosted, Azure-hosted or null when not known) and the model label.
+
+    Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
+    """
+    start, end = window(since, until)
+    context = cli_context(ctx)
+    engine = context.prepared_engine()
+    try:
+        rows = queries.summary(
+            engine, start, end, resource=resource, deployment=deployment, model=model
+        )
+        unlogged = queries.deployments_without_logs(
+            engine, start, end, deployment_ids=[r.deployment_id for r in rows]
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(_dumps([asdict(r) for r in rows]))
+        return
+    if not rows:
+        typer.echo("no deployments match (has the collector run? try: foundry-monitor db current)")
+        return
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
+        console = Console(width=250)
+    console.print(summary_table(rows, start, end))
+    for item in unlogged:  # on stderr: the table stays the only thing on stdout
+        typer.echo(f"note: {item.notice}", err=True)
+
+
+def lookup_cmd(
+    ctx: typer.Context,
+    request_id: Annotated[
+        str,
+        typer.Argument(
+            help="The apim-request-id (GUID) or the Anthropic request-id (req_...).",
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="When not stored, ask Log Analytics (apim-request-id only)."),
+    ] = False,
+) -> None:
+    """Find a request by its apim-request-id or request-id: status, fix, its minute.
+
+    Example: foundry-monitor lookup 0f8fad5b-d9cb-469f-a165-70867728950e --live
+    """
+    parsed = queries.parse_request_id(request_id)  # malformed: fails before the database
+    context = cli_context(ctx)
+    engine = context.prepared_engine()
+    try:
+        try:
+            found = queries.lookup(engine, request_id)
+        except RequestNotFound:
+            if not live or parsed.kind != "apim-request-id":
+                raise
+            if not make_collector(context.settings(), engine).fetch_request(parsed.value):
+                raise
+            found = queries.lookup(engine, request_id)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(_dumps(lookup_json(found)))
+    else:
+        typer.echo("\n".join(lookup_lines(found)))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``summary`` and ``lookup`` to ``app``."""
-
-    @app.command("summary")
-    def summary_cmd(
-        since: Annotated[
-            str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
-        ] = None,
-        until: Annotated[
-            str | None, typer.Option(help="Window end (exclusive); default: now.")
-        ] = None,
-        resource: Annotated[
-            str | None, typer.Option(help="Only this Foundry resource (name or ARM id).")
-        ] = None,
-        deployment: Annotated[str | None, typer.Option(help="Only this deployment name.")] = None,
-        model: Annotated[str | None, typer.Option(help="Only deployments of this model.")] = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print a JSON list instead of a table.")
-        ] = False,
-    ) -> None:
-        """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
-
-        The window is [--since, --until), default the last 24 hours. A model deployed in more
-        than one version shows its version and hosting, e.g. "claude-sonnet-4-5 (v1,
-        Anthropic-hosted)". --json adds per deployment the cache tokens (read, 5-minute and
-        1-hour writes), the cache hit rate, the estimated cache savings (USD), the mean time to
-        first token (ms), whether it serves Claude, the model version, its hosting
-        (Anthropic-hosted, Azure-hosted or null when not known) and the model label.
-
-        Example: foundry-monitor summary --since 2026-11-01 --until 2026-11-02 --json
-        """
-        start, end = window(since, until)
-        engine = _engine()
-        try:
-            rows = queries.summary(
-                engine, start, end, resource=resource, deployment=deployment, model=model
-            )
-            unlogged = queries.deployments_without_logs(
-                engine, start, end, deployment_ids=[r.deployment_id for r in rows]
-            )
-        finally:
-            engine.dispose()
-        if as_json:
-            typer.echo(_dumps([asdict(r) for r in rows]))
-            return
-        if not rows:
-            typer.echo(
-                "no deployments match (has the collector run? try: foundry-monitor db current)"
-            )
-            return
-        console = Console()
-        if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
-            console = Console(width=250)
-        console.print(summary_table(rows, start, end))
-        for item in unlogged:  # on stderr: the table stays the only thing on stdout
-            typer.echo(f"note: {item.notice}", err=True)
-
-    @app.command("lookup")
-    def lookup_cmd(
-        request_id: Annotated[
-            str,
-            typer.Argument(
-                help="The apim-request-id (GUID) or the Anthropic request-id (req_...).",
-                show_default=False,
-            ),
-        ],
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        live: Annotated[
-            bool,
-            typer.Option(
-                "--live", help="When not stored, ask Log Analytics (apim-request-id only)."
-            ),
-        ] = False,
-    ) -> None:
-        """Find a request by its apim-request-id or request-id: status, fix, its minute.
-
-        Example: foundry-monitor lookup 0f8fad5b-d9cb-469f-a165-70867728950e --live
-        """
-        parsed = queries.parse_request_id(request_id)  # malformed: fails before the database
-        engine = _engine()
-        try:
-            try:
-                found = queries.lookup(engine, request_id)
-            except RequestNotFound:
-                if not live or parsed.kind != "apim-request-id":
-                    raise
-                from collector.cli import _make_collector, settings
-
-                if not _make_collector(settings(), engine).fetch_request(parsed.value):
-                    raise
-                found = queries.lookup(engine, request_id)
-        finally:
-            engine.dispose()
-        if as_json:
-            typer.echo(_dumps(lookup_json(found)))
-        else:
-            typer.echo("\n".join(lookup_lines(found)))
+    app.command("summary")(summary_cmd)
+    app.command("lookup")(lookup_cmd)

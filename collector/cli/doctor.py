@@ -1,0 +1,39 @@
+"""``foundry-monitor doctor``: the credential, permissions, diagnostic logs and cost queries."""
+
+from __future__ import annotations
+
+import typer
+
+from collector.cli.context import cli_context
+
+
+def doctor_cmd(ctx: typer.Context) -> None:
+    """Check the credential, each scope's permissions, the diagnostic logs and the cost queries.
+
+    Prints a table of passes and failures, with the fix for each failure; exits 1 on any failure.
+
+    Example: foundry-monitor doctor
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from collector.azure import make_clients
+    from collector.doctor import run_checks
+
+    context = cli_context(ctx)
+    cfg = context.settings()
+    engine = context.engine()
+    checks = run_checks(cfg, make_clients(cfg), engine)
+    engine.dispose()
+    table = Table("check", "target", "result", "detail", "fix")
+    for check in checks:
+        result = "[green]pass[/green]" if check.ok else "[red]FAIL[/red]"
+        table.add_row(check.name, check.target, result, check.detail, check.fix)
+    Console(width=220).print(table)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``doctor`` to ``app``."""
+    app.command("doctor")(doctor_cmd)
