@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs and run all of it: lint, format check, types, tests.
+# Install everything the test suite needs and run all of it: lint, format check, types, import
+# contracts, tests.
 # Usage: bash scripts/test.sh [extra pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,9 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "== mypy collector/"
-.venv/bin/mypy collector
+echo "== mypy collector/ dashboard/"
+.venv/bin/mypy collector dashboard
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/pytest -v "$@"
