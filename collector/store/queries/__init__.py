@@ -25,9 +25,17 @@ the read time limit, filters, money), :mod:`.inventory` (deployments and their c
 :mod:`.lookup` (one request and its minute), :mod:`.health` (freshness, collector runs, request
 logs vs metrics), :mod:`.throttling` (quota pools, throttle causes) and :mod:`.spend` (spend
 reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
+
+The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
+estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
+:mod:`collector.spend.hourly`; they are still importable from here, lazily (module
+``__getattr__``), so that importing the store never imports ``collector.spend``.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from collector.domain import (
     MAX_ID_LENGTH as MAX_ID_LENGTH,
@@ -108,17 +116,13 @@ from collector.store.queries.lookup import (
     lookup,
 )
 from collector.store.queries.spend import (
-    BudgetStatus,
-    DeploymentMonthSpend,
-    MonthSpend,
     ResourceSpendDay,
     SpendDay,
-    SpendHour,
-    budgets,
-    spend_by_hour,
+    TokenHours,
     spend_days,
-    spend_month,
     spend_resource_days,
+    spend_series,
+    token_hours,
 )
 from collector.store.queries.throttling import (
     CAUSE_OWN,
@@ -141,6 +145,35 @@ from collector.store.queries.traffic import (
 from collector.store.rollup import (
     DEFAULT_QUANTILES,
 )
+
+if TYPE_CHECKING:
+    from collector.spend.hourly import SpendHour, spend_by_hour
+    from collector.spend.month import (
+        BudgetStatus,
+        DeploymentMonthSpend,
+        MonthSpend,
+        budgets,
+        spend_month,
+    )
+
+#: Names computed above the store, re-exported on first use (see the module docstring).
+_ABOVE = {
+    "SpendHour": "collector.spend.hourly",
+    "spend_by_hour": "collector.spend.hourly",
+    "BudgetStatus": "collector.spend.month",
+    "DeploymentMonthSpend": "collector.spend.month",
+    "MonthSpend": "collector.spend.month",
+    "budgets": "collector.spend.month",
+    "spend_month": "collector.spend.month",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ABOVE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CAUSE_OWN",
@@ -170,6 +203,7 @@ __all__ = [
     "StatusCodeTotal",
     "ThrottleCause",
     "TimeseriesPoint",
+    "TokenHours",
     "UnloggedDeployment",
     "budgets",
     "cache_hit_rate",
@@ -191,6 +225,7 @@ __all__ = [
     "spend_days",
     "spend_month",
     "spend_resource_days",
+    "spend_series",
     "status_code_totals",
     "status_codes_over_time",
     "status_fix",
@@ -198,5 +233,6 @@ __all__ = [
     "throttle_causes",
     "time_bucket",
     "timeseries",
+    "token_hours",
     "window_days",
 ]

@@ -1,36 +1,28 @@
-"""Spend reads (issue #5): per deployment and resource, month to date, forecast, budgets.
+"""Spend reads (issue #5): per deployment-day and resource-day, the daily series, tokens per hour.
 
 Figures come from ``spend_daily`` and ``spend_resource_daily`` (written by
-:func:`collector.spend.refresh_spend`), except :func:`spend_by_hour`, which prices
-``metric_minute`` on the fly. The pure parts (price look-up, forecast, budget state, the
-credits warning) are in ``collector.spend``. A deployment-day's *spent* figure is its allocated
-bill when the bill is in, else its estimate (0 when unpriced and unbilled).
+:func:`collector.spend.refresh_spend`); :func:`token_hours` reads ``metric_minute`` for
+:func:`collector.spend.hourly.spend_by_hour`, which prices it on the fly. Month to date, forecast
+and budgets are computed above the store, in :mod:`collector.spend.month`: the store imports
+nothing of ``collector.spend``. A deployment-day's *spent* figure is its allocated bill when the
+bill is in, else its estimate (0 when unpriced and unbilled).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from collector import metric_names as names
-from collector.spend.budgets import Budget, budget_state  # spend reads (issue #5), at the end
-from collector.spend.credits import credits_warning as marketplace_credits_warning
-from collector.spend.daily import is_claude_deployment
-from collector.spend.estimate import Tokens, cache_part, cache_savings, estimate_tokens, merge_cache
-from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
-from collector.spend.prices import PriceSheet, default_sheet, sheet_from_rows
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _RESOURCE,
     _SPEND,
-    INPUT_TOKENS,
-    OUTPUT_TOKENS,
     TOKEN_METRICS,
     _check_window,
     _deployment_filters,
@@ -47,9 +39,7 @@ from collector.store.queries._sql import (
     time_bucket,
     window_days,
 )
-from collector.store.queries.inventory import DeploymentInfo, deployments
 from collector.store.schema import TABLES
-from collector.store.types import to_utc
 
 _SPEND_RES = TABLES["spend_resource_daily"]
 _PRICE = TABLES["price"]
@@ -98,84 +88,6 @@ class ResourceSpendDay:
     status: str
     #: cost under other meters or publishers (e.g. Azure OpenAI): never allocated to Claude
     other_billed: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SpendHour:
-    """Estimated spend of one deployment over one hour (None when its model is unpriced)."""
-
-    ts: datetime
-    deployment_id: int
-    resource: str
-    deployment: str
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    estimated: Decimal | None
-    unpriced: bool
-    cache_read_tokens: int = 0
-    cache_write_5m_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    cache_savings: Decimal | None = None
-    model_version: str | None = None
-    model_label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentMonthSpend:
-    """One deployment's month so far (today included) and its forecast to month end."""
-
-    deployment_id: int
-    resource: str
-    resource_id: str
-    deployment: str
-    model: str | None
-    estimated: Decimal | None
-    billed_allocated: Decimal | None
-    variance: Decimal | None
-    spent: Decimal
-    forecast_total: Decimal
-    unpriced: bool
-    provisional: bool
-    model_version: str | None = None
-    model_label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MonthSpend:
-    """The month so far per deployment and in total, with the forecast to month end.
-
-    ``billed`` is the resources' whole Claude bill (allocated plus ``unallocated``); ``spent``
-    the deployments' spent figures plus ``unallocated``. ``credits_warning`` is the text to show
-    when Marketplace charges accrued (None when none did or the warning is turned off).
-    """
-
-    month_start: date
-    today: date
-    deployments: tuple[DeploymentMonthSpend, ...]
-    estimated: Decimal
-    billed: Decimal
-    unallocated: Decimal
-    spent: Decimal
-    forecast_total: Decimal
-    forecast_method: str
-    unpriced: bool
-    credits_warning: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetStatus:
-    """A budget's month so far; ``state`` is ok, warning or over (``collector.spend.budgets``)."""
-
-    label: str
-    scope: str
-    monthly_usd: Decimal
-    warning_fraction: Decimal
-    spent: Decimal
-    forecast_total: Decimal
-    state: str
-    forecast_over: bool
-    deployment_ids: tuple[int, ...]
 
 
 def spend_days(
@@ -290,112 +202,6 @@ def spend_resource_days(
     return sorted(result, key=lambda x: (x.day, x.resource, x.resource_id))
 
 
-def spend_by_hour(
-    engine: Engine,
-    since: datetime,
-    until: datetime,
-    *,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
-    sheet: PriceSheet | None = None,
-) -> list[SpendHour]:
-    """Estimated spend per hour and deployment: uncached input, cache writes (5 min, 1 h),
-    cache reads and output tokens x the prices in effect that day, by the deployment's model,
-    with the cache savings. Prices come from the ``price`` table (and the shipped
-    ``ContextLength`` tiers) unless a ``sheet`` is given (pass
-    ``collector.spend.prices.load_sheet(...)`` to apply its discounts and tiers, as the daily
-    figures do). Deployments of other publishers get no estimate."""
-    since, until = _check_window(since, until)
-    m = _metric_rows(since, until, TOKEN_METRICS, step_s=3600)
-    bucket = time_bucket(m.c.ts, 3600, engine.dialect.name)
-    filters = _deployment_filters(resource, deployment, model, deployment_ids)
-    agg = (
-        select(
-            bucket.label("ts"),
-            m.c.deployment_id,
-            m.c.metric,
-            m.c.status_code,
-            func.sum(m.c.total).label("n"),
-        )
-        .where(*([m.c.deployment_id.in_(_ids_matching(filters))] if filters else []))
-        .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
-        .subquery("agg")
-    )
-    stmt = select(
-        agg,
-        _DEPLOYMENT.c.name,
-        _DEPLOYMENT.c.model,
-        _DEPLOYMENT.c.model_format,
-        _DEPLOYMENT.c.model_version,
-        _DEPLOYMENT.c.resource_id,
-        _RESOURCE.c.name.label("rn"),
-    ).select_from(
-        agg.join(_DEPLOYMENT, _DEPLOYMENT.c.id == agg.c.deployment_id).outerjoin(
-            _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
-        )
-    )
-    with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
-        labels = context_labels(conn)
-        multi = _multi_version(conn)
-        if sheet is None:
-            sheet = sheet_from_rows(
-                (dict(r) for r in conn.execute(select(_PRICE)).mappings()),
-                default_sheet().context_tiers,
-            )
-    hours: dict[tuple[datetime, int], dict[str, Any]] = {}
-    for r in rows:
-        ts = to_utc(r["ts"])
-        entry = hours.setdefault((ts, r["deployment_id"]), {"row": r, "plain": {}, "cache": []})
-        n = _int(r["n"])
-        if r["metric"] in names.CACHE_METRICS:
-            entry["cache"].append(cache_part(r["metric"], labels.get(r["status_code"], ""), n))
-        else:
-            entry["plain"][r["metric"]] = entry["plain"].get(r["metric"], 0) + n
-    result = []
-    for (ts, dep_id), entry in hours.items():
-        r = entry["row"]
-        tokens = Tokens(
-            entry["plain"].get(INPUT_TOKENS, 0),
-            entry["plain"].get(OUTPUT_TOKENS, 0),
-            merge_cache(entry["cache"]),
-        )
-        claude = is_claude_deployment(r["model_format"], r["model"])
-        discount = sheet.discount(r["resource_id"], r["rn"])
-        version = r["model_version"]
-        cost = (
-            estimate_tokens(sheet, r["model"], ts.date(), tokens, discount, version=version)
-            if claude
-            else None
-        )
-        result.append(
-            SpendHour(
-                ts=ts,
-                deployment_id=dep_id,
-                resource=_resource_name(r["rn"], r["resource_id"]),
-                deployment=r["name"],
-                model=r["model"],
-                input_tokens=tokens.input,
-                output_tokens=tokens.output,
-                estimated=cost,
-                unpriced=claude and cost is None,
-                cache_read_tokens=tokens.cache_read,
-                cache_write_5m_tokens=tokens.cache_write_5m,
-                cache_write_1h_tokens=tokens.cache_write_1h,
-                cache_savings=cache_savings(
-                    sheet, r["model"], ts.date(), tokens.cache, discount, version=version
-                )
-                if claude
-                else None,
-                model_version=version,
-                model_label=_label(multi, r["model"], version, r["model_format"]),
-            )
-        )
-    return sorted(result, key=lambda x: (x.ts, x.resource, x.deployment, x.deployment_id))
-
-
 @dataclass
 class _Series:
     """Per-day figures of one deployment (or of the unallocated remainder) over a span."""
@@ -435,147 +241,81 @@ def _spend_series(
     return deps, unallocated, billed_res
 
 
-def _add(*series: Mapping[date, Decimal]) -> dict[date, Decimal]:
-    total: dict[date, Decimal] = {}
-    for one in series:
-        for day, value in one.items():
-            total[day] = total.get(day, Decimal(0)) + value
-    return total
+@dataclass(frozen=True, slots=True)
+class TokenHours:
+    """Token sums per hour (``ts``), deployment, metric and status code (``n``), read in one go
+    with what pricing them needs: the ``ContextLength`` labels by id (the cache metrics' split
+    code) and the ``price`` rows (None when not asked for). Each row also holds its deployment's
+    ``resource`` as shown and its ``model_label`` (for :mod:`collector.spend.hourly`)."""
+
+    rows: list[dict[str, Any]]
+    labels: dict[int, str]
+    price_rows: list[dict[str, Any]] | None
 
 
-def _month_sum(series: Mapping[date, Decimal], start: date, today: date) -> Decimal:
-    return sum((v for d, v in series.items() if start <= d <= today), Decimal(0))
-
-
-def spend_month(
+def token_hours(
     engine: Engine,
-    now: datetime,
+    since: datetime,
+    until: datetime,
     *,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    trend: bool = True,
-    credits_warning: bool = True,
+    deployment_ids: Sequence[int] | None = None,
     resource: str | None = None,
     deployment: str | None = None,
     model: str | None = None,
-) -> MonthSpend:
-    """The month of ``now`` so far per deployment and in total, and the forecast to month end
-    (method: :mod:`collector.spend.forecast`; ``window_days`` and ``trend`` are its options)."""
-    today = to_utc(now).date()
-    month_start = today.replace(day=1)
-    first = min(month_start, today - timedelta(days=window_days))
-    infos = {d.deployment_id: d for d in deployments(engine, include_removed=True)}
-    wanted = {
-        d.deployment_id
-        for d in deployments(
-            engine, resource=resource, deployment=deployment, model=model, include_removed=True
+    with_prices: bool = True,
+) -> TokenHours:
+    """``metric_minute`` token metrics per hour and deployment over ``[since, until)`` (whole
+    hours and days read from the rollups), with the deployment's model, format, version and
+    resource: what :func:`collector.spend.hourly.spend_by_hour` prices."""
+    since, until = _check_window(since, until)
+    m = _metric_rows(since, until, TOKEN_METRICS, step_s=3600)
+    bucket = time_bucket(m.c.ts, 3600, engine.dialect.name)
+    filters = _deployment_filters(resource, deployment, model, deployment_ids)
+    agg = (
+        select(
+            bucket.label("ts"),
+            m.c.deployment_id,
+            m.c.metric,
+            m.c.status_code,
+            func.sum(m.c.total).label("n"),
         )
-    }
-    with _reading(engine) as conn:
-        series, unallocated, billed_res = _spend_series(conn, first, today)
-    rows = []
-    for dep_id, one in series.items():
-        info = infos.get(dep_id)
-        if info is None or dep_id not in wanted:
-            continue
-        month = {d for d in one.spent if month_start <= d <= today}
-        if not month:
-            continue
-        estimated = _month_sum(one.estimated, month_start, today)
-        billed = _month_sum(one.billed, month_start, today)
-        known = {d for d in month if d in one.estimated and d in one.billed}
-        rows.append(
-            DeploymentMonthSpend(
-                deployment_id=dep_id,
-                resource=info.resource,
-                resource_id=info.resource_id,
-                deployment=info.deployment,
-                model=info.model,
-                estimated=estimated if one.estimated else None,
-                billed_allocated=billed if one.billed else None,
-                variance=sum((one.billed[d] - one.estimated[d] for d in known), Decimal(0))
-                if known
-                else None,
-                spent=_month_sum(one.spent, month_start, today),
-                forecast_total=forecast_month_end(
-                    one.spent, today, window_days=window_days, trend=trend
-                ).month_total,
-                unpriced=one.unpriced,
-                provisional=one.provisional,
-                model_version=info.model_version,
-                model_label=info.model_label,
-            )
-        )
-    resources = {r.resource_id for r in rows} if (resource or deployment or model) else None
-    unalloc = _add(*(v for k, v in unallocated.items() if resources is None or k in resources))
-    billed_total = _add(*(v for k, v in billed_res.items() if resources is None or k in resources))
-    total_series = _add(*(series[r.deployment_id].spent for r in rows), unalloc)
-    total_forecast = forecast_month_end(total_series, today, window_days=window_days, trend=trend)
-    billed_month = _month_sum(billed_total, month_start, today)
-    return MonthSpend(
-        month_start=month_start,
-        today=today,
-        deployments=tuple(sorted(rows, key=lambda x: (x.resource, x.deployment, x.deployment_id))),
-        estimated=sum((r.estimated or Decimal(0) for r in rows), Decimal(0)),
-        billed=billed_month,
-        unallocated=_month_sum(unalloc, month_start, today),
-        spent=_month_sum(total_series, month_start, today),
-        forecast_total=total_forecast.month_total,
-        forecast_method=total_forecast.method,
-        unpriced=any(r.unpriced for r in rows),
-        credits_warning=marketplace_credits_warning(billed_month, credits_warning),
+        .where(*([m.c.deployment_id.in_(_ids_matching(filters))] if filters else []))
+        .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
+        .subquery("agg")
     )
-
-
-def budgets(
-    engine: Engine,
-    now: datetime,
-    budget_list: Sequence[Budget],
-    *,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    trend: bool = True,
-) -> list[BudgetStatus]:
-    """Each budget's month so far, forecast and state. A deployment budget covers the matching
-    deployments (by name, and resource when given); a resource budget covers the resource's
-    deployments and its unallocated bill."""
-    today = to_utc(now).date()
-    month_start = today.replace(day=1)
-    first = min(month_start, today - timedelta(days=window_days))
-    infos = deployments(engine, include_removed=True)
-    with _reading(engine) as conn:
-        series, unallocated, _ = _spend_series(conn, first, today)
-    result = []
-    for budget in budget_list:
-        res_key = (budget.resource or "").strip().lower()
-        dep_key = (budget.deployment or "").strip().lower()
-
-        def matches(info: DeploymentInfo, res_key: str = res_key, dep_key: str = dep_key) -> bool:
-            on_resource = not res_key or res_key in (info.resource.lower(), info.resource_id)
-            return on_resource and (not dep_key or info.deployment.lower() == dep_key)
-
-        chosen = [i for i in infos if matches(i)]
-        parts = [series[i.deployment_id].spent for i in chosen if i.deployment_id in series]
-        if not dep_key:
-            parts += [
-                v
-                for rid, v in unallocated.items()
-                if rid in {i.resource_id for i in chosen} or rid == res_key
-            ]
-        daily = _add(*parts)
-        spent = _month_sum(daily, month_start, today)
-        projected = forecast_month_end(daily, today, window_days=window_days, trend=trend)
-        result.append(
-            BudgetStatus(
-                label=budget.label,
-                scope=budget.scope,
-                monthly_usd=budget.monthly_usd,
-                warning_fraction=budget.warning_fraction,
-                spent=spent,
-                forecast_total=projected.month_total,
-                state=budget_state(
-                    spent, projected.month_total, budget.monthly_usd, budget.warning_fraction
-                ),
-                forecast_over=projected.month_total > budget.monthly_usd,
-                deployment_ids=tuple(sorted(i.deployment_id for i in chosen)),
-            )
+    stmt = select(
+        agg,
+        _DEPLOYMENT.c.name,
+        _DEPLOYMENT.c.model,
+        _DEPLOYMENT.c.model_format,
+        _DEPLOYMENT.c.model_version,
+        _DEPLOYMENT.c.resource_id,
+        _RESOURCE.c.name.label("rn"),
+    ).select_from(
+        agg.join(_DEPLOYMENT, _DEPLOYMENT.c.id == agg.c.deployment_id).outerjoin(
+            _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
         )
-    return result
+    )
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+        labels = context_labels(conn)
+        multi = _multi_version(conn)
+        prices = [dict(r) for r in conn.execute(select(_PRICE)).mappings()] if with_prices else None
+    shown = [
+        {
+            **r,
+            "n": _int(r["n"]),
+            "resource": _resource_name(r["rn"], r["resource_id"]),
+            "model_label": _label(multi, r["model"], r["model_version"], r["model_format"]),
+        }
+        for r in rows
+    ]
+    return TokenHours(shown, labels, prices)
+
+
+def spend_series(
+    engine: Engine, first: date, last: date
+) -> tuple[dict[int, _Series], dict[str, dict[date, Decimal]], dict[str, dict[date, Decimal]]]:
+    """:func:`_spend_series` over its own connection (for :mod:`collector.spend.month`)."""
+    with _reading(engine) as conn:
+        return _spend_series(conn, first, last)

@@ -13,7 +13,6 @@ from sqlalchemy import Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector import metric_names as names
-from collector.spend.daily import is_claude_deployment
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _RESOURCE,
@@ -50,7 +49,7 @@ from collector.store.queries._sql import (
 )
 from collector.store.rollup import DEFAULT_QUANTILES, percentile_buckets
 from collector.store.types import to_utc
-from collector.versions import hosting_of
+from collector.versions import hosting_of, is_claude_deployment
 
 
 @dataclass(frozen=True, slots=True)
