@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -262,6 +263,26 @@ def _label(
 
 def _ids_matching(where: list[ColumnElement[bool]]) -> Select[Any]:
     return select(_DEPLOYMENT.c.id).select_from(_inventory_join()).where(*where)
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """The readers' common deployment filters: ``resource`` (a resource's name or ARM id),
+    ``deployment`` and ``model`` (letter case ignored) and ``deployment_ids`` (None: any)."""
+
+    resource: str | None = None
+    deployment: str | None = None
+    model: str | None = None
+    deployment_ids: Sequence[int] | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Conditions on deployment and its outer-joined resource (:func:`_deployment_filters`)."""
+        return _deployment_filters(self.resource, self.deployment, self.model, self.deployment_ids)
+
+    def on(self, column: Any) -> list[ColumnElement[bool]]:
+        """``column`` (a deployment id) among the matching deployments; nothing when unfiltered."""
+        where = self.conditions()
+        return [column.in_(_ids_matching(where))] if where else []
 
 
 def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -15,10 +15,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from collector.histogram import bucket_bounds
 from collector.store.queries._sql import (
     _DEPLOYMENT,
+    Filter,
     _check_window,
-    _deployment_filters,
     _hist_rows,
-    _ids_matching,
     _int,
     _reading,
     parse_step,
@@ -68,20 +67,19 @@ def latency_percentiles_over_time(
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    filters = _deployment_filters(resource, deployment, model, deployment_ids)
+    chosen = Filter(resource, deployment, model, deployment_ids)
     stored = PERCENTILE_TABLES.get(seconds) if per_deployment else None
     length = timedelta(seconds=seconds)
     whole_lo, whole_hi = ceil_time(since, length), floor_time(until, length)
     if stored is None or whole_lo >= whole_hi:
         return _percentiles_from_hist(
-            engine, since, until, seconds, filters, status_class, per_deployment
+            engine, since, until, seconds, chosen, status_class, per_deployment
         )
     # whole steps per deployment: their percentiles are stored with the histogram rollup;
     # the partial steps at both ends are ranked from the histograms
     p = TABLES[stored[1]]
     where = [p.c.ts >= whole_lo, p.c.ts < whole_hi, p.c.status_class == status_class]
-    if filters:
-        where.append(p.c.deployment_id.in_(_ids_matching(filters)))
+    where += chosen.on(p.c.deployment_id)
     stmt = (
         select(
             p.c.ts, p.c.deployment_id, _DEPLOYMENT.c.name, p.c.requests.label("total"),
@@ -95,7 +93,7 @@ def latency_percentiles_over_time(
     for lo, hi in ((since, whole_lo), (whole_hi, until)):
         if lo < hi:
             points += _percentiles_from_hist(
-                engine, lo, hi, seconds, filters, status_class, per_deployment
+                engine, lo, hi, seconds, chosen, status_class, per_deployment
             )
     return sorted(points, key=lambda x: (x.ts, x.deployment_id or 0))
 
@@ -117,16 +115,14 @@ def _percentiles_from_hist(
     since: datetime,
     until: datetime,
     seconds: int,
-    filters: list[ColumnElement[bool]],
+    chosen: Filter,
     status_class: str,
     per_deployment: bool,
 ) -> list[LatencyPoint]:
     """Percentiles per step over ``[since, until)`` ranked from the merged histograms."""
     h = _hist_rows(since, until, status_class, step_s=seconds)
     bucket = time_bucket(h.c.ts, seconds, engine.dialect.name)
-    where: list[ColumnElement[bool]] = []
-    if filters:
-        where.append(h.c.deployment_id.in_(_ids_matching(filters)))
+    where = chosen.on(h.c.deployment_id)
     if per_deployment:
         group: list[ColumnElement[Any]] = [bucket.label("ts"), h.c.deployment_id]
         keys = ["ts", "deployment_id"]

@@ -24,10 +24,10 @@ from collector.store.queries._sql import (
     _RESOURCE,
     _SPEND,
     TOKEN_METRICS,
+    Filter,
     _check_window,
     _deployment_filters,
     _ids_in,
-    _ids_matching,
     _int,
     _label,
     _metric_rows,
@@ -270,7 +270,6 @@ def token_hours(
     since, until = _check_window(since, until)
     m = _metric_rows(since, until, TOKEN_METRICS, step_s=3600)
     bucket = time_bucket(m.c.ts, 3600, engine.dialect.name)
-    filters = _deployment_filters(resource, deployment, model, deployment_ids)
     agg = (
         select(
             bucket.label("ts"),
@@ -279,7 +278,7 @@ def token_hours(
             m.c.status_code,
             func.sum(m.c.total).label("n"),
         )
-        .where(*([m.c.deployment_id.in_(_ids_matching(filters))] if filters else []))
+        .where(*Filter(resource, deployment, model, deployment_ids).on(m.c.deployment_id))
         .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
         .subquery("agg")
     )

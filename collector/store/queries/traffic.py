@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine, and_, case, func, or_, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from collector import metric_names as names
 from collector.store.queries._sql import (
@@ -23,13 +22,13 @@ from collector.store.queries._sql import (
     REQUESTS,
     TTFT,
     TTLB,
+    Filter,
     _cache_sums,
     _check_window,
     _deployment_filters,
     _float,
     _hist_rows,
     _ids_in,
-    _ids_matching,
     _int,
     _inventory_join,
     _label,
@@ -225,8 +224,7 @@ def summary(
         )
     )
     h = _hist_rows(since, until, "2xx")
-    filters = _deployment_filters(resource, deployment, model)
-    hist_filter = [h.c.deployment_id.in_(_ids_matching(filters))] if filters else []
+    hist_filter = Filter(resource, deployment, model).on(h.c.deployment_id)
     hist = (
         select(h.c.deployment_id, h.c.bucket, func.sum(h.c["count"]).label("n"))
         .where(*hist_filter)
@@ -322,10 +320,7 @@ def timeseries(
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     is_ttlb = m.c.metric == TTLB
     is_ttft = m.c.metric == TTFT
-    where: list[ColumnElement[bool]] = []
-    filters = _deployment_filters(resource, deployment, model, deployment_ids)
-    if filters:
-        where.append(m.c.deployment_id.in_(_ids_matching(filters)))
+    where = Filter(resource, deployment, model, deployment_ids).on(m.c.deployment_id)
     agg = (
         select(
             bucket.label("ts"),
