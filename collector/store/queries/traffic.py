@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, Select, and_, case, func, or_, select
 
 from collector import metric_names as names
 from collector.store.queries._sql import (
@@ -25,7 +26,6 @@ from collector.store.queries._sql import (
     Filter,
     _cache_sums,
     _check_window,
-    _deployment_filters,
     _float,
     _hist_rows,
     _ids_in,
@@ -164,6 +164,20 @@ def summary(
     included) and 5xx. Spend sums ``spend_daily`` over the UTC days the window touches.
     """
     since, until = _check_window(since, until)
+    chosen = Filter(resource, deployment, model)
+    stmt = _summary_statement(since, until, chosen)
+    latency_stmt = _summary_latency(since, until, chosen)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).mappings().all()
+        latency = {r.deployment_id: r for r in conn.execute(latency_stmt)}
+        multi = _multi_version(conn)
+    result = [_summary_row(r, latency.get(r["id"]), multi) for r in rows]
+    return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
+
+
+def _summary_statement(since: datetime, until: datetime, chosen: Filter) -> Select[Any]:
+    """:func:`summary`'s rows: per deployment of the inventory (in the window, or with traffic or
+    spend in it) its traffic sums over ``[since, until)`` and its spend over the days touched."""
     m = _metric_rows(
         since, until, [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTFT, *names.CACHE_METRICS]
     )
@@ -220,73 +234,68 @@ def summary(
             or_(
                 traffic.c.deployment_id.is_not(None), spend.c.deployment_id.is_not(None), in_window
             ),
-            *_deployment_filters(resource, deployment, model),
+            *chosen.conditions(),
         )
     )
+    return stmt
+
+
+def _summary_latency(since: datetime, until: datetime, chosen: Filter) -> Select[Any]:
+    """:func:`summary`'s percentiles: buckets of the 2xx histogram per deployment."""
     h = _hist_rows(since, until, "2xx")
-    hist_filter = Filter(resource, deployment, model).on(h.c.deployment_id)
+    hist_filter = chosen.on(h.c.deployment_id)
     hist = (
         select(h.c.deployment_id, h.c.bucket, func.sum(h.c["count"]).label("n"))
         .where(*hist_filter)
         .group_by(h.c.deployment_id, h.c.bucket)
         .subquery("hist")
     )
-    latency_stmt = percentile_buckets(hist, ["deployment_id"], DEFAULT_QUANTILES)
-    with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
-        latency = {r.deployment_id: r for r in conn.execute(latency_stmt)}
-        multi = _multi_version(conn)
-    result = []
-    for r in rows:
-        requests = _int(r["requests"])
-        s2, s429, s4, s5 = (
-            _int(r[k]) for k in ("status_2xx", "status_429", "status_4xx", "status_5xx")
-        )
-        lat = latency.get(r["id"])
-        inp = _int(r["input_tokens"])
-        read, w5, w1 = (
-            _int(r[k]) for k in ("cache_read_tokens", "cache_write_5m", "cache_write_1h")
-        )
-        claude = is_claude_deployment(r["model_format"], r["model"])
-        result.append(
-            DeploymentSummary(
-                resource=_resource_name(r["resource_name"], r["resource_id"]),
-                deployment=r["name"],
-                model=r["model"],
-                requests=requests,
-                status_2xx=s2,
-                status_429=s429,
-                status_4xx_other=s4 - s429,
-                status_5xx=s5,
-                rate_429=_ratio(s429, requests),
-                error_rate=_ratio(s4 + s5, requests),
-                p50_ms=_upper_ms(lat.b0) if lat else None,
-                p95_ms=_upper_ms(lat.b1) if lat else None,
-                p99_ms=_upper_ms(lat.b2) if lat else None,
-                input_tokens=inp,
-                output_tokens=_int(r["output_tokens"]),
-                spend_estimated=_money(r["estimated"]),
-                spend_billed=_money(r["billed"]),
-                resource_id=r["resource_id"],
-                deployment_id=r["id"],
-                spend_variance=_variance(
-                    _money(r["estimated_compared"]), _money(r["billed_compared"])
-                ),
-                cache_read_tokens=read,
-                cache_write_5m_tokens=w5,
-                cache_write_1h_tokens=w1,
-                cache_hit_rate=cache_hit_rate(inp, read, w5, w1) if claude else None,
-                cache_savings=_money(r["cache_savings"]),
-                ttft_avg_ms=_mean(
-                    r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
-                ),
-                claude=claude,
-                model_version=r["model_version"],
-                hosting=hosting_of(r["model_format"], r["model_version"]),
-                model_label=_label(multi, r["model"], r["model_version"], r["model_format"]),
-            )
-        )
-    return sorted(result, key=lambda x: (x.resource, x.deployment, x.deployment_id))
+    return percentile_buckets(hist, ["deployment_id"], DEFAULT_QUANTILES)
+
+
+def _summary_row(r: Any, lat: Any, multi: set[str]) -> DeploymentSummary:
+    """One row of :func:`_summary_statement` (``lat``: its percentile buckets, None without)."""
+    requests = _int(r["requests"])
+    s2, s429, s4, s5 = (
+        _int(r[k]) for k in ("status_2xx", "status_429", "status_4xx", "status_5xx")
+    )
+    inp = _int(r["input_tokens"])
+    read, w5, w1 = (_int(r[k]) for k in ("cache_read_tokens", "cache_write_5m", "cache_write_1h"))
+    claude = is_claude_deployment(r["model_format"], r["model"])
+    return DeploymentSummary(
+        resource=_resource_name(r["resource_name"], r["resource_id"]),
+        deployment=r["name"],
+        model=r["model"],
+        requests=requests,
+        status_2xx=s2,
+        status_429=s429,
+        status_4xx_other=s4 - s429,
+        status_5xx=s5,
+        rate_429=_ratio(s429, requests),
+        error_rate=_ratio(s4 + s5, requests),
+        p50_ms=_upper_ms(lat.b0) if lat else None,
+        p95_ms=_upper_ms(lat.b1) if lat else None,
+        p99_ms=_upper_ms(lat.b2) if lat else None,
+        input_tokens=inp,
+        output_tokens=_int(r["output_tokens"]),
+        spend_estimated=_money(r["estimated"]),
+        spend_billed=_money(r["billed"]),
+        resource_id=r["resource_id"],
+        deployment_id=r["id"],
+        spend_variance=_variance(_money(r["estimated_compared"]), _money(r["billed_compared"])),
+        cache_read_tokens=read,
+        cache_write_5m_tokens=w5,
+        cache_write_1h_tokens=w1,
+        cache_hit_rate=cache_hit_rate(inp, read, w5, w1) if claude else None,
+        cache_savings=_money(r["cache_savings"]),
+        ttft_avg_ms=_mean(
+            r["ttft_weighted"], r["ttft_count"], r["ttft_average_sum"], r["ttft_average_n"]
+        ),
+        claude=claude,
+        model_version=r["model_version"],
+        hosting=hosting_of(r["model_format"], r["model_version"]),
+        model_label=_label(multi, r["model"], r["model_version"], r["model_format"]),
+    )
 
 
 def timeseries(
