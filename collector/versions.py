@@ -81,6 +81,17 @@ def is_claude_format(model_format: str | None) -> bool:
     return model_format is not None and model_format.strip().lower() == ANTHROPIC_FORMAT
 
 
+def is_claude_deployment(model_format: str | None, model: str | None) -> bool:
+    """Whether a deployment serves a Claude model: ARM's ``properties.model.format`` is
+    ``Anthropic``; without a format, a ``claude-`` model; with neither (seen in metrics before
+    the inventory) it counts as Claude, so that it is flagged unpriced rather than ignored."""
+    if model_format:
+        return model_format.strip().lower() == ANTHROPIC_FORMAT
+    if model:
+        return model.strip().lower().startswith("claude")
+    return True
+
+
 def hosting_of(model_format: str | None, version: str | None) -> str | None:
     """Where a deployment's model runs: "Anthropic-hosted" for Claude version 1, "Azure-hosted"
     for Claude version 2, None when unknown (other formats, date versions, anything else)."""

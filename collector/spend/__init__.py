@@ -5,8 +5,10 @@ Modules, one job each: :mod:`~collector.spend.prices` (the versioned price sheet
 split to the cent), :mod:`~collector.spend.reconcile` (variance, drift, provisional/final),
 :mod:`~collector.spend.daily` (a day's figures, pure), :mod:`~collector.spend.forecast` (month
 end), :mod:`~collector.spend.budgets` (ok / warning / over), :mod:`~collector.spend.credits`
-(the Marketplace warning) and :mod:`~collector.spend.refresh` (the one entry point that reads and
-writes the store). Reads for the dashboard and reports are in :mod:`collector.store.queries`.
+(the Marketplace warning), :mod:`~collector.spend.refresh` (the one entry point that reads and
+writes the store), :mod:`~collector.spend.month` (the month so far, forecast and budgets) and
+:mod:`~collector.spend.hourly` (the hourly estimate), both reading through
+:mod:`collector.store.queries`, where the dashboard and reports read everything.
 """
 
 from collector.spend.refresh import SpendReport, refresh_spend

@@ -35,19 +35,8 @@ from collector.spend.reconcile import (
     day_status,
     variance,
 )
-
-ANTHROPIC_FORMAT = "anthropic"
-
-
-def is_claude_deployment(model_format: str | None, model: str | None) -> bool:
-    """Whether a deployment serves a Claude model: ARM's ``properties.model.format`` is
-    ``Anthropic``; without a format, a ``claude-`` model; with neither (seen in metrics before
-    the inventory) it counts as Claude, so that it is flagged unpriced rather than ignored."""
-    if model_format:
-        return model_format.strip().lower() == ANTHROPIC_FORMAT
-    if model:
-        return model.strip().lower().startswith("claude")
-    return True
+from collector.versions import ANTHROPIC_FORMAT as ANTHROPIC_FORMAT  # re-exported
+from collector.versions import is_claude_deployment as is_claude_deployment  # re-exported
 
 
 @dataclass(frozen=True, slots=True)

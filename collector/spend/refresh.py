@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from collector import metric_names as names
+from collector.spend import month
 from collector.spend.attribution import (
     AccountRef,
     Attributed,
@@ -116,7 +117,7 @@ class SpendReport:
     drift: tuple[DriftDay, ...]
     marketplace_cost_month: Decimal
     credits_warning: str | None
-    budgets: tuple[queries.BudgetStatus, ...] = ()
+    budgets: tuple[month.BudgetStatus, ...] = ()
     #: ``ContextLength`` labels of cache tokens the price sheet does not map (priced as base)
     unmapped_labels: tuple[str, ...] = ()
     #: how each resource Claude charges were booked on was attributed (charge id -> how)
@@ -267,7 +268,7 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
             marketplace, bool(setting(settings, "spend_credits_warning", True))
         ),
         budgets=tuple(
-            queries.budgets(
+            month.budgets(
                 engine,
                 now,
                 budgets,
