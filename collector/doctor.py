@@ -84,6 +84,10 @@ def _credential_fix() -> str:
     )
 
 
+#: The doctor's check name for each metric group.
+METRIC_CHECKS = {"requests": "metrics", "usage": "usage metrics", "cache": "cache metrics"}
+
+
 def _guarded(area: str, name: str, target: str, body: Callable[[], Check]) -> Check:
     try:
         return body()
@@ -147,34 +151,28 @@ def run_checks(
     for batch in metrics.batches(resources):
         target = f"/subscriptions/{batch.subscription_id}/regions/{batch.region}"
 
-        def query_metrics(batch: metrics.Batch = batch, target: str = target) -> Check:
-            client = clients.metrics(batch.region)
-            points = list(
-                metrics.fetch(client, batch, metrics.GROUPS[0], now - timedelta(hours=1), now)
-            )
-            return Check(
-                "metrics",
-                target,
-                True,
-                f"{len(batch.resource_ids)} resources answer; {len(points)} points in 1 h",
-            )
+        for group in metrics.GROUPS:  # each group is its own call: any of them can be refused
+            name = METRIC_CHECKS[group.name]
 
-        checks.append(_guarded("metrics", "metrics", target, query_metrics))
+            def query(
+                batch: metrics.Batch = batch,
+                group: metrics.MetricGroup = group,
+                name: str = name,
+                target: str = target,
+            ) -> Check:
+                client = clients.metrics(batch.region)
+                points = list(metrics.fetch(client, batch, group, now - timedelta(hours=1), now))
+                labels = sorted({p.label for p in points if p.label})
+                seen = f"; ContextLength labels: {', '.join(labels)}" if labels else ""
+                return Check(
+                    name,
+                    target,
+                    True,
+                    f"{len(batch.resource_ids)} resources answer {', '.join(group.metrics)}; "
+                    f"{len(points)} points in 1 h{seen}",
+                )
 
-        def query_cache(batch: metrics.Batch = batch, target: str = target) -> Check:
-            client = clients.metrics(batch.region)
-            group = next(g for g in metrics.GROUPS if g.name == "cache")
-            points = list(metrics.fetch(client, batch, group, now - timedelta(hours=1), now))
-            labels = sorted({p.label for p in points if p.label})
-            seen = f"; ContextLength labels: {', '.join(labels)}" if labels else ""
-            return Check(
-                "cache metrics",
-                target,
-                True,
-                f"prompt-cache metrics answer; {len(points)} points in 1 h{seen}",
-            )
-
-        checks.append(_guarded("metrics", "cache metrics", target, query_cache))
+            checks.append(_guarded("metrics", name, target, query))
     checks.append(_logs(settings, clients, resources, now))
     if engine is not None:
         checks.extend(_unlogged(engine, now))

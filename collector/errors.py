@@ -32,7 +32,3 @@ class InvalidRequestId(FoundryMonitorError):
 
 class RequestNotFound(FoundryMonitorError):
     """The id is well-formed but not in the store."""
-
-
-class AzureAccessDenied(FoundryMonitorError):
-    """Azure answered 401/403: a role or a credential is missing."""

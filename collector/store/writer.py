@@ -358,19 +358,3 @@ def _stage_and_merge(
         f"ON CONFLICT ({conflict}) {action}"
     )
     cur.execute(f'DROP TABLE "{stage}"')
-
-
-def delete_days(
-    conn: Connection, table: Table | str, column: str, days: Iterable[date], **equals: Any
-) -> int:
-    """Delete rows of ``table`` whose ``column`` is in ``days`` (and other columns equal)."""
-    target = _table(table)
-    stmt = target.delete().where(target.c[column].in_(sorted(set(days))))
-    for name, value in equals.items():
-        stmt = stmt.where(target.c[name] == value)
-    return int(conn.execute(stmt).rowcount or 0)
-
-
-def utc(value: datetime) -> datetime:
-    """Re-exported for sources that build rows: aware UTC datetimes."""
-    return to_utc(value)

@@ -42,21 +42,27 @@ else:
     )
 
 series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
-st.subheader("Time to first token (Azure Monitor)")
-ttft = series.dropna(subset=["ttft_avg_ms"]) if not series.empty else series
-if ttft.empty:
-    st.info("No NormalizedTimeToFirstToken metric in this window.")
-else:
-    ttft = ttft.assign(deployment=[names.get(i, "?") for i in ttft["deployment_id"]])
+
+
+def average_and_maximum(prefix: str, what: str, metric: str) -> bool:
+    """Two charts of an Azure Monitor latency metric per step, average and maximum (``prefix``
+    names the series' ``*_avg_ms``/``*_max_ms`` columns); False when it has no data here."""
+    shown = series.dropna(subset=[f"{prefix}_avg_ms"]) if not series.empty else series
+    if shown.empty:
+        st.info(f"No {metric} metric in this window.")
+        return False
+    shown = shown.assign(deployment=[names.get(i, "?") for i in shown["deployment_id"]])
     left, right = st.columns(2)
-    left.altair_chart(
-        charts.lines(ttft, "ttft_avg_ms", "Average time to first token (ms)", changes=marks),
-        width="stretch",
-    )
-    right.altair_chart(
-        charts.lines(ttft, "ttft_max_ms", "Maximum time to first token (ms)", changes=marks),
-        width="stretch",
-    )
+    for column, kind, stat in ((left, "Average", "avg"), (right, "Maximum", "max")):
+        column.altair_chart(
+            charts.lines(shown, f"{prefix}_{stat}_ms", f"{kind} {what} (ms)", changes=marks),
+            width="stretch",
+        )
+    return True
+
+
+st.subheader("Time to first token (Azure Monitor)")
+if average_and_maximum("ttft", "time to first token", "NormalizedTimeToFirstToken"):
     averages = [
         s
         for s in c.load_summary(view.url, view.since, view.until)
@@ -77,20 +83,7 @@ else:
 st.caption(TTFT_CAPTION)
 
 st.subheader("Time to last byte (Azure Monitor)")
-ttlb = series.dropna(subset=["ttlb_avg_ms"]) if not series.empty else series
-if ttlb.empty:
-    st.info("No TimeToLastByte metric in this window.")
-else:
-    ttlb = ttlb.assign(deployment=[names.get(i, "?") for i in ttlb["deployment_id"]])
-    left, right = st.columns(2)
-    left.altair_chart(
-        charts.lines(ttlb, "ttlb_avg_ms", "Average time to last byte (ms)", changes=marks),
-        width="stretch",
-    )
-    right.altair_chart(
-        charts.lines(ttlb, "ttlb_max_ms", "Maximum time to last byte (ms)", changes=marks),
-        width="stretch",
-    )
+average_and_maximum("ttlb", "time to last byte", "TimeToLastByte")
 
 st.subheader("Deployment changes")
 if changes.empty:

@@ -30,6 +30,7 @@ def test_every_check_passes_against_the_emulator(emulator: EmulatorServer, tmp_p
         "credential",
         "inventory",
         "metrics",
+        "usage metrics",
         "cache metrics",
         "logs",
         "costs",
@@ -37,6 +38,8 @@ def test_every_check_passes_against_the_emulator(emulator: EmulatorServer, tmp_p
     }
     cache = [c for c in checks if c.name == "cache metrics"]
     assert cache and all("ContextLength labels" in c.detail for c in cache)
+    usage = [c for c in checks if c.name == "usage metrics"]
+    assert usage and all("NormalizedTimeToFirstToken" in c.detail for c in usage)
 
 
 def test_context_length_labels_the_price_sheet_does_not_map_are_named(
