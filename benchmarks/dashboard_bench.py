@@ -72,6 +72,7 @@ from benchmarks._doc import DOC, machine, write_section  # noqa: E402
 from collector.config import load_settings  # noqa: E402
 from collector.errors import FoundryMonitorError  # noqa: E402
 from collector.histogram import buckets_of_integers  # noqa: E402
+from collector.spend import month as months  # noqa: E402
 from collector.store import migrate, queries, rollup  # noqa: E402
 from collector.store.engine import make_engine  # noqa: E402
 from collector.store.schema import TABLES  # noqa: E402
@@ -671,7 +672,7 @@ def page_calls(engine: Engine, range_key: str, now: datetime, lookup_id: str) ->
         Call(
             "spend_month",
             (OVERVIEW, SPEND),
-            lambda: queries.spend_month(
+            lambda: months.spend_month(
                 e,
                 month_now,
                 window_days=settings.spend_forecast_days,

@@ -3,7 +3,7 @@ savings per deployment and over time (per day, and per hour when the window is s
 warning about ``ContextLength`` labels the price sheet does not map.
 
 Figures come from :func:`collector.store.queries.summary` (per deployment over the window),
-:func:`collector.store.queries.spend_days` (per day), :func:`collector.store.queries.spend_by_hour`
+:func:`collector.store.queries.spend_days` (per day), :func:`collector.store.hourly.spend_by_hour`
 (per hour) and :func:`collector.store.queries.context_label_values` against the price sheet; this
 module only lays them out.
 """

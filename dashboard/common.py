@@ -22,6 +22,8 @@ from sqlalchemy import Engine
 
 from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
+from collector.spend import hourly
+from collector.spend import month as months
 from collector.spend.budgets import Budget, budgets_from_settings
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
@@ -323,7 +325,7 @@ def load_spend_hours(
     """Estimated spend, cache tokens and cache savings per hour and deployment, priced with the
     same sheet (discounts and ``ContextLength`` tiers) as the daily figures."""
     return frame(
-        queries.spend_by_hour(
+        hourly.spend_by_hour(
             engine(url), since, until, deployment_ids=_ids(ids), sheet=load_sheet(price_file)
         )
     )
@@ -370,8 +372,8 @@ def spend_options() -> SpendOptions:
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Forecasting the month…")
-def load_spend_month(url: str, now: datetime, options: SpendOptions) -> queries.MonthSpend:
-    return queries.spend_month(
+def load_spend_month(url: str, now: datetime, options: SpendOptions) -> months.MonthSpend:
+    return months.spend_month(
         engine(url),
         now,
         window_days=options.forecast_days,
@@ -381,10 +383,10 @@ def load_spend_month(url: str, now: datetime, options: SpendOptions) -> queries.
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Checking budgets…")
-def load_budgets(url: str, now: datetime, options: SpendOptions) -> list[queries.BudgetStatus]:
+def load_budgets(url: str, now: datetime, options: SpendOptions) -> list[months.BudgetStatus]:
     if not options.budgets:
         return []
-    return queries.budgets(
+    return months.budgets(
         engine(url),
         now,
         list(options.budgets),

@@ -1,8 +1,8 @@
 """The month so far, shown by the overview and spend pages: spend to date (estimated and billed)
 and the forecast to month end per deployment, budget states, and the Marketplace credits warning.
 
-Every figure comes from :func:`collector.store.queries.spend_month` and
-:func:`collector.store.queries.budgets`; this module only lays them out.
+Every figure comes from :func:`collector.store.months.spend_month` and
+:func:`collector.store.months.budgets`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import streamlit as st
 
+from collector.spend import month as months
 from collector.spend.budgets import OK, OVER, WARNING
-from collector.store import queries
 from dashboard import common as c
 
 STATE_LABELS = {OK: "🟢 ok", WARNING: "🟠 warning", OVER: "🔴 over"}
@@ -29,7 +29,7 @@ def _total(values: list[Decimal | None]) -> Decimal | None:
     return sum(known, Decimal(0)) if known else None
 
 
-def _deployment_states(statuses: list[queries.BudgetStatus]) -> dict[int, str]:
+def _deployment_states(statuses: list[months.BudgetStatus]) -> dict[int, str]:
     """The worst state of the deployment budgets covering each deployment."""
     worst: dict[int, str] = {}
     for b in statuses:
@@ -42,7 +42,7 @@ def _deployment_states(statuses: list[queries.BudgetStatus]) -> dict[int, str]:
     return worst
 
 
-def show_month(view: c.View) -> queries.MonthSpend:
+def show_month(view: c.View) -> months.MonthSpend:
     """Lay out the month's spend, forecast and budgets for the view's deployments."""
     options = c.spend_options()
     now = c.floor_minute(view.now)
@@ -103,7 +103,7 @@ def show_month(view: c.View) -> queries.MonthSpend:
 
 
 def _deployment_table(
-    rows: list[queries.DeploymentMonthSpend], statuses: list[queries.BudgetStatus]
+    rows: list[months.DeploymentMonthSpend], statuses: list[months.BudgetStatus]
 ) -> None:
     if not rows:
         return
@@ -154,7 +154,7 @@ def _deployment_table(
     )
 
 
-def _budget_table(view: c.View, statuses: list[queries.BudgetStatus], configured: bool) -> None:
+def _budget_table(view: c.View, statuses: list[months.BudgetStatus], configured: bool) -> None:
     st.markdown("**Budgets**")
     if not configured:
         st.caption(NO_BUDGETS)

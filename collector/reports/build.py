@@ -1,8 +1,9 @@
 """The report model: every figure of a cost report for one period, read through the query module.
 
 :func:`build_report` makes the reads (``summary``, ``spend_days``, ``spend_resource_days``,
-``spend_month``, ``budgets``, all in :mod:`collector.store.queries`, so a report cannot disagree
-with ``foundry-monitor summary`` or the dashboard); :func:`assemble` turns their results into a
+from :mod:`collector.store.queries`; ``spend_month``, ``budgets`` from :mod:`collector.spend.month`:
+the same functions as ``foundry-monitor summary`` and the dashboard, so a report cannot disagree
+with them); :func:`assemble` turns their results into a
 :class:`Report` without touching the database.
 
 Reproducibility: a report reads only the period's days (and the previous period's, for the
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 
 from collector.reports.config import ReportConfig
 from collector.reports.period import Period
+from collector.spend import month as months
 from collector.spend.budgets import budget_state
 from collector.spend.forecast import month_end
 from collector.store import queries
@@ -207,14 +209,14 @@ def build_report(engine: Engine, period: Period, config: ReportConfig) -> Report
         spend=queries.spend_days(engine, period.since, period.until),
         previous_spend=queries.spend_days(engine, previous.since, previous.until),
         reconciliation=queries.spend_resource_days(engine, period.since, period.until),
-        month=queries.spend_month(
+        month=months.spend_month(
             engine,
             now,
             window_days=config.forecast_days,
             trend=config.forecast_trend,
             credits_warning=config.credits_warning,
         ),
-        budgets=queries.budgets(
+        budgets=months.budgets(
             engine,
             now,
             list(config.budgets),
@@ -246,8 +248,8 @@ def assemble(
     spend: Sequence[queries.SpendDay],
     previous_spend: Sequence[queries.SpendDay],
     reconciliation: Sequence[queries.ResourceSpendDay],
-    month: queries.MonthSpend,
-    budgets: Sequence[queries.BudgetStatus],
+    month: months.MonthSpend,
+    budgets: Sequence[months.BudgetStatus],
     top_movers: int = TOP_MOVERS,
 ) -> Report:
     """The report from the query results (pure: no database, no clock)."""

@@ -13,6 +13,7 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
+from collector.spend import hourly
 from collector.spend.prices import load_sheet
 from collector.spend.refresh import unmapped_labels_warning
 from collector.store import queries
@@ -203,7 +204,7 @@ def test_spend_page_charts_the_cache_per_day_and_per_hour(seeded: SeededStore) -
     assert saved["cache_savings"].sum() == pytest.approx(
         float(sum(d.cache_savings for d in days if d.cache_savings is not None))
     )
-    hours = queries.spend_by_hour(seeded.engine, view.since, view.until, sheet=load_sheet())
+    hours = hourly.spend_by_hour(seeded.engine, view.since, view.until, sheet=load_sheet())
     per_hour = found["Prompt-cache tokens per hour"]
     for column, kind in cache.KINDS.items():
         assert per_hour.loc[per_hour["kind"] == kind, "tokens"].sum() == sum(

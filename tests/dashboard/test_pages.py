@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from collector.spend import month as months
 from collector.spend.budgets import OK, OVER, Budget, parse_budgets
 from collector.store import queries
 from dashboard import common
@@ -169,10 +170,10 @@ def _money(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def month_of(seeded: SeededStore, at: AppTest) -> queries.MonthSpend:
+def month_of(seeded: SeededStore, at: AppTest) -> months.MonthSpend:
     """What the pages must show: spend_month as of the run's minute, default settings."""
     view: common.View = at.session_state["_view"]
-    return queries.spend_month(seeded.engine, common.floor_minute(view.now))
+    return months.spend_month(seeded.engine, common.floor_minute(view.now))
 
 
 def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
@@ -285,7 +286,7 @@ def test_budget_states_are_shown(
     at = run(page)
     assert not at.error, [e.value for e in at.error]
     view: common.View = at.session_state["_view"]
-    expected = queries.budgets(seeded.engine, common.floor_minute(view.now), with_budgets)
+    expected = months.budgets(seeded.engine, common.floor_minute(view.now), with_budgets)
     assert [b.state for b in expected] == [OVER, OK]
     shown = table_with(at, "state")
     assert list(shown["budget"]) == [b.label for b in expected]

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine, select, update
 
+from collector.spend import hourly
 from collector.spend.prices import default_sheet
 from collector.spend.refresh import read_deployments, refresh_spend
 from collector.store import queries
@@ -108,8 +109,8 @@ def test_two_versions_are_two_price_entries(
     assert {"claude-sonnet-4-5", "claude-sonnet-4-5@1"} <= models
     # the dashboard's hourly estimate (priced from the price table) follows the version too
     support = ids[:1]
-    own = queries.spend_by_hour(engine, built.start, built.end, deployment_ids=support)
-    model = queries.spend_by_hour(
+    own = hourly.spend_by_hour(engine, built.start, built.end, deployment_ids=support)
+    model = hourly.spend_by_hour(
         engine, built.start, built.end, deployment_ids=support, sheet=default_sheet()
     )
     assert own and {h.model_label for h in own} == {V1}

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from collector.emulator import EmulatorServer
 from collector.runner import Collector
-from collector.spend import refresh_spend
+from collector.spend import hourly, refresh_spend
+from collector.spend import month as months
 from collector.store import queries
 from collector.store.schema import TABLES
 from tests.integration.conftest import BACKFILL_DAYS, COLLECTOR_NOW, END, SETTLED
@@ -289,26 +290,26 @@ def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
 
     collector = _collect(make_collector)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
-    month = queries.spend_month(store, COLLECTOR_NOW)
+    month = months.spend_month(store, COLLECTOR_NOW)
     orphaned = sum(_unattributed_truth(truth).values(), Decimal(0))
     assert month.deployments and month.unallocated == orphaned > 0  # the unattributed charges
     assert month.billed == sum(d.billed_allocated or 0 for d in month.deployments) + orphaned
     assert month.credits_warning and "Azure credits" in month.credits_warning
-    assert queries.spend_month(store, COLLECTOR_NOW, credits_warning=False).credits_warning is None
+    assert months.spend_month(store, COLLECTOR_NOW, credits_warning=False).credits_warning is None
     assert month.forecast_total >= month.spent > 0
 
-    hours = queries.spend_by_hour(store, END - timedelta(hours=6), END)
+    hours = hourly.spend_by_hour(store, END - timedelta(hours=6), END)
     daily = {
         d.deployment_id: d.estimated
         for d in queries.spend_days(store, END - timedelta(hours=1), END)
     }
     assert sum(1 for e in daily.values() if e is None) == 1  # gpt-4o-mini: no Claude estimate
     for dep_id, estimated in daily.items():
-        hourly = sum(h.estimated or 0 for h in hours if h.deployment_id == dep_id)
-        assert abs(hourly - (estimated or 0)) < Decimal("0.00001")
+        in_hours = sum(h.estimated or 0 for h in hours if h.deployment_id == dep_id)
+        assert abs(in_hours - (estimated or 0)) < Decimal("0.00001")
 
     spent = {d.resource: d.spent for d in month.deployments}
-    status = queries.budgets(
+    status = months.budgets(
         store,
         COLLECTOR_NOW,
         parse_budgets(

@@ -16,6 +16,7 @@ from collector.reports.config import ReportConfig
 from collector.reports.deliver import write_files
 from collector.reports.period import Period
 from collector.reports.render import CSV_COLUMNS, render_csv, render_html
+from collector.spend import month as months
 from collector.store import queries
 from tests.reports.conftest import Seeded
 
@@ -150,10 +151,10 @@ def test_month_outlook_and_budgets_are_as_of_the_period_s_last_day(
     week = period_before("week", date(2026, 11, 2))
     report = build_report(seeded.engine, week, config)
     noon = datetime(2026, 11, 1, 12, tzinfo=UTC)
-    month = queries.spend_month(seeded.engine, noon)
+    month = months.spend_month(seeded.engine, noon)
     assert report.month.forecast_total == month.forecast_total
     assert not report.month.complete
-    states = [b.state for b in queries.budgets(seeded.engine, noon, list(config.budgets))]
+    states = [b.state for b in months.budgets(seeded.engine, noon, list(config.budgets))]
     assert [b.state for b in report.budgets] == states == ["ok", "warning", "over"]
     by_name = {x.deployment: x for x in report.lines}
     assert by_name["support-bot"].budget_state == "ok"

@@ -30,16 +30,3 @@ def test_importing_the_store_imports_nothing_above_it() -> None:
     above = [m for m in loaded if m == "azure" or m.startswith(tuple(p + "." for p in _ABOVE))]
     above += [m for m in loaded if m in _ABOVE]
     assert not above, f"collector.store imports modules above it: {sorted(set(above))}"
-
-
-def test_spend_figures_are_still_importable_from_the_queries_package() -> None:
-    from collector.spend import hourly, month
-    from collector.store import queries
-
-    assert queries.spend_month is month.spend_month
-    assert queries.budgets is month.budgets
-    assert queries.MonthSpend is month.MonthSpend
-    assert queries.BudgetStatus is month.BudgetStatus
-    assert queries.DeploymentMonthSpend is month.DeploymentMonthSpend
-    assert queries.spend_by_hour is hourly.spend_by_hour
-    assert queries.SpendHour is hourly.SpendHour

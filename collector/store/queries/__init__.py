@@ -28,14 +28,11 @@ reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
-:mod:`collector.spend.hourly`; they are still importable from here, lazily (module
-``__getattr__``), so that importing the store never imports ``collector.spend``.
+:mod:`collector.spend.hourly`, from the reads here: the store never imports ``collector.spend``
+(an import-linter contract in pyproject.toml).
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
 
 from collector.domain import (
     MAX_ID_LENGTH as MAX_ID_LENGTH,
@@ -146,66 +143,32 @@ from collector.store.rollup import (
     DEFAULT_QUANTILES,
 )
 
-if TYPE_CHECKING:
-    from collector.spend.hourly import SpendHour, spend_by_hour
-    from collector.spend.month import (
-        BudgetStatus,
-        DeploymentMonthSpend,
-        MonthSpend,
-        budgets,
-        spend_month,
-    )
-
-#: Names computed above the store, re-exported on first use (see the module docstring).
-_ABOVE = {
-    "SpendHour": "collector.spend.hourly",
-    "spend_by_hour": "collector.spend.hourly",
-    "BudgetStatus": "collector.spend.month",
-    "DeploymentMonthSpend": "collector.spend.month",
-    "MonthSpend": "collector.spend.month",
-    "budgets": "collector.spend.month",
-    "spend_month": "collector.spend.month",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _ABOVE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
 __all__ = [
     "CAUSE_OWN",
     "CAUSE_POOL",
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
     "STEPS",
-    "BudgetStatus",
     "CollectorRun",
     "DeploymentChangeEvent",
     "DeploymentInfo",
-    "DeploymentMonthSpend",
     "DeploymentSummary",
     "LatencyPoint",
     "LogLag",
     "LookupResult",
     "MinuteContext",
-    "MonthSpend",
     "PoolPoint",
     "RequestId",
     "RequestRecord",
     "ResourceSpendDay",
     "SourceFreshness",
     "SpendDay",
-    "SpendHour",
     "StatusCodePoint",
     "StatusCodeTotal",
     "ThrottleCause",
     "TimeseriesPoint",
     "TokenHours",
     "UnloggedDeployment",
-    "budgets",
     "cache_hit_rate",
     "collector_health",
     "context_label_values",
@@ -221,9 +184,7 @@ __all__ = [
     "parse_request_id",
     "parse_step",
     "pool_throttling",
-    "spend_by_hour",
     "spend_days",
-    "spend_month",
     "spend_resource_days",
     "spend_series",
     "status_code_totals",
