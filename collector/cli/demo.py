@@ -14,6 +14,7 @@ from collector.cli.dashboard import start_streamlit
 from collector.cli.terminal import ProgressBar, interruptible, print_reports, quiet_logging
 from collector.config import Settings
 from collector.errors import FoundryMonitorError
+from collector.store import migrate
 
 
 def demo_cmd(
@@ -49,7 +50,9 @@ def demo_cmd(
         }
         values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in env.items()}
         cfg = Settings.model_validate({**values, "data_dir": base.data_dir})
-        typer.echo(f"emulator on {server.base_url}; store {cfg.effective_database_url}")
+        typer.echo(
+            f"emulator on {server.base_url}; store {migrate.safe_url(cfg.effective_database_url)}"
+        )
         engine = context.prepared_engine(cfg)
         with ProgressBar() as progress:
             collector = make_collector(cfg, engine, progress)

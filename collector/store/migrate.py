@@ -18,9 +18,18 @@ from collector.store.engine import make_engine, normalize_url
 SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
 
 
+#: libpq parameters that carry a secret when given in the URL's query (``?password=...``)
+SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "passfile", "sslkey"})
+
+
 def safe_url(url: str) -> str:
-    """The URL with its password hidden, for messages and logs."""
-    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    """The URL with its password hidden, for messages and logs: the user-info password and
+    libpq's secret query parameters (``password``, ``sslpassword``, ``passfile``, ``sslkey``)."""
+    parsed = make_url(normalize_url(url))
+    hidden = {key: "***" for key in parsed.query if key.lower() in SECRET_QUERY_KEYS}
+    if hidden:
+        parsed = parsed.update_query_dict(hidden)
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def alembic_config(engine: Engine) -> Config:
