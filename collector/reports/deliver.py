@@ -184,7 +184,9 @@ def _http_error(service: str, response: requests.Response) -> DeliveryError:
 def post_json(service: str, url: str, payload: dict[str, Any], timeout_s: float) -> None:
     """POST ``payload``; a 2xx is success, anything else a :class:`DeliveryError`."""
     try:
-        response = requests.post(url, json=payload, timeout=timeout_s)
+        # Never follow a redirect: a 307/308 would replay the report to whatever host it names,
+        # past the URL checks made at start-up.
+        response = requests.post(url, json=payload, timeout=timeout_s, allow_redirects=False)
     except requests.Timeout:
         raise DeliveryError(
             f"the {service} webhook did not answer within {timeout_s:g} s", retriable=True
@@ -197,6 +199,13 @@ def post_json(service: str, url: str, payload: dict[str, Any], timeout_s: float)
         raise DeliveryError(
             f"posting to the {service} webhook failed: {type(exc).__name__}", retriable=False
         ) from None
+    if 300 <= response.status_code < 400:
+        raise DeliveryError(
+            f"the {service} webhook answered {response.status_code} (a redirect): redirects are "
+            "not followed, so the report is not sent elsewhere; set the webhook URL to its final "
+            "address",
+            retriable=False,
+        )
     if not 200 <= response.status_code < 300:
         raise _http_error(service, response)
 

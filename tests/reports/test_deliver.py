@@ -338,6 +338,20 @@ def test_a_webhook_that_is_gone_is_not_retried(
     )
 
 
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_a_webhook_redirect_is_not_followed(
+    seeded: Seeded, webhook: Webhook, tmp_path: Path, status: int
+) -> None:
+    # the redirect names another path of the same server: a followed redirect would show there
+    webhook.answers = [(status, {"Location": webhook.url.rsplit("/", 1)[0] + "/elsewhere"})]
+    config = report_config(tmp_path / "reports", teams_webhook_url=webhook.url)
+    sleeps = Sleeps()
+    made = make(seeded, config, ["teams"], sleeps)
+    assert (made.results[1].status, made.results[1].attempts, sleeps) == ("failed", 1, [])
+    assert [r["path"] for r in webhook.received] == [f"/webhook/{WEBHOOK_SECRET}"]
+    assert made.results[1].error.startswith(f"the Teams webhook answered {status} (a redirect)")
+
+
 def test_one_failing_target_does_not_stop_the_others(
     seeded: Seeded, webhook: Webhook, tmp_path: Path
 ) -> None:
