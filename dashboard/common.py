@@ -27,6 +27,7 @@ from collector.spend import month as months
 from collector.spend.budgets import Budget, budgets_from_settings
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
+from collector.text import csv_cell
 
 # The view -------------------------------------------------------------------------------------
 RANGES: dict[str, timedelta] = {
@@ -434,6 +435,12 @@ def escape_markdown(text: str) -> str:
     (deployments, resources, labels)."""
     flat = " ".join(text.splitlines())
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """A frame as CSV for a download button, every text cell made inert for spreadsheets
+    (:func:`collector.text.csv_cell`: names starting with = + - @ are not formulas)."""
+    return df.map(csv_cell).to_csv(index=False).encode()
 
 
 def fmt_usd(value: Decimal | float | None) -> str:

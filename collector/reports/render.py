@@ -14,6 +14,7 @@ from html import escape
 
 from collector.reports.build import DeploymentLine, Report
 from collector.reports.charts import BILLED, ESTIMATE, MARK, daily_spend_svg
+from collector.text import csv_cell
 
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
@@ -126,7 +127,7 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_rows(report))
+    writer.writerows([csv_cell(cell) for cell in row] for row in csv_rows(report))
     return out.getvalue()
 
 

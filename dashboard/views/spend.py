@@ -141,7 +141,7 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
     )
     st.download_button(
         "Download CSV",
-        shown.to_csv(index=False).encode(),
+        c.csv_bytes(shown),
         file_name=f"spend_{days[0].day}_{days[-1].day}.csv",
         mime="text/csv",
     )
@@ -214,7 +214,7 @@ else:
     )
     st.download_button(
         "Download reconciliation CSV",
-        reconciliation.to_csv(index=False).encode(),
+        c.csv_bytes(reconciliation),
         file_name=f"reconciliation_{resources[0].day}_{resources[-1].day}.csv",
         mime="text/csv",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -233,3 +234,16 @@ def test_csv_and_html_carry_the_cache_and_ttft_of_each_deployment(
 
 def _window(period: Period) -> tuple[datetime, datetime]:
     return period.since, period.until
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_csv_names_are_never_spreadsheet_formulas(
+    seeded: Seeded, config: ReportConfig, name: str
+) -> None:
+    report = build_report(seeded.engine, period_before("day", date(2026, 11, 2)), config)
+    hostile = replace(report.lines[0], deployment=name, resource=name, model=name)
+    report = replace(report, lines=(hostile, *report.lines[1:]))
+    parsed = list(csv.DictReader(io.StringIO(render_csv(report))))
+    first = parsed[0]
+    assert first["deployment"] == first["resource"] == first["model"] == "'" + name
+    assert all(not v.startswith(("=", "+", "@")) for row in parsed for v in row.values())
