@@ -29,3 +29,19 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number(value):
         return "'" + value
     return value
+
+
+def terminal(value: object) -> Any:
+    """A ``rich`` Text of ``value`` shown as itself: never parsed as console markup (a name or an
+    Azure message holding ``[/...]`` would crash the print, ``[link=...]`` would become a link)."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value))
+
+
+def terminal_markup_free(value: object) -> str:
+    """``value`` as a string with console markup escaped, for APIs that take markup strings
+    (progress bar labels)."""
+    from rich.markup import escape
+
+    return escape("" if value is None else str(value))

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from collector.cli.context import cli_context
+from collector.text import terminal
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+def doctor_table(checks: list[Any]) -> Table:
+    """The table ``doctor`` prints: Azure's error text and names shown as themselves."""
+    from rich.table import Table
+
+    table = Table("check", "target", "result", "detail", "fix")
+    for check in checks:
+        result = "[green]pass[/green]" if check.ok else "[red]FAIL[/red]"
+        table.add_row(
+            terminal(check.name),
+            terminal(check.target),
+            result,
+            terminal(check.detail),  # Azure's error text and stored names: never markup
+            terminal(check.fix),
+        )
+    return table
 
 
 def doctor_cmd(ctx: typer.Context) -> None:
@@ -15,7 +38,6 @@ def doctor_cmd(ctx: typer.Context) -> None:
     Example: foundry-monitor doctor
     """
     from rich.console import Console
-    from rich.table import Table
 
     from collector.azure import make_clients
     from collector.doctor import run_checks
@@ -25,11 +47,7 @@ def doctor_cmd(ctx: typer.Context) -> None:
     engine = context.engine()
     checks = run_checks(cfg, make_clients(cfg), engine)
     engine.dispose()
-    table = Table("check", "target", "result", "detail", "fix")
-    for check in checks:
-        result = "[green]pass[/green]" if check.ok else "[red]FAIL[/red]"
-        table.add_row(check.name, check.target, result, check.detail, check.fix)
-    Console(width=220).print(table)
+    Console(width=220).print(doctor_table(checks))
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 

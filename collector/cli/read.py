@@ -20,6 +20,7 @@ from rich.table import Table
 from collector.cli.context import cli_context, make_collector
 from collector.errors import ConfigError, RequestNotFound
 from collector.store import queries
+from collector.text import terminal
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
 
@@ -106,9 +107,9 @@ def summary_table(rows: list[queries.DeploymentSummary], since: datetime, until:
         table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(
-            r.resource,
-            r.deployment,
-            (r.model_label or r.model or "-") + ("" if r.claude else " (not Claude)"),
+            terminal(r.resource),  # names are the tenant's: never console markup
+            terminal(r.deployment),
+            terminal((r.model_label or r.model or "-") + ("" if r.claude else " (not Claude)")),
             f"{r.requests:,}",
             f"{r.status_2xx:,}",
             f"{r.status_429:,}",

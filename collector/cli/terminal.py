@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from collector.text import terminal, terminal_markup_free
+
 
 class ProgressBar:
     """A rich progress bar on a terminal, nothing otherwise; called as (label, done, total)."""
@@ -21,7 +23,7 @@ class ProgressBar:
 
     def __call__(self, label: str, done: int, total: int) -> None:
         if label not in self._tasks:
-            self._tasks[label] = self._bar.add_task(label, total=total)
+            self._tasks[label] = self._bar.add_task(terminal_markup_free(label), total=total)
         self._bar.update(self._tasks[label], completed=done, total=total)
 
     def __exit__(self, *args: object) -> None:
@@ -43,14 +45,14 @@ def print_reports(reports: list[Any]) -> None:
         )
         status = r.status if not r.error else f"{r.status}: {r.error}"
         table.add_row(
-            r.source,
-            r.scope,
+            terminal(r.source),
+            terminal(r.scope),
             window,
             str(r.rows),
             str(r.calls),
             str(r.throttled),
             f"{r.duration_s:.1f}",
-            status,
+            terminal(status),  # Azure's error text: never console markup
         )
     Console(width=200).print(table)
 
