@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from collector.config import check_webhook_url, split_list
+from collector.config import split_list
 from collector.errors import ConfigError
 from collector.spend.budgets import Budget
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS
@@ -137,7 +137,6 @@ __all__ = [
     "FORMATS",
     "TARGETS",
     "ReportConfig",
-    "check_webhook_url",
     "parse_choices",
     "split_list",
 ]
