@@ -7,14 +7,28 @@ given with ``--config`` (or ``FOUNDRY_MONITOR_CONFIG``), defaults. A bad value r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,6 +37,12 @@ from pydantic_settings import (
 )
 
 from collector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from collector.reports.config import ReportConfig
+    from collector.spend.budgets import Budget
 
 ENV_PREFIX = "FOUNDRY_MONITOR_"
 GUID_RE = re.compile(
@@ -36,21 +56,109 @@ def default_data_dir() -> Path:
     return Path(base) / "foundry-monitor"
 
 
-def _split_list(value: Any) -> Any:
-    """Accept a list, a JSON list or a comma/whitespace separated string."""
+def split_list(value: str | Iterable[Any]) -> list[str]:
+    """The one list splitter: a comma/whitespace separated string, or a list, as a list of
+    non-empty strings."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,\s]+", value.strip()) if part]
+    return [str(part).strip() for part in value if str(part).strip()]
+
+
+def _list_input(value: Any) -> Any:
+    """A list setting's raw value: a list, a JSON list or a comma/whitespace separated string."""
     if value is None:
         return []
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import json
-
             return json.loads(text)
-        return [part for part in re.split(r"[,\s]+", text) if part]
+        return split_list(text)
     return value
 
 
-StrList = Annotated[list[str], NoDecode]
+def cron_trigger(expression: str) -> CronTrigger:
+    """The one cron parser: a UTC CronTrigger from 5 cron fields (ValueError says what is wrong)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(expression.strip(), timezone=UTC)
+
+
+def _cron(value: str) -> str:
+    if value.strip():
+        try:
+            cron_trigger(value)
+        except ValueError as exc:
+            raise ValueError(f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}") from None
+    return value.strip()
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """The one webhook URL check: None for an https URL with a host (plain http only on
+    loopback, for tests), else what is wrong (never the URL, which carries a secret)."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        return "is not a URL: expected https://HOST/PATH"
+    if parts.scheme == "http" and not loopback:
+        return "must use https (the URL carries the webhook's secret)"
+    return None
+
+
+def check_webhook_url(url: str, setting: str) -> str:
+    """``url`` if :func:`webhook_url_problem` finds nothing, else ConfigError naming ``setting``."""
+    problem = webhook_url_problem(url)
+    if problem:
+        raise ConfigError(f"{setting} {problem}")
+    return url
+
+
+def _webhook(value: SecretStr | None) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    if webhook_url_problem(value.get_secret_value()):
+        raise ValueError("expected an https:// webhook URL")
+    return value
+
+
+def _subscription_ids(value: list[str]) -> list[str]:
+    for item in value:
+        if not GUID_RE.match(item):
+            raise ValueError(f"{item!r} is not a subscription id (a GUID)")
+    return value
+
+
+def _workspace_id(value: str | None) -> str | None:
+    if value is not None and value != "" and not GUID_RE.match(value):
+        raise ValueError("expected the workspace GUID from the Log Analytics Overview page")
+    return value or None
+
+
+#: A list setting: a list, a JSON list or a comma/whitespace separated string.
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_list_input)]
+#: A cron expression (5 fields, UTC), stripped; empty: off.
+CronExpr = Annotated[str, AfterValidator(_cron)]
+#: An https webhook URL (a secret); empty: unset.
+WebhookUrl = Annotated[SecretStr | None, AfterValidator(_webhook)]
+#: Subscription ids (GUIDs).
+SubscriptionIds = Annotated[StrList, AfterValidator(_subscription_ids)]
+#: A Log Analytics workspace id (a GUID); empty: unset.
+WorkspaceId = Annotated[str | None, AfterValidator(_workspace_id)]
+
+
+@dataclass(frozen=True)
+class SpendSettings:
+    """The spend settings, typed: what ``refresh_spend``, reports and the dashboard read."""
+
+    refresh_days: int
+    retention_days: int
+    drift_threshold: float
+    final_after_days: int
+    forecast_days: int
+    forecast_trend: bool
+    credits_warning: bool
+    price_file: Path | None
+    bill_attribution: dict[str, str]
+    budgets: tuple[Budget, ...]
 
 
 class Settings(BaseSettings):
@@ -59,6 +167,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
     )
+    _budgets: tuple[Any, ...] = PrivateAttr(default=())
 
     # Store
     data_dir: Path = Field(
@@ -81,7 +190,7 @@ class Settings(BaseSettings):
     )
 
     # Azure scope
-    subscriptions: StrList = Field(
+    subscriptions: SubscriptionIds = Field(
         default_factory=list,
         description="Subscription ids to scan for Foundry (AIServices) resources.",
     )
@@ -89,7 +198,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Explicit Foundry resource ids (instead of scanning subscriptions).",
     )
-    workspace_id: str | None = Field(
+    workspace_id: WorkspaceId = Field(
         None, description="Log Analytics workspace id (GUID) receiving the RequestResponse logs."
     )
     cost_scopes: StrList = Field(
@@ -154,7 +263,9 @@ class Settings(BaseSettings):
         3600, ge=60, description="Seconds between inventory collections."
     )
     costs_interval_s: int = Field(21_600, ge=300, description="Seconds between cost collections.")
-    prune_cron: str = Field("17 3 * * *", description="Cron expression (UTC) of the daily prune.")
+    prune_cron: CronExpr = Field(
+        "17 3 * * *", description="Cron expression (UTC) of the daily prune."
+    )
     spend_interval_s: int = Field(900, ge=60, description="Seconds between spend refreshes.")
 
     dashboard_auth: bool = Field(
@@ -208,13 +319,13 @@ class Settings(BaseSettings):
     report_dir: Path | None = Field(
         None, description="Folder for cost reports; default: data_dir/reports."
     )
-    report_day_cron: str = Field(
+    report_day_cron: CronExpr = Field(
         "", description="Cron (UTC) of the daily cost report (the day before); empty: off."
     )
-    report_week_cron: str = Field(
+    report_week_cron: CronExpr = Field(
         "0 7 * * mon", description="Cron (UTC) of the weekly report (the week before); empty: off."
     )
-    report_month_cron: str = Field(
+    report_month_cron: CronExpr = Field(
         "0 7 1 * *", description="Cron (UTC) of the monthly report (the month before); empty: off."
     )
     report_formats: StrList = Field(
@@ -239,25 +350,12 @@ class Settings(BaseSettings):
     smtp_to: StrList = Field(default_factory=list, description="Recipients of emailed reports.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS.")
-    teams_webhook_url: SecretStr | None = Field(
+    teams_webhook_url: WebhookUrl = Field(
         None, description="Teams incoming webhook URL for report summaries (a secret)."
     )
-    slack_webhook_url: SecretStr | None = Field(
+    slack_webhook_url: WebhookUrl = Field(
         None, description="Slack incoming webhook URL for report summaries (a secret)."
     )
-
-    @field_validator(
-        "subscriptions",
-        "resource_ids",
-        "cost_scopes",
-        "report_formats",
-        "report_deliver",
-        "smtp_to",
-        mode="before",
-    )
-    @classmethod
-    def _lists(cls, value: Any) -> Any:
-        return _split_list(value)
 
     @field_validator("report_formats", "report_deliver")
     @classmethod
@@ -270,40 +368,12 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a comma-separated list of {', '.join(allowed)}")
         return list(dict.fromkeys(chosen))
 
-    @field_validator("report_day_cron", "report_week_cron", "report_month_cron", "prune_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
-
-        if value.strip():
-            try:
-                CronTrigger.from_crontab(value.strip(), timezone=UTC)
-            except ValueError as exc:
-                raise ValueError(
-                    f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}"
-                ) from None
-        return value.strip()
-
     @field_validator("smtp_from")
     @classmethod
     def _smtp_from(cls, value: str | None) -> str | None:
         if value and "@" not in value:
             raise ValueError("expected an email address such as finops-bot@example.com")
         return value or None
-
-    @field_validator("teams_webhook_url", "slack_webhook_url")
-    @classmethod
-    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
-        from urllib.parse import urlsplit
-
-        if value is None or not value.get_secret_value():
-            return None
-        parts = urlsplit(value.get_secret_value())
-        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-        secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
-        if not parts.hostname or not secure:
-            raise ValueError("expected an https:// webhook URL")
-        return value
 
     @field_validator("bill_attribution")
     @classmethod
@@ -315,29 +385,6 @@ class Settings(BaseSettings):
                     "with no empty key or value"
                 )
         return {str(k).strip(): str(v).strip() for k, v in value.items()}
-
-    @field_validator("budgets")
-    @classmethod
-    def _budgets(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from collector.spend.budgets import parse_budgets
-
-        parse_budgets(value)  # raises ConfigError naming the bad budget
-        return value
-
-    @field_validator("subscriptions")
-    @classmethod
-    def _guids(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not GUID_RE.match(item):
-                raise ValueError(f"{item!r} is not a subscription id (a GUID)")
-        return value
-
-    @field_validator("workspace_id")
-    @classmethod
-    def _workspace(cls, value: str | None) -> str | None:
-        if value is not None and value != "" and not GUID_RE.match(value):
-            raise ValueError("expected the workspace GUID from the Log Analytics Overview page")
-        return value or None
 
     @field_validator("database_url")
     @classmethod
@@ -360,6 +407,38 @@ class Settings(BaseSettings):
                     "(/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/NAME)"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _parse_budgets(self) -> Settings:
+        """Parse the budgets once (ConfigError names a bad one); ``spend.budgets`` reuses them.
+        Change settings by building a new Settings, not ``model_copy(update=...)``."""
+        from collector.spend.budgets import parse_budgets
+
+        self._budgets = tuple(parse_budgets(self.budgets, self.budget_warning_fraction))
+        return self
+
+    @property
+    def spend(self) -> SpendSettings:
+        """The spend settings, typed, with the budgets parsed at validation."""
+        return SpendSettings(
+            refresh_days=self.spend_refresh_days,
+            retention_days=self.retention_days,
+            drift_threshold=self.spend_drift_threshold,
+            final_after_days=self.spend_final_after_days,
+            forecast_days=self.spend_forecast_days,
+            forecast_trend=self.spend_forecast_trend,
+            credits_warning=self.spend_credits_warning,
+            price_file=self.price_file,
+            bill_attribution=dict(self.bill_attribution),
+            budgets=self._budgets,
+        )
+
+    @property
+    def reports(self) -> ReportConfig:
+        """The report settings, typed (:class:`~collector.reports.config.ReportConfig`)."""
+        from collector.reports.config import ReportConfig
+
+        return ReportConfig.from_settings(self)
 
     @property
     def effective_database_url(self) -> str:

@@ -228,7 +228,7 @@ def _attribution(
         return Check("bill attribution", scope, True, "no Claude Marketplace charges in 7 days")
     lines, lost = [], []
     for charge_id, cost in sorted(charges.items()):
-        how = attribute(charge_id, accounts, settings.bill_attribution)
+        how = attribute(charge_id, accounts, settings.spend.bill_attribution)
         short = charge_id.rsplit("/", 1)[-1]
         if how.accounts:
             to = ", ".join(names.get(a, a) for a in how.accounts)
@@ -248,9 +248,10 @@ def _price_tiers(settings: Settings, engine: Engine) -> Check:
     from collector.spend.refresh import unmapped_labels_warning
     from collector.store import queries
 
-    target = str(settings.price_file or "shipped price sheet")
+    price_file = settings.spend.price_file
+    target = str(price_file or "shipped price sheet")
     try:
-        sheet = load_sheet(settings.price_file)
+        sheet = load_sheet(price_file)
     except Exception as exc:
         return Check("pricing", target, False, _short(exc), "check FOUNDRY_MONITOR_PRICE_FILE")
     try:

@@ -15,12 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, text
 
-from collector.config import Settings
-from collector.errors import ConfigError
+from collector.config import Settings, cron_trigger
 from collector.runner import Collector
 from collector.store import retention
 
@@ -89,13 +87,7 @@ def build_scheduler(
             misfire_grace_time=seconds,
             next_run_time=first,
         )
-    try:
-        prune_trigger = CronTrigger.from_crontab(settings.prune_cron, timezone=UTC)
-    except ValueError as exc:
-        raise ConfigError(
-            f"FOUNDRY_MONITOR_PRUNE_CRON={settings.prune_cron!r} is invalid: {exc} "
-            "(expected 5 cron fields, e.g. '17 3 * * *')"
-        ) from None
+    prune_trigger = cron_trigger(settings.prune_cron)  # validated by Settings
     scheduler.add_job(
         lambda: retention.prune(
             collector.engine, settings.retention_days, settings.rollup_retention_days

@@ -24,7 +24,7 @@ from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
 from collector.spend import hourly
 from collector.spend import month as months
-from collector.spend.budgets import Budget, budgets_from_settings
+from collector.spend.budgets import Budget
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
 from collector.text import csv_cell
@@ -363,12 +363,12 @@ class SpendOptions:
 
 
 def spend_options() -> SpendOptions:
-    current = settings()
+    spend = settings().spend
     return SpendOptions(
-        forecast_days=current.spend_forecast_days,
-        forecast_trend=current.spend_forecast_trend,
-        credits_warning=current.spend_credits_warning,
-        budgets=tuple(budgets_from_settings(current)),
+        forecast_days=spend.forecast_days,
+        forecast_trend=spend.forecast_trend,
+        credits_warning=spend.credits_warning,
+        budgets=spend.budgets,
     )
 
 

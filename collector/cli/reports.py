@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from collector.cli.context import cli_context
-from collector.reports.config import FORMATS, TARGETS, ReportConfig, parse_choices
+from collector.reports.config import FORMATS, TARGETS, parse_choices
 from collector.reports.period import check_kind, parse_end, period_before
 
 
@@ -65,7 +65,7 @@ def report_cmd(
     targets = parse_choices(deliver, TARGETS, "--deliver") if deliver is not None else None
     context = cli_context(ctx)
     cfg = context.settings()
-    config = ReportConfig.from_settings(cfg)
+    config = cfg.reports
     config.check_targets(targets or config.deliver)
     engine = context.prepared_engine()
     try:

@@ -1,26 +1,26 @@
-"""The report settings, read once from the Settings object into one typed, validated value.
+"""The report settings, read once from the validated Settings object into one typed value.
 
-Every name is read with ``getattr(settings, name, default)`` so this module works with any
-Settings that has (or lacks) the report fields; the defaults below are the documented ones.
-Secrets (the SMTP password, webhook URLs, which carry their own token) stay ``SecretStr``.
+Settings validates every field (crons, lists, webhook URLs, budgets) and holds the defaults;
+this module only gathers the report fields. Secrets (the SMTP password, webhook URLs, which
+carry their own token) stay ``SecretStr``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import SecretStr
 
+from collector.config import split_list
 from collector.errors import ConfigError
-from collector.spend.budgets import Budget, budgets_from_settings
+from collector.spend.budgets import Budget
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS
+
+if TYPE_CHECKING:
+    from collector.config import Settings
 
 FORMATS: tuple[str, ...] = ("html", "csv")
 TARGETS: tuple[str, ...] = ("folder", "email", "teams", "slack")
@@ -55,51 +55,36 @@ class ReportConfig:
     credits_warning: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ReportConfig:
-        """Read and validate the report fields of ``settings`` (ConfigError names a bad one)."""
-
-        def get(name: str, default: Any) -> Any:
-            value = getattr(settings, name, default)
-            return default if value is None else value
-
-        data_dir = Path(get("data_dir", Path(".")))
-        crons = {
-            kind: str(get(f"report_{kind}_cron", default)).strip()
-            for kind, default in DEFAULT_CRONS.items()
-        }
-        for kind, cron in crons.items():
-            if cron:
-                cron_trigger(cron, f"FOUNDRY_MONITOR_REPORT_{kind.upper()}_CRON")
-        config = cls(
-            out_dir=Path(get("report_dir", data_dir / "reports")),
-            formats=parse_choices(get("report_formats", FORMATS), FORMATS, "--format"),
-            deliver=parse_choices(get("report_deliver", ("folder",)), TARGETS, "--deliver"),
-            crons=crons,
-            link_base=get("report_link_base", None) or None,
-            retries=int(get("report_retries", 3)),
-            retry_backoff_s=float(get("report_retry_backoff_s", 5.0)),
-            smtp_host=get("smtp_host", None) or None,
-            smtp_port=int(get("smtp_port", 587)),
-            smtp_user=get("smtp_user", None) or None,
-            smtp_password=_secret(get("smtp_password", None)),
-            smtp_from=get("smtp_from", None) or None,
-            smtp_to=tuple(split_list(get("smtp_to", ()))),
-            smtp_starttls=bool(get("smtp_starttls", True)),
-            smtp_ssl=bool(get("smtp_ssl", False)),
-            teams_webhook_url=_secret(get("teams_webhook_url", None)),
-            slack_webhook_url=_secret(get("slack_webhook_url", None)),
-            budgets=tuple(budgets_from_settings(settings)),
-            forecast_days=int(get("spend_forecast_days", DEFAULT_WINDOW_DAYS)),
-            forecast_trend=bool(get("spend_forecast_trend", True)),
-            credits_warning=bool(get("spend_credits_warning", True)),
+    def from_settings(cls, settings: Settings) -> ReportConfig:
+        """The report fields of a (validated) Settings object."""
+        spend = settings.spend
+        return cls(
+            out_dir=settings.report_dir or settings.data_dir / "reports",
+            formats=tuple(settings.report_formats),
+            deliver=tuple(settings.report_deliver),
+            crons={
+                "day": settings.report_day_cron,
+                "week": settings.report_week_cron,
+                "month": settings.report_month_cron,
+            },
+            link_base=settings.report_link_base or None,
+            retries=settings.report_retries,
+            retry_backoff_s=settings.report_retry_backoff_s,
+            smtp_host=settings.smtp_host or None,
+            smtp_port=settings.smtp_port,
+            smtp_user=settings.smtp_user or None,
+            smtp_password=_secret(settings.smtp_password),
+            smtp_from=settings.smtp_from or None,
+            smtp_to=tuple(split_list(settings.smtp_to)),
+            smtp_starttls=settings.smtp_starttls,
+            smtp_ssl=settings.smtp_ssl,
+            teams_webhook_url=settings.teams_webhook_url,
+            slack_webhook_url=settings.slack_webhook_url,
+            budgets=spend.budgets,
+            forecast_days=spend.forecast_days,
+            forecast_trend=spend.forecast_trend,
+            credits_warning=spend.credits_warning,
         )
-        if config.retries < 1:
-            raise ConfigError("FOUNDRY_MONITOR_REPORT_RETRIES must be >= 1 (attempts per target)")
-        for name in ("teams_webhook_url", "slack_webhook_url"):
-            secret = getattr(config, name)
-            if secret is not None:
-                check_webhook_url(secret.get_secret_value(), f"FOUNDRY_MONITOR_{name.upper()}")
-        return config
 
     def check_targets(self, targets: Sequence[str]) -> None:
         """ConfigError when a chosen target lacks its settings (says which to set)."""
@@ -127,19 +112,8 @@ class ReportConfig:
             )
 
 
-def _secret(value: Any) -> SecretStr | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, SecretStr):
-        return value if value.get_secret_value() else None
-    return SecretStr(str(value))
-
-
-def split_list(value: Any) -> list[str]:
-    """A list, or a comma/whitespace separated string, as a list of non-empty strings."""
-    if isinstance(value, str):
-        return [part for part in re.split(r"[,\s]+", value.strip()) if part]
-    return [str(part).strip() for part in value if str(part).strip()]
+def _secret(value: SecretStr | None) -> SecretStr | None:
+    return value if value is not None and value.get_secret_value() else None
 
 
 def parse_choices(value: Any, allowed: Sequence[str], option: str) -> tuple[str, ...]:
@@ -159,34 +133,10 @@ def parse_choices(value: Any, allowed: Sequence[str], option: str) -> tuple[str,
     return tuple(chosen)
 
 
-def cron_trigger(expression: str, setting: str) -> CronTrigger:
-    """A UTC CronTrigger from 5 cron fields, or ConfigError naming the setting."""
-    try:
-        return CronTrigger.from_crontab(expression, timezone=UTC)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{setting}={expression!r} is invalid: {exc} (expected 5 cron fields, "
-            "e.g. '0 7 * * mon')"
-        ) from None
-
-
-def check_webhook_url(url: str, setting: str) -> str:
-    """An https URL with a host (plain http only on loopback, for tests); never echoes the URL."""
-    parts = urlsplit(url)
-    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise ConfigError(f"{setting} is not a URL: expected https://HOST/PATH")
-    if parts.scheme == "http" and not loopback:
-        raise ConfigError(f"{setting} must use https (the URL carries the webhook's secret)")
-    return url
-
-
 __all__ = [
     "FORMATS",
     "TARGETS",
     "ReportConfig",
-    "check_webhook_url",
-    "cron_trigger",
     "parse_choices",
     "split_list",
 ]

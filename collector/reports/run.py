@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
+from collector.config import Settings, cron_trigger
 from collector.reports.build import Report, build_report
-from collector.reports.config import ReportConfig, cron_trigger
+from collector.reports.config import ReportConfig
 from collector.reports.deliver import (
     FAILED,
     OK,
@@ -165,15 +165,16 @@ def scheduled_report(
 
 def add_report_jobs(
     scheduler: BaseScheduler,
-    settings: Any,
+    settings: Settings,
     engine: Engine,
     *,
     clock: Clock = utc_now,
     sleep: Sleep = time.sleep,
 ) -> list[str]:
     """Add a cron job per period whose ``report_<period>_cron`` setting is set (UTC); returns
-    the job ids (``report-week``, ...). Settings are validated here: a bad cron raises
-    :class:`~collector.errors.ConfigError` at start-up, not at 07:00 on a Monday."""
+    the job ids (``report-week``, ...). Settings validated the crons when they were loaded (a bad
+    one is a ConfigError at start-up, not at 07:00 on a Monday); a chosen delivery target that
+    lacks its settings raises ConfigError here."""
     config = ReportConfig.from_settings(settings)
     config.check_targets(config.deliver)
     added = []
@@ -181,7 +182,7 @@ def add_report_jobs(
         expression = config.crons.get(kind, "")
         if not expression:
             continue
-        trigger = cron_trigger(expression, f"FOUNDRY_MONITOR_REPORT_{kind.upper()}_CRON")
+        trigger = cron_trigger(expression)  # validated by Settings
         job_id = f"report-{kind}"
         scheduler.add_job(
             scheduled_report,

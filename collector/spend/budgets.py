@@ -108,11 +108,3 @@ def parse_budgets(
             raise ConfigError(f"{where}: warning_fraction must be in (0, 1], got {fraction}")
         budgets.append(Budget(amount, deployment, resource, fraction))
     return budgets
-
-
-def budgets_from_settings(settings: Any) -> list[Budget]:
-    """The budgets of a Settings object (an empty list when it has none)."""
-    return parse_budgets(
-        getattr(settings, "budgets", None) or [],
-        getattr(settings, "budget_warning_fraction", DEFAULT_WARNING_FRACTION),
-    )

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from collector import metric_names as names
+from collector.config import Settings
 from collector.spend import month
 from collector.spend.attribution import (
     AccountRef,
@@ -31,7 +32,6 @@ from collector.spend.attribution import (
     Part,
     attribute_charges,
 )
-from collector.spend.budgets import budgets_from_settings
 from collector.spend.credits import credits_warning, is_claude_charge
 from collector.spend.daily import (
     Bill,
@@ -49,7 +49,6 @@ from collector.spend.estimate import (
     merge_cache,
 )
 from collector.spend.prices import PriceSheet, load_sheet
-from collector.spend.reconcile import DEFAULT_DRIFT_THRESHOLD, DEFAULT_FINAL_AFTER_DAYS
 from collector.store import queries, writer
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -177,12 +176,6 @@ def unattributed_warning(charge_id: str, cost: Decimal) -> str:
     )
 
 
-def setting(settings: Any, name: str, default: Any) -> Any:
-    """A spend setting, or its default where the Settings class does not define it yet."""
-    value = getattr(settings, name, None)
-    return default if value is None else value
-
-
 def refresh_window(
     now: datetime, refresh_days: int, retention_days: int
 ) -> tuple[date, date, date]:
@@ -193,16 +186,13 @@ def refresh_window(
     return first, today, metrics_from
 
 
-def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
+def refresh_spend(engine: Engine, settings: Settings, now: datetime) -> SpendReport:
     """Recompute spend for the current month and the last ``spend_refresh_days`` days."""
     now = to_utc(now)
-    sheet = load_sheet(setting(settings, "price_file", None))  # bad settings fail before writing
-    budgets = budgets_from_settings(settings)
-    first, last, metrics_from = refresh_window(
-        now,
-        int(setting(settings, "spend_refresh_days", DEFAULT_REFRESH_DAYS)),
-        int(setting(settings, "retention_days", 30)),
-    )
+    spend = settings.spend
+    sheet = load_sheet(spend.price_file)  # bad settings fail before writing
+    budgets = spend.budgets
+    first, last, metrics_from = refresh_window(now, spend.refresh_days, spend.retention_days)
     with engine.begin() as conn:
         write_prices(conn, sheet)
         deployments = read_deployments(conn)
@@ -218,7 +208,7 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
             charges,
             accounts,
             account_estimates(deployments, tokens, sheet),
-            dict(setting(settings, "bill_attribution", {}) or {}),
+            spend.bill_attribution,
         )
         dep_days, res_days = compute_days(
             deployments,
@@ -226,12 +216,8 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
             bills,
             sheet,
             now,
-            drift_threshold=float(
-                setting(settings, "spend_drift_threshold", DEFAULT_DRIFT_THRESHOLD)
-            ),
-            final_after_days=int(
-                setting(settings, "spend_final_after_days", DEFAULT_FINAL_AFTER_DAYS)
-            ),
+            drift_threshold=spend.drift_threshold,
+            final_after_days=spend.final_after_days,
             other_costs=other_costs,
         )
         written, deleted = write_days(conn, first, last, dep_days, res_days, now)
@@ -264,16 +250,14 @@ def refresh_spend(engine: Engine, settings: Any, now: datetime) -> SpendReport:
             if r.drift_flagged
         ),
         marketplace_cost_month=marketplace,
-        credits_warning=credits_warning(
-            marketplace, bool(setting(settings, "spend_credits_warning", True))
-        ),
+        credits_warning=credits_warning(marketplace, spend.credits_warning),
         budgets=tuple(
             month.budgets(
                 engine,
                 now,
                 budgets,
-                window_days=int(setting(settings, "spend_forecast_days", 14)),
-                trend=bool(setting(settings, "spend_forecast_trend", True)),
+                window_days=spend.forecast_days,
+                trend=spend.forecast_trend,
             )
         )
         if budgets

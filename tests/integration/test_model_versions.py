@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, select, update
 
+from collector.config import Settings
 from collector.spend import hourly
 from collector.spend.prices import default_sheet
 from collector.spend.refresh import read_deployments, refresh_spend
@@ -93,12 +93,12 @@ def test_two_versions_are_two_price_entries(
     engine, built = two_versions
     ids = [built.deployment_ids["support-bot"], built.deployment_ids["old-bot"]]
     now = built.end + timedelta(minutes=5)
-    refresh_spend(engine, SimpleNamespace(), now)  # the shipped sheet: one price per model
+    refresh_spend(engine, Settings(), now)  # the shipped sheet: one price per model
     same = _estimates(engine, ids, built)
     assert same[ids[0]] == same[ids[1]] > 0
     sheet = tmp_path / "prices.toml"
     sheet.write_text(VERSIONED_SHEET, encoding="utf-8")
-    refresh_spend(engine, SimpleNamespace(price_file=str(sheet)), now)
+    refresh_spend(engine, Settings(price_file=str(sheet)), now)
     apart = _estimates(engine, ids, built)
     assert apart[ids[1]] == same[ids[1]]  # version 2: the model's prices
     assert apart[ids[0]] > same[ids[0]]  # version 1: its own, higher input and output prices

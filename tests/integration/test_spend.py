@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from collector.config import Settings
 from collector.emulator import EmulatorServer
 from collector.runner import Collector
 from collector.spend import hourly, refresh_spend
@@ -23,14 +24,9 @@ DAY = END.date()
 SOURCES = ["inventory", "metrics", "costs"]
 
 
-class _With:
-    """Settings plus spend settings the Settings class may not define yet."""
-
-    def __init__(self, base: Any, **extra: Any) -> None:
-        self._base, self._extra = base, extra
-
-    def __getattr__(self, name: str) -> Any:
-        return self._extra[name] if name in self._extra else getattr(self._base, name)
+def _with(base: Settings, **changes: Any) -> Settings:
+    """A new, validated Settings: ``base`` with ``changes``."""
+    return Settings(**{**base.model_dump(), **changes})
 
 
 def _collect(make_collector: Callable[..., Collector]) -> Collector:
@@ -200,7 +196,7 @@ def test_a_day_turns_final_once_its_cost_is_seen_unchanged_for_the_configured_da
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
     collector = _collect(make_collector)
-    settings = _With(collector.settings, spend_final_after_days=2)
+    settings = _with(collector.settings, spend_final_after_days=2)
     refresh_spend(store, settings, COLLECTOR_NOW)
     assert {r["status"] for r in _resource_days(store).values()} == {"provisional"}
     later = COLLECTOR_NOW + timedelta(days=2)
@@ -270,7 +266,7 @@ def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
             for m in ("claude-opus-4-5", "claude-sonnet-4-5", "claude-opus-4-1")
         )
     )
-    report = refresh_spend(store, _With(collector.settings, price_file=sheet), COLLECTOR_NOW)
+    report = refresh_spend(store, _with(collector.settings, price_file=sheet), COLLECTOR_NOW)
     assert {(u.deployment, u.model) for u in report.unpriced} == {
         ("claude-haiku-4-5", "claude-haiku-4-5")
     }
@@ -330,7 +326,7 @@ def test_the_refresh_report_carries_budget_states_and_the_credits_warning(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
     collector = _collect(make_collector)
-    settings = _With(
+    settings = _with(
         collector.settings,
         budgets=[{"deployment": "support-bot", "monthly_usd": 0.01}],
         spend_credits_warning=False,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine
 
+from collector.config import load_settings
 from collector.reports.config import ReportConfig
 from tests import seed as seeding
 from tests.reports.history import BUDGETS, add_history
@@ -48,13 +48,13 @@ def seeded(
 
 
 def report_config(out_dir: Path, **settings: object) -> ReportConfig:
-    """The report settings as ``ReportConfig.from_settings`` reads them from a Settings object."""
+    """The report settings of a Settings object built from ``settings``."""
     values: dict[str, object] = {
         "data_dir": out_dir.parent,
         "report_dir": out_dir,
         "budgets": BUDGETS,
     }
-    return ReportConfig.from_settings(SimpleNamespace(**{**values, **settings}))
+    return load_settings(**{**values, **settings}).reports
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from collector.config import check_webhook_url
 from collector.errors import ConfigError
-from collector.reports.config import check_webhook_url, parse_choices
+from collector.reports.config import parse_choices
 from collector.reports.deliver import DeliveryError, redact, with_retries
 from collector.reports.period import Period, parse_end, period_before
 

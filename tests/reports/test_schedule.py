@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from collector.config import Settings, load_settings
 from collector.errors import ConfigError
 from collector.reports import add_report_jobs, scheduled_report
 from collector.reports.config import ReportConfig
@@ -22,13 +22,13 @@ from tests.reports.conftest import Seeded, report_config
 from tests.reports.history import BUDGETS
 
 
-def _settings(tmp_path: Path, **extra: object) -> SimpleNamespace:
+def _settings(tmp_path: Path, **extra: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": tmp_path,
         "budgets": BUDGETS,
         "report_retry_backoff_s": 1.0,
     }
-    return SimpleNamespace(**{**values, **extra})
+    return load_settings(**{**values, **extra})
 
 
 def test_default_schedule_is_weekly_monday_and_monthly_first_at_seven_utc(tmp_path: Path) -> None:
