@@ -255,8 +255,8 @@ class Settings(BaseSettings):
         ge=15,
         le=24 * 60,
         description=(
-            "Minutes of request logs re-read before the logs watermark on each run: Azure's "
-            "request logs can arrive more than 10 minutes late, so at least 15."
+            "Minutes of request logs re-read before the watermark on each run (at least 15: "
+            "Azure's request logs can arrive more than 10 minutes late)."
         ),
     )
     inventory_interval_s: int = Field(
@@ -276,8 +276,8 @@ class Settings(BaseSettings):
     price_file: Path | None = Field(
         None,
         description="TOML price sheet laid over the shipped one: [[price]] blocks (model, "
-        "effective_from, USD per million tokens per token type), [discounts] (resource = fraction "
-        "off), include_defaults = false to replace the shipped sheet.",
+        "optional version, effective_from, USD per million tokens per token type), [discounts] "
+        "(resource = fraction off), include_defaults = false to replace the shipped sheet.",
     )
     spend_refresh_days: int = Field(
         10, ge=1, le=400, description="Recent days whose spend is recomputed (besides the month)."

@@ -72,3 +72,16 @@ def test_the_readme_documents_every_setting() -> None:
     text = README.read_text()
     for name in Settings.model_fields:
         assert f"`{ENV_PREFIX}{name.upper()}`" in text, name
+
+
+def test_the_readme_settings_table_is_the_generated_one() -> None:
+    import importlib.util
+
+    script = README.parent / "scripts" / "settings_table.py"
+    spec = importlib.util.spec_from_file_location("settings_table", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = README.read_text()
+    shown = text.split(module.START, 1)[1].split(module.END, 1)[0].strip()
+    assert shown == module.table(), "run: python scripts/settings_table.py"
