@@ -14,6 +14,7 @@ It also counts every HTTP call and every throttled (429) answer per client, for 
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from collector.config import Settings
 
 USER_AGENT = "foundry-monitor/0.1"
+#: An Azure region as ARM names it (``eastus2``, ``swedencentral``): it becomes a host name.
+REGION_RE = re.compile(r"[a-z0-9]{2,40}")
 COST_HEADER_PREFIX = "x-ms-ratelimit-microsoft.costmanagement-"
 METRICS_NAMESPACE = "Microsoft.CognitiveServices/accounts"
 
@@ -119,7 +122,12 @@ class AzureClients:
                 retry_total=self.retry_total,
                 retry_backoff_factor=self.retry_backoff_factor,
                 retry_backoff_max=self.retry_backoff_max,
+                timeout=self.settings.azure_call_timeout_s,  # all attempts of one call
             ),
+            # explicit, not azure-core's 300 s + 300 s per attempt: a stalled endpoint must not
+            # hold a job (or lookup --live) for half an hour
+            "connection_timeout": self.settings.azure_connect_timeout_s,
+            "read_timeout": self.settings.azure_read_timeout_s,
             "per_retry_policies": [CountingPolicy(self.counter)],
             "user_agent": USER_AGENT,
         }
@@ -131,6 +139,12 @@ class AzureClients:
         """``MetricsClient`` for a region (the batch API is regional)."""
         from azure.monitor.querymetrics import MetricsClient
 
+        if not REGION_RE.fullmatch(region or ""):
+            # ARM's location goes into a host name: never let it name another host
+            raise ValueError(
+                f"ARM reported location {region!r}, which is not an Azure region name "
+                "(lower-case letters and digits): the metrics endpoint cannot be built from it"
+            )
         endpoint = self.settings.metrics_endpoint.replace("{region}", region.lower())
         return MetricsClient(
             endpoint, self.credential, audience=self.settings.metrics_audience, **self._common()

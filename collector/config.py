@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from collector.spend.budgets import Budget
 
 ENV_PREFIX = "FOUNDRY_MONITOR_"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -230,7 +231,25 @@ class Settings(BaseSettings):
         description="PEM file of extra CA certificates to trust (private endpoints, the emulator).",
     )
     static_token: SecretStr | None = Field(
-        None, description="Bearer token used instead of DefaultAzureCredential (the emulator only)."
+        None,
+        description="Bearer token used instead of DefaultAzureCredential (the emulator only: "
+        "refused unless every endpoint is on loopback).",
+    )
+    azure_connect_timeout_s: float = Field(
+        10, gt=0, le=300, description="Seconds to wait for a connection to an Azure endpoint."
+    )
+    azure_read_timeout_s: float = Field(
+        200,
+        gt=0,
+        le=3600,
+        description="Seconds to wait for an Azure answer (above Log Analytics' 180 s server "
+        "timeout).",
+    )
+    azure_call_timeout_s: float = Field(
+        600,
+        gt=0,
+        le=7200,
+        description="Seconds one Azure call may take with all its retries before it fails.",
     )
 
     # Collection
@@ -409,6 +428,23 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _static_token_on_loopback(self) -> Settings:
+        """A static token is the emulator's: never sent to a non-loopback endpoint."""
+        if self.static_token is None:
+            return self
+        from urllib.parse import urlsplit
+
+        for name in ("arm_endpoint", "metrics_endpoint", "logs_endpoint"):
+            host = urlsplit(getattr(self, name).replace("{region}", "region")).hostname or ""
+            if host not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    f"{ENV_PREFIX}STATIC_TOKEN is only sent to loopback endpoints (the "
+                    f"emulator), but {ENV_PREFIX}{name.upper()} points at {host or '(none)'}: "
+                    f"unset {ENV_PREFIX}STATIC_TOKEN to sign in with DefaultAzureCredential"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _parse_budgets(self) -> Settings:
         """Parse the budgets once (ConfigError names a bad one); ``spend.budgets`` reuses them.
         Change settings by building a new Settings, not ``model_copy(update=...)``."""
@@ -523,7 +559,9 @@ SECRET_FIELDS = {
 
 def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else "?"
+    if not error["loc"]:  # a rule across settings: its message names them
+        return _expectation(error)
+    field = str(error["loc"][0])
     variable = ENV_PREFIX + field.upper()
     value = error.get("input")
     secret = field in SECRET_FIELDS

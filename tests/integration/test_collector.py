@@ -281,3 +281,22 @@ def test_a_live_lookup_fetches_a_request_the_store_lacks(
     assert collector.fetch_request(failed["apim_request_id"]) == 1
     found = queries.lookup(store, failed["apim_request_id"])
     assert (found.request.status, found.deployment) == (failed["status"], failed["deployment"])
+
+
+def test_a_stalled_azure_answer_is_cut_by_the_read_timeout_and_retried(
+    make_collector: Callable[..., Collector], emulator: EmulatorServer
+) -> None:
+    """azure-core waits 300 s per read by default; the collector sets its own read timeout, so a
+    stalled answer costs one more attempt, not the job."""
+    collector = make_collector(azure_read_timeout_s=0.5)
+
+    def arm_calls() -> int:
+        before = emulator.stats["requests"].get("arm", 0)
+        (report,) = collector.run_once(["inventory"])
+        assert report.status == "ok"
+        return int(emulator.stats["requests"].get("arm", 0) - before)
+
+    normal = arm_calls()
+    emulator.set_faults("arm:slow=3s*1")  # the next ARM answer stalls for 3 s
+    assert arm_calls() == normal + 1  # the stalled attempt was abandoned and retried
+    assert emulator.stats["faults_pending"] == []

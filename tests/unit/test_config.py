@@ -85,3 +85,34 @@ def test_the_readme_settings_table_is_the_generated_one() -> None:
     text = README.read_text()
     shown = text.split(module.START, 1)[1].split(module.END, 1)[0].strip()
     assert shown == module.table(), "run: python scripts/settings_table.py"
+
+
+def test_a_static_token_is_refused_unless_every_endpoint_is_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FOUNDRY_MONITOR_STATIC_TOKEN", "emulator-token")
+    with pytest.raises(ConfigError) as info:
+        load_settings(None)  # the public cloud's endpoints
+    assert str(info.value).startswith("FOUNDRY_MONITOR_STATIC_TOKEN is only sent to loopback")
+    assert "management.azure.com" in str(info.value) and "emulator-token" not in str(info.value)
+    for name, url in (
+        ("ARM_ENDPOINT", "https://127.0.0.1:8443"),
+        ("METRICS_ENDPOINT", "https://127.0.0.1:8443/{region}"),
+        ("LOGS_ENDPOINT", "https://localhost:8443"),
+    ):
+        monkeypatch.setenv(f"FOUNDRY_MONITOR_{name}", url)
+    assert load_settings(None).static_token is not None
+    monkeypatch.setenv("FOUNDRY_MONITOR_LOGS_ENDPOINT", "https://api.loganalytics.io")
+    with pytest.raises(ConfigError, match="FOUNDRY_MONITOR_LOGS_ENDPOINT points at api"):
+        load_settings(None)
+
+
+@pytest.mark.parametrize("location", ["evil.example/x", "eastus2.attacker.net", "", "East US"])
+def test_an_arm_location_that_is_not_a_region_never_becomes_a_host_name(location: str) -> None:
+    from collector.azure import AzureClients
+    from collector.credentials import StaticTokenCredential
+
+    clients = AzureClients(Settings(), StaticTokenCredential("t"))
+    with pytest.raises(ValueError, match="not an Azure region name"):
+        clients.metrics(location)
+    assert clients.metrics("swedencentral") is not None
