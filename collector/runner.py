@@ -1,5 +1,7 @@
 """Runs the sources: plans windows from watermarks, writes rows and watermark in one transaction,
-records every run in ``collection_run``.
+records every run in ``collection_run``. The writes themselves are the store's
+(:mod:`collector.store.ingest`, ``inventory``, ``costs``, ``state``): the runner hands them the
+sources' typed rows as plain dicts.
 
 The runner is the only place that knows both a source and the store. A failing chunk stops that
 scope for this run (its watermark stays before the chunk, so the next run re-reads it) and is
