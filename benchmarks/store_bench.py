@@ -79,7 +79,7 @@ SERIES = (
     ("OutputTokens", 0),
     ("TimeToLastByte", 0),
 )
-#: Rows per ``writer.upsert`` call, as the runner writes a window (``runner.WRITE_BATCH``).
+#: Rows per ``writer.upsert`` call, as the runner writes a window (``collector.store.ingest.WRITE_BATCH``).
 CALL_BATCH = 50_000
 MISSING_SHARE = 0.1
 #: ``queries.lookup`` calls per id column (the target's bare SELECT gets ``--lookups``).

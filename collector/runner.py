@@ -1,5 +1,7 @@
 """Runs the sources: plans windows from watermarks, writes rows and watermark in one transaction,
-records every run in ``collection_run``.
+records every run in ``collection_run``. The writes themselves are the store's
+(:mod:`collector.store.ingest`, ``inventory``, ``costs``, ``state``): the runner hands them the
+sources' typed rows as plain dicts.
 
 The runner is the only place that knows both a source and the store. A failing chunk stops that
 scope for this run (its watermark stays before the chunk, so the next run re-reads it) and is
@@ -10,23 +12,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, Engine
 
-from collector import metric_names
 from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
 from collector.sources import costs, inventory, logs, metrics
-from collector.sources.rows import DeploymentRow, ResourceRow
-from collector.store import rollup, writer
-from collector.store.ids import deployment_ids, label_ids
-from collector.store.schema import TABLES
+from collector.sources.rows import ResourceRow
+from collector.store import costs as cost_rows
+from collector.store import ingest, state
+from collector.store import inventory as inventory_rows
 from collector.windows import Plan, cost_days, plan
 
 log = logging.getLogger("foundry_monitor.collector")
@@ -37,8 +38,6 @@ METRICS_LAG = timedelta(minutes=1)
 LOGS_LAG = timedelta(minutes=0)
 METRICS_CHUNK = timedelta(hours=3)
 LOGS_CHUNK = timedelta(hours=1)  # histogram answers grow with deployments x buckets
-WRITE_BATCH = 50_000
-TRACKED_FIELDS = ("model", "model_version", "sku", "capacity")
 
 Progress = Callable[[str, int, int], None]
 
@@ -92,39 +91,25 @@ class Collector:
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _watermark(self, source: str, scope: str) -> datetime | None:
-        table = TABLES["watermark"]
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(table.c.value).where(and_(table.c.source == source, table.c.scope == scope))
-            ).scalar()
-
-    @staticmethod
-    def _set_watermark(conn: Connection, source: str, scope: str, value: datetime) -> None:
-        writer.upsert(
-            conn,
-            TABLES["watermark"],
-            [{"source": source, "scope": scope, "value": value, "updated_at": datetime.now(UTC)}],
-        )
+            return state.watermark(conn, source, scope)
 
     def _record(self, report: RunReport, started: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                TABLES["collection_run"]
-                .insert()
-                .values(
-                    source=report.source,
-                    scope=report.scope,
-                    window_start=report.window_start,
-                    window_end=report.window_end,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    status=report.status,
-                    rows=report.rows,
-                    azure_calls=report.calls,
-                    throttled_calls=report.throttled,
-                    duration_s=report.duration_s,
-                    error=report.error,
-                )
+            state.record_run(
+                conn,
+                source=report.source,
+                scope=report.scope,
+                window_start=report.window_start,
+                window_end=report.window_end,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status=report.status,
+                rows=report.rows,
+                azure_calls=report.calls,
+                throttled_calls=report.throttled,
+                duration_s=report.duration_s,
+                error=report.error,
             )
         log.info(
             "source=%s scope=%s window=%s..%s rows=%d calls=%d throttled=%d duration=%.1fs "
@@ -207,25 +192,13 @@ class Collector:
         deployments = [d for res in resources for d in inventory.list_deployments(client, res)]
         now = self.now()
         with self.engine.begin() as conn:
-            report.rows = write_inventory(conn, subscription, resources, deployments, now)
+            report.rows = inventory_rows.write_inventory(
+                conn, subscription, _plain(resources), _plain(deployments), now
+            )
 
     def known_resources(self) -> list[ResourceRow]:
-        table = TABLES["resource"]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).where(table.c.removed_at.is_(None))).mappings().all()
-        return [
-            ResourceRow(
-                id=r["id"],
-                subscription_id=r["subscription_id"],
-                resource_group=r["resource_group"],
-                name=r["name"],
-                kind=r["kind"],
-                location=r["location"],
-                endpoint=r["endpoint"],
-                internal_id=r["internal_id"],
-            )
-            for r in rows
-        ]
+            return [ResourceRow(**r) for r in inventory_rows.active_resources(conn)]
 
     # -- metrics -----------------------------------------------------------------------------
 
@@ -262,10 +235,9 @@ class Collector:
                 for p in metrics.fetch(client, batch, group, start, end)
             ]
             with self.engine.begin() as conn:
-                report.rows += write_metric_points(conn, points)
-                rollup.refresh(conn, start, end, hist=False)
+                report.rows += ingest.write_metrics(conn, _plain(points), start, end)
                 if window.moves_watermark:
-                    self._set_watermark(conn, "metrics", scope, end)
+                    state.set_watermark(conn, "metrics", scope, end)
             self._tick(f"metrics {batch.region}", done + 1, len(chunks))
 
     # -- logs --------------------------------------------------------------------------------
@@ -302,10 +274,11 @@ class Collector:
             )
             histogram = list(logs.fetch_histogram(client, workspace, start, end))
             with self.engine.begin() as conn:
-                report.rows += write_requests(conn, requests) + write_histogram(conn, histogram)
-                rollup.refresh(conn, start, end, metrics=False)
+                report.rows += ingest.write_logs(
+                    conn, _plain(logs.collapse(requests)), _plain(histogram), start, end
+                )
                 if window.moves_watermark:
-                    self._set_watermark(conn, "logs", workspace, end)
+                    state.set_watermark(conn, "logs", workspace, end)
             self._tick("logs", done + 1, len(chunks))
 
     def fetch_request(self, correlation_id: str) -> int:
@@ -352,8 +325,8 @@ class Collector:
         )
         rows = list(costs.fetch(clients.costs(), scope, first, last))
         with self.engine.begin() as conn:
-            report.rows = replace_costs(conn, scope, first, last, rows, now)
-            self._set_watermark(conn, "costs", scope, now)
+            report.rows = cost_rows.replace_costs(conn, scope, first, last, _plain(rows), now)
+            state.set_watermark(conn, "costs", scope, now)
 
     # -- spend -------------------------------------------------------------------------------
 
@@ -398,285 +371,15 @@ class Collector:
         return reports
 
 
-# -- store writes (pure mapping from typed rows to table rows) ------------------------------------
+# -- typed rows to the store ---------------------------------------------------------------------
 
 
-def _chunks(items: list[Any], size: int = WRITE_BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def write_metric_points(conn: Connection, points: list[metrics.MetricPoint]) -> int:
-    """Metric points as ``metric_minute`` rows; a labelled point (the cache metrics'
-    ``ContextLength``) keeps its label's ``metric_label`` id in ``status_code``."""
-    ids = deployment_ids(conn, {(p.resource_id, p.deployment) for p in points})
-    labels = label_ids(conn, metric_names.CONTEXT_LENGTH, {p.label for p in points})
-    rows = [
-        {
-            "ts": p.ts,
-            "deployment_id": ids[(p.resource_id, p.deployment)],
-            "metric": p.metric,
-            "status_code": labels[p.label] if p.label else p.status_code,
-            "total": p.total,
-            "count": p.count,
-            "minimum": p.minimum,
-            "maximum": p.maximum,
-            "average": p.average,
-        }
-        for p in points
-    ]
-    return sum(writer.upsert(conn, "metric_minute", chunk) for chunk in _chunks(rows))
+def _plain(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The sources' typed rows as the plain mappings the store takes (it never imports the
+    sources): each frozen dataclass's own field dict, not copied."""
+    return [vars(row) for row in rows]
 
 
 def write_requests(conn: Connection, requests: list[Any]) -> int:
     """Request rows, one per correlation id (a call's duplicate rows collapse first)."""
-    import json
-
-    requests = logs.collapse(requests)
-    ids = deployment_ids(conn, {(r.resource_id, r.deployment) for r in requests})
-    rows = [
-        {
-            "ts": r.ts,
-            "correlation_id": r.correlation_id,
-            "deployment_id": ids[(r.resource_id, r.deployment)],
-            "operation": r.operation,
-            "api_name": r.api_name,
-            "stream_type": r.stream_type,
-            "status_code": r.status_code,
-            "duration_ms": r.duration_ms,
-            "request_bytes": r.request_bytes,
-            "response_bytes": r.response_bytes,
-            "caller_ip": r.caller_ip,
-            "properties": json.dumps(
-                {
-                    key: value
-                    for key, value in (
-                        ("model", r.model),
-                        ("model_version", r.model_version),
-                        ("caller_object_id", r.caller_object_id),
-                        ("prompt_tokens", r.prompt_tokens),
-                        ("completion_tokens", r.completion_tokens),
-                    )
-                    if value is not None or key in ("model", "model_version")
-                },
-                separators=(",", ":"),
-            ),
-        }
-        for r in requests
-    ]
-    _drop_moved_requests(conn, {r.correlation_id: r.ts for r in requests})
-    return sum(writer.upsert(conn, "request_log", chunk) for chunk in _chunks(rows))
-
-
-def _drop_moved_requests(conn: Connection, times: dict[str, datetime]) -> None:
-    """Delete stored rows of these correlation ids at another time than the one being written.
-
-    ``request_log``'s key is (``ts``, ``correlation_id``) because Postgres needs the partition
-    column in it; when Azure's two rows of a call tie on completeness and a later read picks the
-    other one (another ``TimeGenerated``), this keeps one row per call."""
-    from collector.store.types import to_utc
-
-    t = TABLES["request_log"]
-    ids = sorted(times)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        stale = [
-            (ts, cid)
-            for ts, cid in conn.execute(
-                select(t.c.ts, t.c.correlation_id).where(t.c.correlation_id.in_(chunk))
-            )
-            if to_utc(ts) != to_utc(times[cid])
-        ]
-        for ts, cid in stale:
-            conn.execute(t.delete().where(t.c.ts == ts, t.c.correlation_id == cid))
-
-
-def write_histogram(conn: Connection, histogram: list[Any]) -> int:
-    ids = deployment_ids(conn, {(h.resource_id, h.deployment) for h in histogram})
-    rows = [
-        {
-            "ts": h.ts,
-            "deployment_id": ids[(h.resource_id, h.deployment)],
-            "status_class": h.status_class,
-            "bucket": h.bucket,
-            "count": h.count,
-        }
-        for h in histogram
-    ]
-    return sum(writer.upsert(conn, "latency_hist", chunk) for chunk in _chunks(rows))
-
-
-def write_inventory(
-    conn: Connection,
-    subscription: str,
-    resources: list[ResourceRow],
-    deployments: list[DeploymentRow],
-    now: datetime,
-) -> int:
-    """Upsert resources and deployments, record changes, mark what disappeared as removed."""
-    rtable, dtable = TABLES["resource"], TABLES["deployment"]
-    old_resources = {
-        r["id"]: r
-        for r in conn.execute(
-            select(rtable).where(rtable.c.subscription_id == subscription)
-        ).mappings()
-    }
-    writer.upsert(
-        conn,
-        rtable,
-        [
-            {
-                "id": r.id,
-                "subscription_id": r.subscription_id,
-                "resource_group": r.resource_group,
-                "name": r.name,
-                "kind": r.kind,
-                "location": r.location,
-                "endpoint": r.endpoint,
-                "internal_id": r.internal_id,
-                "first_seen": old_resources[r.id]["first_seen"] if r.id in old_resources else now,
-                "last_seen": now,
-                "removed_at": None,
-            }
-            for r in resources
-        ],
-    )
-    seen_ids = {r.id for r in resources}
-    gone = [
-        rid
-        for rid, row in old_resources.items()
-        if rid not in seen_ids and row["removed_at"] is None
-    ]
-    if gone:
-        conn.execute(rtable.update().where(rtable.c.id.in_(gone)).values(removed_at=now))
-
-    resource_ids = set(old_resources) | seen_ids
-    old = {
-        (d["resource_id"], d["name"]): d
-        for d in conn.execute(
-            select(dtable).where(dtable.c.resource_id.in_(sorted(resource_ids)))
-        ).mappings()
-    }
-    rows = []
-    for d in deployments:
-        before = old.get((d.resource_id, d.name))
-        rows.append(
-            {
-                "resource_id": d.resource_id,
-                "name": d.name,
-                "model": d.model,
-                "model_version": d.model_version,
-                "model_format": d.model_format,
-                "sku": d.sku,
-                "capacity": d.capacity,
-                "provisioning_state": d.provisioning_state,
-                "first_seen": before["first_seen"] if before and before["first_seen"] else now,
-                "last_seen": now,
-                "removed_at": None,
-            }
-        )
-    writer.upsert(conn, dtable, rows)
-    ids = deployment_ids(conn, {(d.resource_id, d.name) for d in deployments})
-    changes: list[tuple[int, str, str | None, str | None]] = []
-    for d in deployments:
-        before = old.get((d.resource_id, d.name))
-        deployment_id = ids[(d.resource_id, d.name)]
-        if before is None or before["model"] is None:
-            changes.append(
-                (deployment_id, "created", None, f"{d.model} {d.model_version or ''}".strip())
-            )
-            continue
-        for name in TRACKED_FIELDS:
-            old_value, new_value = before[name], getattr(d, name)
-            if old_value != new_value:
-                changes.append((deployment_id, name, _text(old_value), _text(new_value)))
-    seen = {(d.resource_id, d.name) for d in deployments}
-    for key, before in old.items():
-        if key not in seen and before["removed_at"] is None and before["model"] is not None:
-            conn.execute(dtable.update().where(dtable.c.id == before["id"]).values(removed_at=now))
-            changes.append((before["id"], "removed", before["model"], None))
-    writer.upsert(
-        conn,
-        TABLES["deployment_change"],
-        [
-            {"deployment_id": i, "changed_at": now, "field": f, "old_value": o, "new_value": n}
-            for i, f, o, n in changes
-        ],
-    )
-    return len(resources) + len(deployments)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def replace_costs(
-    conn: Connection, scope: str, first: date, last: date, rows: list[Any], now: datetime
-) -> int:
-    """Replace the stored cost rows of ``scope`` for ``[first, last]`` with ``rows``.
-
-    A row whose amount changed gets ``revision + 1`` and keeps its ``first_cost``; rows that the
-    answer no longer has are deleted; unchanged rows keep their ``changed_at``.
-    """
-    table = TABLES["cost_daily"]
-    key_cols = ("day", "resource_id", "meter", "publisher_type", "charge_type", "currency")
-    existing = {
-        tuple(r[c] for c in key_cols): r
-        for r in conn.execute(
-            select(table).where(table.c.scope == scope, table.c.day >= first, table.c.day <= last)
-        ).mappings()
-    }
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = (
-            row.day,
-            row.resource_id,
-            row.meter,
-            row.publisher_type,
-            row.charge_type,
-            row.currency,
-        )
-        if key in merged:  # the same key twice in one answer: add them up
-            merged[key]["cost"] += row.cost
-            continue
-        merged[key] = {
-            "day": row.day,
-            "scope": scope,
-            "resource_id": row.resource_id,
-            "meter": row.meter,
-            "publisher_type": row.publisher_type,
-            "charge_type": row.charge_type,
-            "currency": row.currency,
-            "cost": row.cost,
-            "quantity": row.quantity,
-        }
-    out = []
-    for key, row in merged.items():
-        before = existing.get(key)
-        if before is None:
-            row.update(first_cost=row["cost"], revision=0, fetched_at=now, changed_at=now)
-        elif before["cost"] != row["cost"]:
-            row.update(
-                first_cost=before["first_cost"],
-                revision=before["revision"] + 1,
-                fetched_at=now,
-                changed_at=now,
-            )
-        else:
-            row.update(
-                first_cost=before["first_cost"],
-                revision=before["revision"],
-                fetched_at=now,
-                changed_at=before["changed_at"],
-            )
-        out.append(row)
-    stale = [k for k in existing if k not in merged]
-    for key in stale:
-        conn.execute(
-            table.delete().where(
-                table.c.scope == scope,
-                *(table.c[c] == v for c, v in zip(key_cols, key, strict=True)),
-            )
-        )
-    writer.upsert(conn, table, out)
-    return len(out)
+    return ingest.write_requests(conn, _plain(logs.collapse(requests)))

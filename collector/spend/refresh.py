@@ -8,7 +8,9 @@ is read through more than one cost scope, the most recently fetched scope counts
 
 Everything is written in one transaction: the price sheet (the ``price`` table mirrors it), then
 the rows whose figures changed (``computed_at`` is when a row's figures last changed), and rows
-that no longer have data are deleted. Running it twice changes nothing.
+that no longer have data are deleted. Running it twice changes nothing. The reads and writes
+themselves are :mod:`collector.store.spend_rows`'s: this module builds the spend objects from
+its plain rows and computes.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine
 
 from collector import metric_names as names
 from collector.config import Settings
@@ -49,37 +51,12 @@ from collector.spend.estimate import (
     merge_cache,
 )
 from collector.spend.prices import PriceSheet, load_sheet
-from collector.store import queries, writer
-from collector.store.schema import TABLES
+from collector.store import queries, spend_rows
 from collector.store.types import to_utc
 
 log = logging.getLogger("foundry_monitor.spend")
 
 DEFAULT_REFRESH_DAYS = 10
-_VALUE_COLUMNS = {
-    "spend_daily": (
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
-        "estimated",
-        "cache_savings",
-        "billed_allocated",
-        "unpriced",
-        "claude",
-        "status",
-    ),
-    "spend_resource_daily": (
-        "estimated",
-        "billed",
-        "unallocated",
-        "variance",
-        "drift_flagged",
-        "other_billed",
-        "status",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,52 +269,36 @@ def refresh_spend(engine: Engine, settings: Settings, now: datetime) -> SpendRep
 
 
 def read_deployments(conn: Connection) -> list[DeploymentRef]:
-    d, r = TABLES["deployment"], TABLES["resource"]
-    rows = conn.execute(
-        select(
-            d.c.id,
-            d.c.resource_id,
-            d.c.name,
-            d.c.model,
-            d.c.model_format,
-            d.c.model_version,
-            r.c.name.label("resource_name"),
-        ).select_from(d.outerjoin(r, r.c.id == d.c.resource_id))
-    ).all()
     return [
         DeploymentRef(
-            row.id,
-            row.resource_id.lower(),
-            row.name,
-            row.model,
-            row.resource_name,
-            claude=is_claude_deployment(row.model_format, row.model),
-            model_version=row.model_version,
+            row["id"],
+            row["resource_id"].lower(),
+            row["name"],
+            row["model"],
+            row["resource_name"],
+            claude=is_claude_deployment(row["model_format"], row["model"]),
+            model_version=row["model_version"],
         )
-        for row in rows
+        for row in spend_rows.deployments(conn)
     ]
 
 
 def read_accounts(conn: Connection, deployments: Iterable[DeploymentRef]) -> list[AccountRef]:
     """The inventory's Foundry accounts with the models of their Claude deployments."""
-    r = TABLES["resource"]
     models: dict[str, set[str]] = {}
     for d in deployments:
         if d.claude and d.model:
             models.setdefault(d.resource_id.lower(), set()).add(d.model)
-    rows = conn.execute(
-        select(r.c.id, r.c.subscription_id, r.c.resource_group, r.c.name, r.c.internal_id)
-    ).all()
     return [
         AccountRef(
-            row.id.lower(),
-            row.subscription_id.lower(),
-            row.resource_group.lower(),
-            row.name,
-            row.internal_id,
-            frozenset(models.get(row.id.lower(), ())),
+            row["id"].lower(),
+            row["subscription_id"].lower(),
+            row["resource_group"].lower(),
+            row["name"],
+            row["internal_id"],
+            frozenset(models.get(row["id"].lower(), ())),
         )
-        for row in rows
+        for row in spend_rows.accounts(conn)
     ]
 
 
@@ -399,44 +360,25 @@ def attribute_bills(
     return bills, attributed
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def read_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
     """Tokens per UTC day and deployment from ``metric_minute``: uncached input, output and the
     prompt-cache split by ``ContextLength`` label."""
     if first > last:
         return {}
-    m = TABLES["metric_minute"]
-    day = queries.time_bucket(m.c.ts, 86_400, conn.dialect.name)
-    rows = conn.execute(
-        select(
-            day.label("day"),
-            m.c.deployment_id,
-            m.c.metric,
-            m.c.status_code,
-            func.sum(m.c.total).label("n"),
-        )
-        .where(
-            m.c.ts >= _midnight(first),
-            m.c.ts < _midnight(last + timedelta(days=1)),
-            m.c.metric.in_(queries.TOKEN_METRICS),
-        )
-        .group_by(day, m.c.deployment_id, m.c.metric, m.c.status_code)
-    ).all()
+    rows = spend_rows.token_sums(conn, first, last)
     labels = queries.context_labels(conn)
     plain: dict[tuple[date, int], dict[str, int]] = {}
     cache: dict[tuple[date, int], list[CacheTokens]] = {}
     for row in rows:
-        key = (to_utc(row.day).date(), int(row.deployment_id))
-        n = round(float(row.n or 0))
+        key = (to_utc(row["day"]).date(), int(row["deployment_id"]))
+        n = round(float(row["n"] or 0))
         sums = plain.setdefault(key, {})
-        if row.metric in names.CACHE_METRICS:
-            part = cache_part(row.metric, labels.get(int(row.status_code), ""), n)
+        metric = row["metric"]
+        if metric in names.CACHE_METRICS:
+            part = cache_part(metric, labels.get(int(row["status_code"]), ""), n)
             cache.setdefault(key, []).append(part)
         else:
-            sums[row.metric] = sums.get(row.metric, 0) + n
+            sums[metric] = sums.get(metric, 0) + n
     return {
         key: Tokens(
             v.get(names.INPUT_TOKENS, 0),
@@ -449,32 +391,23 @@ def read_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, i
 
 def stored_tokens(conn: Connection, first: date, last: date) -> dict[tuple[date, int], Tokens]:
     """Tokens of days whose raw metrics are pruned, as the last refresh stored them."""
-    s = TABLES["spend_daily"]
-    rows = conn.execute(
-        select(
-            s.c.day,
-            s.c.deployment_id,
-            s.c.input_tokens,
-            s.c.output_tokens,
-            s.c.cache_read_tokens,
-            s.c.cache_write_5m_tokens,
-            s.c.cache_write_1h_tokens,
-        ).where(s.c.day >= first, s.c.day <= last)
-    ).all()
     # the labels are not kept past the raw retention: these cache tokens price at the base tier
     return {
-        (r.day, r.deployment_id): Tokens(
-            r.input_tokens,
-            r.output_tokens,
+        (r["day"], r["deployment_id"]): Tokens(
+            r["input_tokens"],
+            r["output_tokens"],
             merge_cache(
                 [
                     CacheTokens(
-                        "", r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens
+                        "",
+                        r["cache_read_tokens"],
+                        r["cache_write_5m_tokens"],
+                        r["cache_write_1h_tokens"],
                     )
                 ]
             ),
         )
-        for r in rows
+        for r in spend_rows.stored_tokens(conn, first, last)
     }
 
 
@@ -487,24 +420,12 @@ def read_bills(
     cost under every other meter or publisher per day and resource (never allocated to Claude
     deployments). When a resource is read through more than one cost scope, the most recently
     fetched scope counts, for each of the two."""
-    c = TABLES["cost_daily"]
-    rows = conn.execute(
-        select(
-            c.c.day,
-            c.c.resource_id,
-            c.c.scope,
-            c.c.meter,
-            c.c.publisher_type,
-            c.c.cost,
-            c.c.changed_at,
-            c.c.fetched_at,
-        ).where(c.c.day >= first, c.c.day <= last)
-    ).all()
     claude: dict[tuple[date, str, str], list[Any]] = {}
     other: dict[tuple[date, str, str], list[Any]] = {}
-    for row in rows:
-        into = claude if is_claude_charge(row.publisher_type, row.meter, row.resource_id) else other
-        into.setdefault((row.day, row.resource_id.lower(), row.scope), []).append(row)
+    for row in spend_rows.costs(conn, first, last):
+        charge = is_claude_charge(row["publisher_type"], row["meter"], row["resource_id"])
+        into = claude if charge else other
+        into.setdefault((row["day"], row["resource_id"].lower(), row["scope"]), []).append(row)
     return _latest_scope(claude), {key: bill.cost for key, bill in _latest_scope(other).items()}
 
 
@@ -515,9 +436,9 @@ def _latest_scope(
     chosen: dict[tuple[date, str], tuple[datetime, str, Bill]] = {}
     for (day, resource_id, scope), group in per_scope.items():
         bill = Bill(
-            cost=sum((Decimal(str(r.cost)) for r in group), Decimal(0)),
-            changed_at=max(to_utc(r.changed_at) for r in group),
-            fetched_at=max(to_utc(r.fetched_at) for r in group),
+            cost=sum((Decimal(str(r["cost"])) for r in group), Decimal(0)),
+            changed_at=max(to_utc(r["changed_at"]) for r in group),
+            fetched_at=max(to_utc(r["fetched_at"]) for r in group),
         )
         assert bill.fetched_at is not None
         rank = (bill.fetched_at, scope)
@@ -527,52 +448,12 @@ def _latest_scope(
     return {key: bill for key, (_, _, bill) in chosen.items()}
 
 
-# -- writes ----------------------------------------------------------------------------------
+# -- writes (in the store: collector.store.spend_rows) ---------------------------------------
 
 
 def write_prices(conn: Connection, sheet: PriceSheet) -> None:
     """Make the ``price`` table hold exactly the sheet's rows."""
-    p = TABLES["price"]
-    wanted = sheet.rows()
-    keys = {(r["model"], r["token_type"], r["effective_from"]) for r in wanted}
-    for row in conn.execute(select(p.c.model, p.c.token_type, p.c.effective_from)).all():
-        if tuple(row) not in keys:
-            conn.execute(
-                p.delete().where(
-                    and_(
-                        p.c.model == row.model,
-                        p.c.token_type == row.token_type,
-                        p.c.effective_from == row.effective_from,
-                    )
-                )
-            )
-    writer.upsert(conn, p, wanted)
-
-
-def _changed(
-    conn: Connection,
-    table: str,
-    key: str,
-    first: date,
-    last: date,
-    rows: Iterable[Mapping[str, Any]],
-    now: datetime,
-) -> tuple[list[dict[str, Any]], list[tuple[date, Any]]]:
-    """Rows whose figures differ from the stored ones, and stored keys no longer computed."""
-    t = TABLES[table]
-    columns = _VALUE_COLUMNS[table]
-    stored = {
-        (r["day"], r[key]): tuple(r[c] for c in columns)
-        for r in conn.execute(select(t).where(t.c.day >= first, t.c.day <= last)).mappings()
-    }
-    out = []
-    seen = set()
-    for row in rows:
-        ident = (row["day"], row[key])
-        seen.add(ident)
-        if stored.get(ident) != tuple(row[c] for c in columns):
-            out.append({**row, "computed_at": now})
-    return out, [ident for ident in stored if ident not in seen]
+    spend_rows.write_prices(conn, sheet.rows())
 
 
 def write_days(
@@ -584,16 +465,6 @@ def write_days(
     now: datetime,
 ) -> tuple[int, int]:
     """Upsert the changed rows, delete the stale ones; returns (written, deleted)."""
-    written = deleted = 0
-    for table, key, rows in (
-        ("spend_daily", "deployment_id", [x.as_row() for x in dep_days]),
-        ("spend_resource_daily", "resource_id", [x.as_row() for x in res_days]),
-    ):
-        changed, stale = _changed(conn, table, key, first, last, rows, now)
-        written += writer.upsert(conn, table, changed)
-        t = TABLES[table]
-        for day, ident in stale:
-            deleted += int(
-                conn.execute(t.delete().where(t.c.day == day, t.c[key] == ident)).rowcount or 0
-            )
-    return written, deleted
+    return spend_rows.write_days(
+        conn, first, last, [x.as_row() for x in dep_days], [x.as_row() for x in res_days], now
+    )

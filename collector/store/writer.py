@@ -15,6 +15,9 @@ written, since NULL never matches ``ON CONFLICT``.
   stays in text format: binary COPY is faster, but psycopg writes an out-of-range integer into
   a ``smallint`` or ``integer`` column wrapped around instead of failing.
 
+``insert`` appends rows keyed by an auto-numbered id (the run log) and ``delete`` removes rows
+by their key (what a re-read no longer has).
+
 Values are converted column by column with the columns' SQLAlchemy bind processors, except
 ``UTCDateTime``, whose conversion is inlined here (``_utc_text``, ``_utc_aware``): it is the one
 processor of every high-volume row and SQLAlchemy's version costs two Python calls per value.
@@ -358,3 +361,22 @@ def _stage_and_merge(
         f"ON CONFLICT ({conflict}) {action}"
     )
     cur.execute(f'DROP TABLE "{stage}"')
+
+
+def insert(conn: Connection, table: Table | str, rows: Iterable[Row]) -> int:
+    """Append ``rows`` as they are, for tables keyed by an auto-numbered id (the run log)."""
+    target = _table(table)
+    rows = list(rows)
+    for row in rows:
+        conn.execute(target.insert().values(**row))
+    return len(rows)
+
+
+def delete(conn: Connection, table: Table | str, keys: Iterable[Row]) -> int:
+    """Delete the rows equal to each of ``keys`` on its columns; returns how many went."""
+    target = _table(table)
+    deleted = 0
+    for key in keys:
+        where = [target.c[column] == value for column, value in key.items()]
+        deleted += int(conn.execute(target.delete().where(*where)).rowcount or 0)
+    return deleted
