@@ -132,9 +132,9 @@ def parse_when(text: str | None, *, end: bool = False) -> datetime | None:
             day = date.fromisoformat(text)
             return datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=UTC)
         value = datetime.fromisoformat(text)
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # a crafted URL (9999-12-31, 0001-01-01+14:00): ignored
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def resolve_window(

@@ -23,6 +23,9 @@ def start_streamlit(context: CliContext, env: dict[str, str], host: str, port: i
         sys.executable, "-m", "streamlit", "run", str(APP_PATH),
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        # viewers get an exception's type and a generic message, never its traceback (source
+        # paths, code); the full text goes to the server's console
+        "--client.showErrorDetails", "type",
     ]  # fmt: skip
     full_env = {**os.environ, **env}
     if context.config_file is not None:

@@ -403,3 +403,20 @@ def test_health_page_shows_the_observed_log_lag(seeded: SeededStore) -> None:
         common.fmt_age(x.lag) if x.lag is not None else common.DASH for x in lags
     ]
     assert any("Observed log lag" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"),
+    [
+        ("0001-01-01", "9999-12-31"),
+        ("9999-12-31T23:59", "9999-12-31"),
+        ("not-a-date", "2026-13-45"),
+        ("0001-01-01T00:00+14:00", "9999-12-31T23:59:59-12:00"),
+    ],
+)
+def test_a_crafted_custom_range_in_the_url_never_breaks_the_page(
+    seeded: SeededStore, start: str, stop: str
+) -> None:
+    at = run(range="custom", **{"from": start, "to": stop})  # run() asserts no exception
+    view: common.View = at.session_state["_view"]
+    assert view.since < view.until
