@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,20 @@ def start_streamlit(context: CliContext, env: dict[str, str], host: str, port: i
     return subprocess.Popen(command, env=full_env)
 
 
+LOOPBACK_BINDS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def exposure_warning(host: str, sign_in: bool) -> str | None:
+    """The warning for a dashboard reachable beyond this machine without sign-in (None: fine)."""
+    if sign_in or host.strip().lower() in LOOPBACK_BINDS:
+        return None
+    return (
+        f"warning: the dashboard listens on {host} without sign-in: anyone who can reach this "
+        "port sees every deployment, request id and spend figure; set "
+        "FOUNDRY_MONITOR_DASHBOARD_AUTH=true (README: Dashboard sign-in) or bind to 127.0.0.1"
+    )
+
+
 def dashboard_cmd(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8501,
@@ -44,6 +59,10 @@ def dashboard_cmd(
     """
     context = cli_context(ctx)
     context.prepared_engine().dispose()
+    warning = exposure_warning(host, context.settings().dashboard_auth)
+    if warning:
+        logging.getLogger("foundry_monitor.dashboard").warning(warning)
+        typer.echo(warning, err=True)
     process = start_streamlit(context, {}, host, port)
     interruptible()
     try:
