@@ -369,6 +369,11 @@ class Settings(BaseSettings):
     smtp_to: StrList = Field(default_factory=list, description="Recipients of emailed reports.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS.")
+    smtp_allow_plain_login: bool = Field(
+        False,
+        description="Allow an SMTP login without TLS to a host beyond loopback (the password "
+        "then travels in clear).",
+    )
     teams_webhook_url: WebhookUrl = Field(
         None, description="Teams incoming webhook URL for report summaries (a secret)."
     )

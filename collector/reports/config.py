@@ -47,6 +47,7 @@ class ReportConfig:
     smtp_to: tuple[str, ...] = ()
     smtp_starttls: bool = True
     smtp_ssl: bool = False
+    smtp_allow_plain_login: bool = False
     teams_webhook_url: SecretStr | None = None
     slack_webhook_url: SecretStr | None = None
     budgets: tuple[Budget, ...] = ()
@@ -78,6 +79,7 @@ class ReportConfig:
             smtp_to=tuple(split_list(settings.smtp_to)),
             smtp_starttls=settings.smtp_starttls,
             smtp_ssl=settings.smtp_ssl,
+            smtp_allow_plain_login=settings.smtp_allow_plain_login,
             teams_webhook_url=settings.teams_webhook_url,
             slack_webhook_url=settings.slack_webhook_url,
             budgets=spend.budgets,

@@ -384,6 +384,15 @@ def _smtp_error(exc: Exception) -> DeliveryError:
 def send_email(message: EmailMessage, config: ReportConfig) -> None:
     """Send over SMTP (implicit TLS, STARTTLS or plain), logging in when a user is set."""
     host, port = str(config.smtp_host), config.smtp_port
+    tls = config.smtp_ssl or config.smtp_starttls
+    loopback = host.strip().lower() in {"127.0.0.1", "localhost", "::1"}
+    if config.smtp_user and not tls and not loopback and not config.smtp_allow_plain_login:
+        raise DeliveryError(
+            f"refusing to log in to {host} without TLS: the SMTP password would travel in clear; "
+            "set FOUNDRY_MONITOR_SMTP_STARTTLS=true or FOUNDRY_MONITOR_SMTP_SSL=true (or "
+            "FOUNDRY_MONITOR_SMTP_ALLOW_PLAIN_LOGIN=true on a trusted network)",
+            retriable=False,
+        )
     try:
         smtp: smtplib.SMTP
         if config.smtp_ssl:

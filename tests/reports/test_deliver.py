@@ -223,6 +223,29 @@ def test_smtp_logs_in_and_a_refused_login_fails_at_once_without_the_password(
     assert last_runs(seeded.engine, 1)[0]["status"] == "failed"
 
 
+def test_a_login_without_tls_beyond_loopback_is_refused_before_connecting(
+    seeded: Seeded, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    plain = report_config(
+        tmp_path / "reports",
+        smtp_host="mail.invalid",  # never resolved: the refusal comes first
+        smtp_from="finops-bot@example.com",
+        smtp_to="lead@example.com",
+        smtp_starttls=False,
+        smtp_user="bot",
+        smtp_password=SMTP_PASSWORD,
+    )
+    sleeps = Sleeps()
+    made = make(seeded, plain, ["email"], sleeps)
+    [_, email] = made.results
+    assert (email.status, email.attempts, sleeps) == ("failed", 1, [])
+    assert email.error is not None
+    assert email.error.startswith("refusing to log in to mail.invalid without TLS")
+    assert "FOUNDRY_MONITOR_SMTP_STARTTLS=true" in email.error
+    assert SMTP_PASSWORD not in caplog.text
+
+
 def test_an_unreachable_smtp_server_is_retried_with_backoff_then_recorded(
     seeded: Seeded, tmp_path: Path
 ) -> None:
