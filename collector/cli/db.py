@@ -33,15 +33,22 @@ def db_upgrade(
 def db_downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Downgrade even when rows no upgrade rebuilds would be destroyed."
+        ),
+    ] = False,
 ) -> None:
-    """Downgrade the schema (``base`` drops every table).
+    """Downgrade the schema (``base`` drops every table). Refuses to destroy stored data that no
+    upgrade can rebuild (the 400-day daily rollups, the cache labels) unless --force.
 
     Example: foundry-monitor db downgrade base
     """
     from collector.store import migrate
 
     cfg = cli_context(ctx).settings()
-    migrate.downgrade(cfg.effective_database_url, revision)
+    migrate.downgrade(cfg.effective_database_url, revision, force=force)
     typer.echo(f"schema at {migrate.current(cfg.effective_database_url) or 'base'}")
 
 

@@ -59,8 +59,62 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
     _run(url_or_engine, "upgrade", revision)
 
 
-def downgrade(url_or_engine: str | Engine, revision: str) -> None:
-    """Downgrade the schema to ``revision`` (``base`` removes every table)."""
+#: What a revision's downgrade destroys that no upgrade can rebuild: the daily rollups outlive
+#: the raw minutes (400 days against 30), the ContextLength labels exist only as stored; 0001
+#: drops everything.
+IRRECOVERABLE: dict[str, tuple[str, ...]] = {
+    "0006": ("metric_label",),
+    "0003": ("metric_day", "latency_hist_day", "throttle_hour"),
+    "0001": ("request_log", "metric_minute", "cost_daily", "spend_daily", "collection_run"),
+}
+
+
+def downgrade_losses(url_or_engine: str | Engine, revision: str) -> list[str]:
+    """The tables holding rows that downgrading to ``revision`` would destroy for good."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        head = current(engine)
+        if head is None:
+            return []
+        script = ScriptDirectory.from_config(alembic_config(engine))
+        chain = [r.revision for r in script.walk_revisions("base", head)]  # newest first
+        if revision == "base":
+            steps = chain
+        elif revision.startswith("-") and revision[1:].isdigit():
+            steps = chain[: int(revision[1:])]
+        elif revision in chain:
+            steps = chain[: chain.index(revision)]
+        else:  # an unknown target: alembic itself says so when it runs
+            return []
+        lost: list[str] = []
+        with engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+            for step in steps:
+                for table in IRRECOVERABLE.get(step, ()):
+                    if (
+                        table in present
+                        and conn.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first()
+                    ):
+                        lost.append(table)
+        return lost
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+def downgrade(url_or_engine: str | Engine, revision: str, force: bool = False) -> None:
+    """Downgrade the schema to ``revision`` (``base`` removes every table). Refuses (StoreError)
+    when that would destroy rows no upgrade can rebuild, unless ``force``."""
+    if not force:
+        lost = downgrade_losses(url_or_engine, revision)
+        if lost:
+            raise StoreError(
+                f"downgrading to {revision} would destroy rows that no upgrade rebuilds "
+                f"({', '.join(lost)}): back the database up first, then run it again with --force"
+            )
     _run(url_or_engine, "downgrade", revision)
 
 

@@ -139,3 +139,42 @@ def test_every_command_has_help_with_an_example(tmp_path: Path) -> None:
         result = run(*command, "--help", home=tmp_path)
         assert result.returncode == 0, (command, result.stderr)
         assert "Example" in result.stdout, command
+
+
+def test_a_downgrade_that_would_destroy_the_daily_rollups_is_refused_without_force(
+    db_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from collector.store import migrate
+    from collector.store.writer import upsert
+
+    env = {"FOUNDRY_MONITOR_DATABASE_URL": db_url}
+    assert run("db", "upgrade", env=env, home=tmp_path).returncode == 0
+    engine = make_engine(db_url)
+    head = migrate.current(engine)
+    with engine.begin() as conn:  # one day of the 400-day rollups: the raw minutes are gone
+        upsert(
+            conn,
+            "metric_day",
+            [
+                {
+                    "ts": datetime(2026, 1, 5, tzinfo=UTC),
+                    "deployment_id": 1,
+                    "metric": "ModelRequests",
+                    "status_code": 200,
+                    "total": 96_638.0,
+                }
+            ],
+        )
+    refused = run("db", "downgrade", "0002", env=env, home=tmp_path)
+    assert refused.returncode != 0
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert "metric_day" in refused.stderr and "--force" in refused.stderr
+    assert migrate.current(engine) == head  # nothing was touched
+    with engine.connect() as conn:
+        assert conn.execute(TABLES["metric_day"].select()).first() is not None
+    forced = run("db", "downgrade", "0002", "--force", env=env, home=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert migrate.current(engine) == "0002"
+    engine.dispose()
