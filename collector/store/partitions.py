@@ -45,6 +45,10 @@ def existing(conn: Connection, table: str) -> dict[date, str]:
     return found
 
 
+#: pg_advisory_xact_lock key serialising partition creation ("fm-parts")
+PARTITION_LOCK = 0x666D2D7061727473
+
+
 def ensure(conn: Connection, table: str, days: Iterable[date]) -> list[str]:
     """Create the missing daily partitions of ``table`` for ``days``; returns the names created."""
     if conn.dialect.name != "postgresql" or table not in PARTITIONED:
@@ -52,6 +56,11 @@ def ensure(conn: Connection, table: str, days: Iterable[date]) -> list[str]:
     wanted = set(days)
     if not wanted:
         return []
+    if not wanted - set(existing(conn, table)):
+        return []
+    # Processes starting together must not race on CREATE TABLE (a UniqueViolation on pg_type
+    # even with IF NOT EXISTS): one creates, the others wait, then see the partitions made.
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     have = existing(conn, table)
     created = []
     for day in sorted(wanted - set(have)):

@@ -178,3 +178,26 @@ def test_a_downgrade_that_would_destroy_the_daily_rollups_is_refused_without_for
     assert forced.returncode == 0, forced.stderr
     assert migrate.current(engine) == "0002"
     engine.dispose()
+
+
+def test_processes_starting_together_on_a_fresh_database_all_succeed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Three 'db upgrade' and two 'prune' (which prepares the store and its partitions) at once:
+    the schema and the partitions are created once, nobody crashes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")} | {
+        "XDG_DATA_HOME": str(tmp_path),
+        "FOUNDRY_MONITOR_DATABASE_URL": db_url,
+    }
+    commands = [["db", "upgrade"]] * 3 + [["prune"]] * 2
+    processes = [
+        subprocess.Popen(
+            [EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for args in commands
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
+    assert all(code == 0 for code, _ in results), results
+    engine = make_engine(db_url)
+    assert set(TABLES) <= set(inspect(engine).get_table_names())
+    engine.dispose()

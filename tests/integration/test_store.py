@@ -66,7 +66,10 @@ def test_downgrade_to_base_and_upgrade_round_trips(db_url: str) -> None:
     migrate.upgrade(engine)
     with engine.begin() as conn:
         upsert(conn, "request_log", _request_rows(5))
-    migrate.downgrade(engine, "base")
+    with pytest.raises(StoreError, match=r"would destroy rows .*\(request_log\).*--force"):
+        migrate.downgrade(engine, "base")  # the rows are not rebuilt by any upgrade
+    assert _user_tables(engine) == set(TABLES)
+    migrate.downgrade(engine, "base", force=True)
     assert _user_tables(engine) == set()
     assert migrate.current(engine) is None
     migrate.upgrade(engine)
