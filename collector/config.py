@@ -34,6 +34,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from collector.errors import ConfigError
@@ -415,6 +416,17 @@ class Settings(BaseSettings):
     def _db_url(cls, value: str) -> str:
         if value and not value.startswith(("sqlite:", "postgresql")):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value).port  # noqa: B018 (parsing is the check: a port must be a number)
+            except (ArgumentError, ValueError):
+                raise ValueError(
+                    "expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB "
+                    "(the port a number)"
+                ) from None
         return value
 
     @field_validator("resource_ids")
@@ -550,6 +562,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**{**file_values, **overrides})
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # an environment value that is not the JSON it must be
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = ENV_PREFIX + (field.group(1).upper() if field else "?")
+        raise ConfigError(f"{name} is invalid: expected JSON (a list or a table)") from None
 
 
 #: Settings whose rejected value is never echoed back (it may hold a token or password).

@@ -52,10 +52,69 @@ reports.register(app)  # report
 emulator.register(app)  # the emulator group
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())[:400]
+
+
+def error_line(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and exit code for an error a user's input or environment causes: 2 for bad
+    input (a value, a path, a URL, a revision), 1 for a failure (the database is down). None
+    for anything else: a bug, which keeps its traceback."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+
+    if isinstance(exc, FoundryMonitorError):
+        return _one_line(exc), exc.exit_code
+    if isinstance(exc, OverflowError):
+        return (
+            "a date or a number of days is out of range: use a date between year 1 and 9999 "
+            "and a day count of at most a few thousand",
+            2,
+        )
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or type(exc).__name__
+        return f"{reason}{where}: check the path or the folder's permissions", 2
+    if isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.startswith(
+        ("collector", "dashboard")
+    ):  # a database driver (or other extra) that is not installed
+        return (
+            f"the Python package {exc.name!r} is not installed: FOUNDRY_MONITOR_DATABASE_URL "
+            "takes sqlite:///PATH or postgresql+psycopg://... (psycopg 3 is installed)",
+            2,
+        )
+    if isinstance(exc, NoSuchModuleError | ArgumentError):
+        return (
+            f"FOUNDRY_MONITOR_DATABASE_URL is unusable ({_one_line(exc)}): expected "
+            "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB",
+            2,
+        )
+    if isinstance(exc, OperationalError):
+        return (
+            f"cannot reach the database ({_one_line(getattr(exc, 'orig', exc))}): check "
+            "FOUNDRY_MONITOR_DATABASE_URL and that the server runs",
+            1,
+        )
+    if isinstance(exc, DatabaseError):
+        return (
+            f"the database cannot be used ({_one_line(getattr(exc, 'orig', exc))}): is "
+            "FOUNDRY_MONITOR_DATABASE_URL a foundry-monitor database?",
+            2,
+        )
+    if isinstance(exc, CommandError):
+        return f"{_one_line(exc)}: see 'foundry-monitor db current' and migrations/versions", 2
+    return None
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: one line on stderr and an exit code for every error a user
+    can cause (README: exit codes); a traceback only for a bug."""
     try:
         app()
-    except FoundryMonitorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    except Exception as exc:
+        known = error_line(exc)
+        if known is None:
+            raise
+        line, code = known
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(code)

@@ -201,3 +201,46 @@ def test_processes_starting_together_on_a_fresh_database_all_succeed(
     engine = make_engine(db_url)
     assert set(TABLES) <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("summary-far-future", 2),
+        ("report-end-year-1", 2),
+        ("prune-huge-retention", 2),
+        ("db-upgrade-unknown-revision", 2),
+        ("db-path-under-proc", 2),
+        ("db-path-under-a-file", 2),
+        ("db-port-not-a-number", 2),
+        ("db-driver-not-installed", 2),
+        ("db-file-not-a-database", 2),
+        ("budgets-not-json", 2),
+        ("report-out-is-a-file", 2),
+        ("postgres-down", 1),
+    ],
+)
+def test_no_input_a_user_can_type_prints_a_traceback(case: str, code: int, tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    not_a_db = tmp_path / "not-a-db.db"
+    not_a_db.write_text("this is not a database file, it is text" * 100)
+    url = "FOUNDRY_MONITOR_DATABASE_URL"
+    args, env = {
+        "summary-far-future": (["summary", "--since", "9999-12-31T23:00:00"], {}),
+        "report-end-year-1": (["report", "--end", "0001-01-01"], {}),
+        "prune-huge-retention": (["prune", "--retention-days", "10000000"], {}),
+        "db-upgrade-unknown-revision": (["db", "upgrade", "zzz"], {}),
+        "db-path-under-proc": (["db", "upgrade"], {url: "sqlite:////proc/nope/store.db"}),
+        "db-path-under-a-file": (["db", "upgrade"], {url: f"sqlite:///{a_file}/store.db"}),
+        "db-port-not-a-number": (["db", "current"], {url: "postgresql://u@localhost:abc/db"}),
+        "db-driver-not-installed": (["db", "current"], {url: "postgresql+asyncpg://u@h/db"}),
+        "db-file-not-a-database": (["db", "current"], {url: f"sqlite:///{not_a_db}"}),
+        "budgets-not-json": (["summary"], {"FOUNDRY_MONITOR_BUDGETS": "{bad"}),
+        "report-out-is-a-file": (["report", "--out", str(a_file)], {}),
+        "postgres-down": (["db", "current"], {url: "postgresql://u@127.0.0.1:1/db"}),
+    }[case]
+    result = run(*args, env=env, home=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
