@@ -73,3 +73,6 @@ def interruptible() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM (a service manager's stop, ``kill``) stops them the same way, so that their
+    # cleanup runs (the dashboard's Streamlit child is terminated, not left behind)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)

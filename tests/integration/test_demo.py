@@ -68,3 +68,26 @@ def test_demo_backfills_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path)
             assert conn.execute(select(func.count()).select_from(TABLES[table])).scalar(), table
     engine.dispose()
     assert not _healthy(port)
+
+
+def test_sigterm_to_the_dashboard_stops_its_streamlit_child(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    log = tmp_path / "dashboard.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [EXE, "dashboard", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _healthy(port):
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)  # a service manager's stop
+            assert process.wait(timeout=60) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert not _healthy(port), "the Streamlit child is still serving"
