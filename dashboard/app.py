@@ -146,7 +146,7 @@ def sidebar() -> c.View:
         inventory = c.load_inventory(url)
         runs = c.load_health(url)
     except FoundryMonitorError as exc:
-        st.error(str(exc))
+        st.error(c.escape_markdown(str(exc)))
         st.stop()
     options = _options(inventory)
     _from_url(options)
@@ -236,7 +236,7 @@ def main() -> None:
     try:
         page.run()
     except FoundryMonitorError as exc:  # e.g. a read stopped by its time limit
-        st.error(str(exc))
+        st.error(c.escape_markdown(str(exc)))
 
 
 main()

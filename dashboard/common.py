@@ -191,7 +191,7 @@ def settings() -> Settings:
     try:
         return load_settings()
     except FoundryMonitorError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.stop()
         raise  # unreachable: st.stop() raises
 
@@ -495,7 +495,7 @@ def show_unlogged(view: View, *, as_info: bool = False) -> list[queries.Unlogged
     "nothing failed"."""
     items = load_unlogged(view.url, view.since, view.until, view.deployment_ids)
     for item in items:
-        (st.info if as_info else st.warning)(item.notice, icon="⚠️")
+        (st.info if as_info else st.warning)(escape_markdown(item.notice), icon="⚠️")
     return items
 
 

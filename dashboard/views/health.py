@@ -72,7 +72,7 @@ else:
     if missing:
         st.warning(
             "Metrics but no request-log row in two days from: "
-            + ", ".join(missing)
+            + ", ".join(c.escape_markdown(m) for m in missing)
             + ". Check the diagnostic settings (RequestResponse to the workspace)."
         )
 

@@ -34,11 +34,11 @@ if not wanted:
 
 try:
     found = c.load_lookup(view.url, wanted)
-except InvalidRequestId as exc:
-    st.error(str(exc))
+except InvalidRequestId as exc:  # it quotes what was typed: shown as text, never Markdown
+    st.error(c.escape_markdown(str(exc)))
     st.stop()
 except RequestNotFound as exc:
-    st.warning(str(exc))
+    st.warning(c.escape_markdown(str(exc)))
     parsed = parse_request_id(wanted)
     if parsed.kind == "apim-request-id":  # Log Analytics indexes only this id
         st.markdown(
@@ -54,7 +54,7 @@ ok = 200 <= request.status < 300
 st.subheader(
     f"{'✅' if ok else '❌'} {request.status} on {c.escape_markdown(found.deployment or '?')}"
 )
-(st.success if ok else st.error)(f"What to do: {found.fix}")
+(st.success if ok else st.error)(c.escape_markdown(f"What to do: {found.fix}"))
 
 left, middle, right = st.columns(3)
 left.metric("Status", request.status)

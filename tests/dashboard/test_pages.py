@@ -420,3 +420,13 @@ def test_a_crafted_custom_range_in_the_url_never_breaks_the_page(
     at = run(range="custom", **{"from": start, "to": stop})  # run() asserts no exception
     view: common.View = at.session_state["_view"]
     assert view.since < view.until
+
+
+def test_a_typed_id_with_markdown_is_shown_as_text_not_as_a_link(seeded: SeededStore) -> None:
+    at = run("views/lookup.py")
+    at.text_input[0].set_value("[re-authenticate](https://evil.example) ![x](https://evil/b.png)")
+    at.run()
+    assert not at.exception
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert shown and all("](https" not in s.replace("\\]\\(", "") for s in shown), shown
+    assert any("\\[re\\-authenticate\\]\\(https" in s for s in shown), shown
