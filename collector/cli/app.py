@@ -75,8 +75,10 @@ def error_line(exc: BaseException) -> tuple[str, int] | None:
         where = f": {exc.filename}" if exc.filename else ""
         reason = exc.strerror or type(exc).__name__
         return f"{reason}{where}: check the path or the folder's permissions", 2
-    if isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.startswith(
-        ("collector", "dashboard")
+    if (
+        isinstance(exc, ModuleNotFoundError)
+        and exc.name
+        and not exc.name.startswith(("collector", "dashboard"))
     ):  # a database driver (or other extra) that is not installed
         return (
             f"the Python package {exc.name!r} is not installed: FOUNDRY_MONITOR_DATABASE_URL "

@@ -40,8 +40,17 @@ def run(page: str | None = None, **params: str | list[str]) -> AppTest:
     return at
 
 
+def plain(text: str) -> str:
+    """Text as the page renders it: names and messages are Markdown-escaped (backslashes)."""
+    return text.replace("\\", "")
+
+
 def infos(at: AppTest) -> list[str]:
-    return [i.value for i in at.info]
+    return [plain(i.value) for i in at.info]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [plain(w.value) for w in at.warning]
 
 
 @pytest.fixture
@@ -102,7 +111,7 @@ def test_lookup_shows_a_found_request_with_its_fix(seeded: SeededStore) -> None:
     failed = next(r for r in seeded.seed.logged() if r.status == 429)
     at = run("views/lookup.py", id=f'  "{failed.correlation_id.upper()}" ')
     assert not at.warning
-    text = " ".join(e.value for e in at.error)
+    text = " ".join(plain(e.value) for e in at.error)
     assert queries.status_fix(429) in text
     fields = dict(at.dataframe[0].value.values.tolist())
     assert fields["apim-request-id"] == failed.correlation_id
@@ -117,7 +126,7 @@ def test_lookup_rejects_a_malformed_id(seeded: SeededStore) -> None:
 def test_lookup_explains_a_request_id_that_is_not_stored(seeded: SeededStore) -> None:
     at = run("views/lookup.py", id="req_011CSHoEeqs5C35K2UUqR7Fy")
     raw = queries.parse_request_id("req_011CSHoEeqs5C35K2UUqR7Fy")
-    assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
+    assert warnings(at) == [queries.not_found_message(raw)]
     assert not at.code  # the live look-up needs an apim-request-id
 
 
@@ -125,7 +134,7 @@ def test_lookup_of_an_unstored_apim_request_id_gives_the_live_command(seeded: Se
     missing = "0F8FAD5B-D9CB-469F-A165-70867728950E"
     at = run("views/lookup.py", id=missing)
     raw = queries.parse_request_id(missing)
-    assert [w.value for w in at.warning] == [queries.not_found_message(raw)]
+    assert warnings(at) == [queries.not_found_message(raw)]
     assert [c.value for c in at.code] == [f"foundry-monitor lookup {missing.lower()} --live"]
 
 
@@ -374,7 +383,7 @@ def test_a_deployment_with_metrics_but_no_log_rows_is_named_not_hidden(
     assert [n.split(" has ")[0] for n in expected] == [f"{POOL_TWIN} on contoso-swedencentral"]
     assert "no request-log rows in Log Analytics" in expected[0]
     assert "latency percentiles and failed-request look-ups are unavailable" in expected[0]
-    assert [w.value for w in at.warning if "request-log rows" in w.value] == expected
+    assert [w for w in warnings(at) if "request-log rows" in w] == expected
 
 
 def test_lookup_names_the_deployments_whose_calls_are_not_logged(seeded: SeededStore) -> None:
@@ -388,9 +397,9 @@ def test_lookup_names_the_deployments_whose_calls_are_not_logged(seeded: SeededS
 
 def test_the_notice_follows_the_sidebar_filters(seeded: SeededStore) -> None:
     at = run("views/latency.py", deployment="support-bot")
-    assert not [w for w in at.warning if "request-log rows" in w.value]
+    assert not [w for w in warnings(at) if "request-log rows" in w]
     at = run("views/latency.py", deployment=POOL_TWIN)
-    assert [w.value for w in at.warning if "request-log rows" in w.value]
+    assert [w for w in warnings(at) if "request-log rows" in w]
 
 
 def test_health_page_shows_the_observed_log_lag(seeded: SeededStore) -> None:
