@@ -37,6 +37,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from collector.config_errors import describe
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -561,50 +562,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**{**file_values, **overrides})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc, Settings.model_fields, ENV_PREFIX)) from None
     except SettingsError as exc:  # an environment value that is not the JSON it must be
         field = re.search(r'field "(\w+)"', str(exc))
         name = ENV_PREFIX + (field.group(1).upper() if field else "?")
         raise ConfigError(f"{name} is invalid: expected JSON (a list or a table)") from None
-
-
-#: Settings whose rejected value is never echoed back (it may hold a token or password).
-SECRET_FIELDS = {
-    "static_token",
-    "smtp_password",
-    "teams_webhook_url",
-    "slack_webhook_url",
-    "database_url",
-}
-
-
-def _describe(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    if not error["loc"]:  # a rule across settings: its message names them
-        return _expectation(error)
-    field = str(error["loc"][0])
-    variable = ENV_PREFIX + field.upper()
-    value = error.get("input")
-    secret = field in SECRET_FIELDS
-    shown = "" if secret or value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
-    return f"{variable}{shown} is invalid: {_expectation(error)}"
-
-
-def _expectation(error: Any) -> str:
-    """Pydantic's error in the user's words: what value is expected."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
-    bounds = {m.__class__.__name__: m for m in (field.metadata if field else [])}
-    low = getattr(bounds.get("Ge"), "ge", None)
-    high = getattr(bounds.get("Le"), "le", None)
-    if kind in {"int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"}:
-        if low is not None and high is not None:
-            return f"expected a whole number from {low} to {high}"
-        if low is not None:
-            return f"expected a whole number >= {low}"
-        return "expected a whole number"
-    if kind == "bool_parsing":
-        return "expected true or false"
-    if kind == "value_error":
-        return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
-    return str(error["msg"])

@@ -63,8 +63,8 @@ def error_line(exc: BaseException) -> tuple[str, int] | None:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
-    if isinstance(exc, FoundryMonitorError):
-        return _one_line(exc), exc.exit_code
+    if isinstance(exc, FoundryMonitorError):  # ours: written to be shown whole
+        return str(exc), exc.exit_code
     if isinstance(exc, OverflowError):
         return (
             "a date or a number of days is out of range: use a date between year 1 and 9999 "

@@ -1,0 +1,50 @@
+"""Settings errors in the user's words: one line naming the variable and what is expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+#: Settings whose rejected value is never echoed back (it may hold a token or password).
+SECRET_FIELDS = {
+    "static_token",
+    "smtp_password",
+    "teams_webhook_url",
+    "slack_webhook_url",
+    "database_url",
+}
+
+
+def describe(exc: ValidationError, fields: dict[str, Any], prefix: str) -> str:
+    """The first error of ``exc`` as one line: ``PREFIX_NAME='value' is invalid: expected ...``
+    (a secret's value never shown; a rule across settings as its own message)."""
+    error = exc.errors()[0]
+    if not error["loc"]:  # a rule across settings: its message names them
+        return expectation(error, fields)
+    field = str(error["loc"][0])
+    variable = prefix + field.upper()
+    value = error.get("input")
+    secret = field in SECRET_FIELDS
+    shown = "" if secret or value is None or isinstance(value, dict) else f"={str(value)[:80]!r}"
+    return f"{variable}{shown} is invalid: {expectation(error, fields)}"
+
+
+def expectation(error: Any, fields: dict[str, Any]) -> str:
+    """Pydantic's error in the user's words: what value is expected."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    field = fields.get(str(error["loc"][0])) if error["loc"] else None
+    bounds = {m.__class__.__name__: m for m in (field.metadata if field else [])}
+    low = getattr(bounds.get("Ge"), "ge", None)
+    high = getattr(bounds.get("Le"), "le", None)
+    if kind in {"int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"}:
+        if low is not None and high is not None:
+            return f"expected a whole number from {low} to {high}"
+        if low is not None:
+            return f"expected a whole number >= {low}"
+        return "expected a whole number"
+    if kind == "bool_parsing":
+        return "expected true or false"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
+    return str(error["msg"])
