@@ -55,7 +55,22 @@ def _run(url_or_engine: str | Engine, action: str, revision: str) -> None:
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (default: the newest)."""
+    """Upgrade the schema to ``revision`` (default: the newest). A schema already at head is left
+    alone without taking the migration lock (on SQLite that lock is the database's write lock,
+    which a collector's long write would hold)."""
+    if revision == "head":
+        from alembic.script import ScriptDirectory
+
+        engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        try:
+            head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+            if head is not None and current(engine) == head:
+                return
+        except OperationalError:
+            pass  # unreachable now: the upgrade below says so in one line
+        finally:
+            if isinstance(url_or_engine, str):
+                engine.dispose()
     _run(url_or_engine, "upgrade", revision)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -390,3 +391,21 @@ def test_rows_of_different_shapes_in_one_batch_keep_every_column(store: Engine) 
         ("ModelRequests", 5.0, None, None),
         ("TimeToLastByte", None, 5.0, 812.5),
     ]
+
+
+def test_a_store_at_head_opens_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    """The dashboard and commands prepare the store on start: at head that must not wait for
+    the write lock a collector's long write holds (SQLite)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    migrate.prepare(url).dispose()
+    writer = sqlite3.connect(tmp_path / "locked.db", timeout=0.1)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a collector mid-write
+        engine = migrate.prepare(url)
+        assert migrate.current(engine) is not None
+        engine.dispose()
+    finally:
+        writer.rollback()
+        writer.close()
