@@ -10,17 +10,19 @@ module only lays them out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from decimal import Decimal
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from collector.errors import FoundryMonitorError
+from collector.spend.estimate import sum_known
 from collector.spend.refresh import unmapped_labels_warning
 from collector.store import queries
 from dashboard import charts
+from dashboard import columns as cols
 from dashboard import common as c
 
 TITLE = "Prompt cache"
@@ -32,6 +34,8 @@ KINDS: dict[str, str] = {
 }
 #: Windows up to this long also get the hourly charts.
 HOURLY_UP_TO = timedelta(days=2)
+#: ``charts.daily_bars`` or ``charts.stacked_bars``: (frame, y, y title, colour, colour title)
+Bars = Callable[..., alt.Chart]
 CAPTION = (
     "Azure Monitor's cacheReadInputTokens, ephemeral5mInputTokens and ephemeral1hInputTokens "
     "(Claude deployments only). Hit rate: cache reads / (uncached input + cache writes + cache "
@@ -45,11 +49,6 @@ NO_CACHE = (
     "No prompt-cache tokens in this window: Azure reports them for Claude deployments whose "
     "requests use prompt caching (cache_control), one collection after they happen."
 )
-
-
-def _total(values: Sequence[Decimal | None]) -> Decimal | None:
-    known = [v for v in values if v is not None]
-    return sum(known, Decimal(0)) if known else None
 
 
 def unmapped_warning(view: c.View) -> str | None:
@@ -92,7 +91,7 @@ def show_prompt_cache(
     )
     savings.metric(
         "Cache savings (USD)",
-        c.fmt_usd(_total([s.cache_savings for s in rows])),
+        c.fmt_usd(sum_known([s.cache_savings for s in rows])),
         help="Estimated, over the UTC days the window touches.",
     )
     tokens = [s.cache_read_tokens + s.cache_write_5m_tokens + s.cache_write_1h_tokens for s in rows]
@@ -106,9 +105,7 @@ def show_prompt_cache(
                 [
                     "resource",
                     "deployment",
-                    "cache_read_tokens",
-                    "cache_write_5m_tokens",
-                    "cache_write_1h_tokens",
+                    *cols.CACHE_TOKENS,
                     "cache_hit_rate",
                     "cache_savings",
                     "publisher",
@@ -117,46 +114,15 @@ def show_prompt_cache(
             hide_index=True,
             placeholder=c.DASH,
             column_config={
-                "resource": st.column_config.TextColumn("Resource"),
-                "deployment": st.column_config.TextColumn("Deployment", pinned=True),
-                "cache_read_tokens": st.column_config.NumberColumn(
-                    "Cache reads", format="localized"
-                ),
-                "cache_write_5m_tokens": st.column_config.NumberColumn(
-                    "Cache writes, 5 min", format="localized"
-                ),
-                "cache_write_1h_tokens": st.column_config.NumberColumn(
-                    "Cache writes, 1 h", format="localized"
-                ),
+                **cols.names(),
+                **cols.cache_tokens(),
                 "cache_hit_rate": st.column_config.NumberColumn("Hit rate", format="percent"),
                 "cache_savings": st.column_config.NumberColumn("Savings (USD)", format="dollar"),
                 "publisher": st.column_config.TextColumn("Publisher"),
             },
         )
     if not days.empty and days[list(KINDS)].to_numpy().sum() > 0:
-        left, right = st.columns(2)
-        left.altair_chart(
-            charts.daily_bars(
-                melt_kinds(days, ["day"]),
-                "tokens",
-                "Prompt-cache tokens per day",
-                color="kind",
-                color_title="Cache",
-            ),
-            width="stretch",
-        )
-        saved = days.dropna(subset=["cache_savings"])
-        if not saved.empty:
-            right.altair_chart(
-                charts.daily_bars(
-                    saved,
-                    "cache_savings",
-                    "Cache savings per day (USD)",
-                    color="deployment_label",
-                    color_title="Deployment",
-                ),
-                width="stretch",
-            )
+        _charts(days, ["day"], charts.daily_bars, "day")
     if view.until - view.since <= HOURLY_UP_TO:
         _hourly(view)
     st.caption(CAPTION)
@@ -174,24 +140,29 @@ def _hourly(view: c.View) -> None:
         st.caption("No prompt-cache tokens in this window's hours.")
         return
     hours = hours.assign(deployment_label=hours["resource"] + "/" + hours["deployment"])
+    _charts(hours, ["ts", "deployment_label"], charts.stacked_bars, "hour")
+
+
+def _charts(table: pd.DataFrame, keys: list[str], bars: Bars, per: str) -> None:
+    """Tokens by kind (left) and savings by deployment (right), a bar per ``per``."""
     left, right = st.columns(2)
     left.altair_chart(
-        charts.stacked_bars(
-            melt_kinds(hours, ["ts", "deployment_label"]),
+        bars(
+            melt_kinds(table, keys),
             "tokens",
-            "Prompt-cache tokens per hour",
+            f"Prompt-cache tokens per {per}",
             color="kind",
             color_title="Cache",
         ),
         width="stretch",
     )
-    saved = hours.dropna(subset=["cache_savings"])
+    saved = table.dropna(subset=["cache_savings"])
     if not saved.empty:
         right.altair_chart(
-            charts.stacked_bars(
+            bars(
                 saved,
                 "cache_savings",
-                "Cache savings per hour (USD)",
+                f"Cache savings per {per} (USD)",
                 color="deployment_label",
                 color_title="Deployment",
             ),

@@ -13,6 +13,8 @@ import streamlit as st
 
 from collector.spend import month as months
 from collector.spend.budgets import OK, OVER, WARNING
+from collector.spend.estimate import sum_known
+from dashboard import columns as cols
 from dashboard import common as c
 
 STATE_LABELS = {OK: "🟢 ok", WARNING: "🟠 warning", OVER: "🔴 over"}
@@ -22,11 +24,6 @@ NO_BUDGETS = (
     "No budgets configured: add [[foundry_monitor.budgets]] tables (deployment or resource, "
     "monthly_usd) to the config file, or FOUNDRY_MONITOR_BUDGETS as JSON."
 )
-
-
-def _total(values: list[Decimal | None]) -> Decimal | None:
-    known = [v for v in values if v is not None]
-    return sum(known, Decimal(0)) if known else None
 
 
 def _deployment_states(statuses: list[months.BudgetStatus]) -> dict[int, str]:
@@ -57,8 +54,8 @@ def show_month(view: c.View) -> months.MonthSpend:
         forecast: Decimal = month.forecast_total
     else:
         spent = sum((r.spent for r in rows), Decimal(0))
-        estimated = _total([r.estimated for r in rows]) or Decimal(0)
-        billed = _total([r.billed_allocated for r in rows]) or Decimal(0)
+        estimated = sum_known([r.estimated for r in rows]) or Decimal(0)
+        billed = sum_known([r.billed_allocated for r in rows]) or Decimal(0)
         forecast = sum((r.forecast_total for r in rows), Decimal(0))
     if not rows and not month.spent:
         st.info(
@@ -129,13 +126,9 @@ def _deployment_table(
         hide_index=True,
         placeholder=c.DASH,
         column_config={
-            "resource": st.column_config.TextColumn("Resource"),
-            "deployment": st.column_config.TextColumn("Deployment", pinned=True),
+            **cols.names(),
             "model_label": st.column_config.TextColumn("Model"),
-            "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
-            "billed_allocated": st.column_config.NumberColumn(
-                "Billed, allocated (USD)", format="dollar"
-            ),
+            **cols.spend(),
             "variance": st.column_config.NumberColumn(
                 "Variance (USD)", format="dollar", help="Billed minus estimated, billed days."
             ),

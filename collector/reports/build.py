@@ -14,7 +14,7 @@ clock. Re-running a past period on an unchanged store gives the same report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from collector.reports.config import ReportConfig
 from collector.reports.period import Period
 from collector.spend import month as months
 from collector.spend.budgets import budget_state
+from collector.spend.estimate import sum_known
 from collector.spend.forecast import month_end
 from collector.store import queries
 
@@ -33,45 +34,36 @@ PROVISIONAL = "provisional"
 
 
 @dataclass(frozen=True, slots=True)
-class DeploymentLine:
+class DeploymentLine(queries.DeploymentSummary):
     """One deployment over the period: ``summary``'s figures plus spend status, forecast, budget.
 
     ``spend_status`` is ``final`` when every spend day is final, ``provisional`` when any is not,
     None without spend rows. ``forecast_month_end`` is the month (of the period's last day) to
-    its end; ``budget_state`` is the state of the deployment's own budget, if it has one. The
-    prompt-cache figures and the mean time to first token are ``summary``'s too; ``claude`` is
-    False for a deployment of another publisher (no estimate, no share of the Claude bill).
+    its end; ``budget_state`` is the state of the deployment's own budget, if it has one. Every
+    other figure is the :class:`~collector.store.queries.DeploymentSummary` it extends.
     """
 
-    deployment_id: int
-    resource: str
-    deployment: str
-    model: str | None
-    requests: int
-    status_2xx: int
-    status_429: int
-    status_4xx_other: int
-    status_5xx: int
-    rate_429: float | None
-    error_rate: float | None
-    p95_ms: float | None
-    input_tokens: int
-    output_tokens: int
-    spend_estimated: Decimal | None
-    spend_billed: Decimal | None
-    spend_variance: Decimal | None
-    spend_status: str | None
-    forecast_month_end: Decimal | None
-    budget_state: str | None
-    cache_read_tokens: int = 0
-    cache_write_5m_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    cache_hit_rate: float | None = None
-    cache_savings: Decimal | None = None
-    ttft_avg_ms: float | None = None
-    claude: bool = True
-    #: the model as shown: with version and hosting when the model has several versions
-    model_label: str | None = None
+    spend_status: str | None = None
+    forecast_month_end: Decimal | None = None
+    budget_state: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        summary: queries.DeploymentSummary,
+        *,
+        spend_status: str | None,
+        forecast_month_end: Decimal | None,
+        budget_state: str | None,
+    ) -> DeploymentLine:
+        """``summary`` with the report's own figures added."""
+        shared = {f.name: getattr(summary, f.name) for f in fields(summary)}
+        return cls(
+            **shared,
+            spend_status=spend_status,
+            forecast_month_end=forecast_month_end,
+            budget_state=budget_state,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +218,6 @@ def build_report(engine: Engine, period: Period, config: ReportConfig) -> Report
     )
 
 
-def _sum_money(values: Sequence[Decimal | None]) -> Decimal | None:
-    known = [v for v in values if v is not None]
-    return sum(known, Decimal(0)) if known else None
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -282,37 +269,13 @@ def assemble(
         m = month_rows.get(s.deployment_id)
         found = statuses.get(s.deployment_id)
         lines.append(
-            DeploymentLine(
-                deployment_id=s.deployment_id,
-                resource=s.resource,
-                deployment=s.deployment,
-                model=s.model,
-                model_label=s.model_label,
-                requests=s.requests,
-                status_2xx=s.status_2xx,
-                status_429=s.status_429,
-                status_4xx_other=s.status_4xx_other,
-                status_5xx=s.status_5xx,
-                rate_429=s.rate_429,
-                error_rate=s.error_rate,
-                p95_ms=s.p95_ms,
-                input_tokens=s.input_tokens,
-                output_tokens=s.output_tokens,
-                spend_estimated=s.spend_estimated,
-                spend_billed=s.spend_billed,
-                spend_variance=s.spend_variance,
+            DeploymentLine.of(
+                s,
                 spend_status=None if not found else FINAL if found == {FINAL} else PROVISIONAL,
                 forecast_month_end=None
                 if m is None
                 else (m.spent if complete else m.forecast_total),
                 budget_state=own_budget.get(s.deployment_id),
-                cache_read_tokens=s.cache_read_tokens,
-                cache_write_5m_tokens=s.cache_write_5m_tokens,
-                cache_write_1h_tokens=s.cache_write_1h_tokens,
-                cache_hit_rate=s.cache_hit_rate,
-                cache_savings=s.cache_savings,
-                ttft_avg_ms=s.ttft_avg_ms,
-                claude=s.claude,
             )
         )
     requests = sum(x.requests for x in lines)
@@ -332,16 +295,16 @@ def assemble(
         error_rate=_ratio(errors, requests),
         input_tokens=sum(x.input_tokens for x in lines),
         output_tokens=sum(x.output_tokens for x in lines),
-        spend_estimated=_sum_money([x.spend_estimated for x in lines]),
-        spend_billed=_sum_money([x.spend_billed for x in lines]),
-        spend_variance=_sum_money([x.spend_variance for x in lines]),
+        spend_estimated=sum_known([x.spend_estimated for x in lines]),
+        spend_billed=sum_known([x.spend_billed for x in lines]),
+        spend_variance=sum_known([x.spend_variance for x in lines]),
         cache_read_tokens=reads,
         cache_write_5m_tokens=writes_5m,
         cache_write_1h_tokens=writes_1h,
         cache_hit_rate=queries.cache_hit_rate(
             sum(x.input_tokens for x in claude), reads, writes_5m, writes_1h
         ),
-        cache_savings=_sum_money([x.cache_savings for x in lines]),
+        cache_savings=sum_known([x.cache_savings for x in lines]),
     )
     return Report(
         period=period,

@@ -30,6 +30,12 @@ from collector.spend.prices import BASE_TIER, PER_MILLION, PriceSheet
 MONEY = Decimal("0.000001")
 
 
+def sum_known(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the known amounts; None when none is known (never 0 for "unknown")."""
+    known = [v for v in values if v is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
 @dataclass(frozen=True, slots=True)
 class CacheTokens:
     """Prompt-cache tokens of one ``ContextLength`` label ("" when Azure gave none)."""

@@ -6,18 +6,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Engine
 
 from collector import metric_names as names
 from collector.spend.estimate import Tokens, cache_part, cache_savings, estimate_tokens, merge_cache
 from collector.spend.prices import PriceSheet, default_sheet, sheet_from_rows
-from collector.store.queries import INPUT_TOKENS, OUTPUT_TOKENS, token_hours
+from collector.store.queries import INPUT_TOKENS, OUTPUT_TOKENS, Filters, token_hours
 from collector.store.types import to_utc
 from collector.versions import is_claude_deployment
 
@@ -48,11 +47,8 @@ def spend_by_hour(
     since: datetime,
     until: datetime,
     *,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
     sheet: PriceSheet | None = None,
+    **filters: Unpack[Filters],
 ) -> list[SpendHour]:
     """Estimated spend per hour and deployment: uncached input, cache writes (5 min, 1 h),
     cache reads and output tokens x the prices in effect that day, by the deployment's model,
@@ -60,16 +56,7 @@ def spend_by_hour(
     ``ContextLength`` tiers) unless a ``sheet`` is given (pass
     ``collector.spend.prices.load_sheet(...)`` to apply its discounts and tiers, as the daily
     figures do). Deployments of other publishers get no estimate."""
-    read = token_hours(
-        engine,
-        since,
-        until,
-        deployment_ids=deployment_ids,
-        resource=resource,
-        deployment=deployment,
-        model=model,
-        with_prices=sheet is None,
-    )
+    read = token_hours(engine, since, until, with_prices=sheet is None, **filters)
     labels = read.labels
     if sheet is None:
         sheet = sheet_from_rows(read.price_rows or [], default_sheet().context_tiers)

@@ -14,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Unpack
 
 from sqlalchemy import Engine
 
 from collector.spend.budgets import Budget, budget_state
 from collector.spend.credits import credits_warning as marketplace_credits_warning
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS, forecast_month_end
-from collector.store.queries import DeploymentInfo, deployments, spend_series
+from collector.store.queries import DeploymentInfo, NameFilters, deployments, spend_series
 from collector.store.types import to_utc
 
 
@@ -100,9 +101,7 @@ def spend_month(
     window_days: int = DEFAULT_WINDOW_DAYS,
     trend: bool = True,
     credits_warning: bool = True,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
+    **filters: Unpack[NameFilters],
 ) -> MonthSpend:
     """The month of ``now`` so far per deployment and in total, and the forecast to month end
     (method: :mod:`collector.spend.forecast`; ``window_days`` and ``trend`` are its options)."""
@@ -110,12 +109,7 @@ def spend_month(
     month_start = today.replace(day=1)
     first = min(month_start, today - timedelta(days=window_days))
     infos = {d.deployment_id: d for d in deployments(engine, include_removed=True)}
-    wanted = {
-        d.deployment_id
-        for d in deployments(
-            engine, resource=resource, deployment=deployment, model=model, include_removed=True
-        )
-    }
+    wanted = {d.deployment_id for d in deployments(engine, include_removed=True, **filters)}
     series, unallocated, billed_res = spend_series(engine, first, today)
     rows = []
     for dep_id, one in series.items():
@@ -150,7 +144,7 @@ def spend_month(
                 model_label=info.model_label,
             )
         )
-    resources = {r.resource_id for r in rows} if (resource or deployment or model) else None
+    resources = {r.resource_id for r in rows} if any(filters.values()) else None
     unalloc = _add(*(v for k, v in unallocated.items() if resources is None or k in resources))
     billed_total = _add(*(v for k, v in billed_res.items() if resources is None or k in resources))
     total_series = _add(*(series[r.deployment_id].spent for r in rows), unalloc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from collector.store.queries import RUN_SUCCEEDED
@@ -10,55 +12,58 @@ from dashboard import common as c
 view = c.page_view("Collector health", caption="The collector's own record; not filtered.")
 st.caption(f"As of {c.fmt_time(view.now)} UTC")
 
+
+def _time(value: datetime | None) -> str:
+    return c.fmt_time(value) if value else c.DASH
+
+
+def _table(title: str, rows: list[dict[str, object]], empty: str) -> bool:
+    """A subheader with its table, or ``empty`` as a notice; whether there were rows."""
+    st.subheader(title)
+    if not rows:
+        st.info(empty)
+        return False
+    st.dataframe(rows, hide_index=True)
+    return True
+
+
 sources = c.load_freshness(view.url, view.now)
-st.subheader("Freshness per source")
-if not sources:
-    st.info("No collection has run yet: start the collector (`foundry-monitor collect`).")
-else:
-    st.dataframe(
-        [
-            {
-                "source": s.source,
-                "data complete up to (UTC)": c.fmt_time(s.watermark_oldest)
-                if s.watermark_oldest
-                else c.DASH,
-                "data age": c.fmt_age(s.data_age),
-                "last success": c.fmt_age(s.last_success_age) + " ago"
-                if s.last_success_age is not None
-                else "never",
-                "last run": s.last_run_status or c.DASH,
-                "scopes": s.scopes,
-            }
-            for s in sources
-        ],
-        hide_index=True,
-    )
+if _table(
+    "Freshness per source",
+    [
+        {
+            "source": s.source,
+            "data complete up to (UTC)": _time(s.watermark_oldest),
+            "data age": c.fmt_age(s.data_age),
+            "last success": c.fmt_age(s.last_success_age) + " ago"
+            if s.last_success_age is not None
+            else "never",
+            "last run": s.last_run_status or c.DASH,
+            "scopes": s.scopes,
+        }
+        for s in sources
+    ],
+    "No collection has run yet: start the collector (`foundry-monitor collect`).",
+):
     st.caption(
         "Data age: now minus the stalest scope's watermark. Metrics arrive 1 to 3 minutes late, "
         "request logs usually 2 to 5 minutes (sometimes more than 10), costs a day or more."
     )
 
 lags = c.load_log_lag(view.url, view.now)
-st.subheader("Request-log lag")
-if not lags:
-    st.info("No metrics or request logs in the last two days.")
-else:
-    st.dataframe(
-        [
-            {
-                "resource": x.resource,
-                "newest metric minute (UTC)": c.fmt_time(x.newest_metric)
-                if x.newest_metric
-                else c.DASH,
-                "newest request-log minute (UTC)": c.fmt_time(x.newest_log)
-                if x.newest_log
-                else c.DASH,
-                "log lag": c.fmt_age(x.lag) if x.lag is not None else c.DASH,
-            }
-            for x in lags
-        ],
-        hide_index=True,
-    )
+if _table(
+    "Request-log lag",
+    [
+        {
+            "resource": x.resource,
+            "newest metric minute (UTC)": _time(x.newest_metric),
+            "newest request-log minute (UTC)": _time(x.newest_log),
+            "log lag": c.fmt_age(x.lag),
+        }
+        for x in lags
+    ],
+    "No metrics or request logs in the last two days.",
+):
     worst = max((x.lag for x in lags if x.lag is not None), default=None)
     st.caption(
         "Observed log lag: the newest minute with a ModelRequests point (Azure Monitor) minus the "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts
+from dashboard import columns as cols
 from dashboard import common as c
 
 TTFT_CAPTION = (
@@ -73,8 +74,7 @@ if average_and_maximum("ttft", "time to first token", "NormalizedTimeToFirstToke
             c.frame(averages)[["resource", "deployment", "ttft_avg_ms"]],
             hide_index=True,
             column_config={
-                "resource": st.column_config.TextColumn("Resource"),
-                "deployment": st.column_config.TextColumn("Deployment"),
+                **cols.names(pinned=False),
                 "ttft_avg_ms": st.column_config.NumberColumn(
                     "Average time to first token over the window (ms)", format="%.0f"
                 ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, month, publishers
+from dashboard import columns as cols
 from dashboard import common as c
 
 view = c.page_view("Overview")
@@ -54,8 +55,7 @@ st.dataframe(
     hide_index=True,
     placeholder=c.DASH,
     column_config={
-        "resource": st.column_config.TextColumn("Resource"),
-        "deployment": st.column_config.TextColumn("Deployment", pinned=True),
+        **cols.names(),
         "model_label": st.column_config.TextColumn(
             "Model",
             help="With its version and hosting when the model is deployed in more than one "

@@ -11,6 +11,7 @@ import streamlit as st
 
 from collector.store import queries
 from dashboard import cache, charts, month, publishers
+from dashboard import columns as cols
 from dashboard import common as c
 
 view = c.page_view("Spend")
@@ -86,9 +87,7 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
         "status",
         "unpriced",
         # appended: the CSV's earlier columns keep their order
-        "cache_read_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
+        *cols.CACHE_TOKENS,
         "cache_hit_rate",
         "cache_savings",
         "publisher",
@@ -103,13 +102,9 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
         placeholder=c.DASH,
         column_config={
             "day": st.column_config.DateColumn("Day (UTC)"),
-            "resource": st.column_config.TextColumn("Resource"),
-            "deployment": st.column_config.TextColumn("Deployment"),
+            **cols.names(pinned=False),
             "model": st.column_config.TextColumn("Model"),
-            "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
-            "billed_allocated": st.column_config.NumberColumn(
-                "Billed, allocated (USD)", format="dollar"
-            ),
+            **cols.spend(),
             "variance": st.column_config.NumberColumn(
                 "Variance (USD)", format="dollar", help="Billed minus estimated."
             ),
@@ -117,13 +112,7 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
                 "Status", help="provisional: the bill for the day may still change; final: settled."
             ),
             "unpriced": st.column_config.CheckboxColumn("Unpriced"),
-            "cache_read_tokens": st.column_config.NumberColumn("Cache reads", format="localized"),
-            "cache_write_5m_tokens": st.column_config.NumberColumn(
-                "Cache writes, 5 min", format="localized"
-            ),
-            "cache_write_1h_tokens": st.column_config.NumberColumn(
-                "Cache writes, 1 h", format="localized"
-            ),
+            **cols.cache_tokens(),
             "cache_hit_rate": st.column_config.NumberColumn(
                 "Cache hit rate",
                 format="percent",

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     Connection,
@@ -246,6 +246,28 @@ def _inventory_join() -> Any:
     return _DEPLOYMENT.outerjoin(_RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id)
 
 
+def _with_deployment(table: Any, *, outer: bool = False) -> Any:
+    """``table`` joined to its deployment (on ``deployment_id``; an outer join with ``outer``)
+    and outer-joined to that deployment's resource (whose row may not be stored yet)."""
+    join = table.outerjoin if outer else table.join
+    return join(_DEPLOYMENT, _DEPLOYMENT.c.id == table.c.deployment_id).outerjoin(
+        _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
+    )
+
+
+def _deployment_shown(resource_label: str = "resource_name") -> tuple[Any, ...]:
+    """The columns a row shows of its deployment (joined by :func:`_with_deployment`): model,
+    version, format, resource id and the resource's name (labelled ``resource_label``)."""
+    d = _DEPLOYMENT
+    return (
+        d.c.model,
+        d.c.model_version,
+        d.c.model_format,
+        d.c.resource_id,
+        _RESOURCE.c.name.label(resource_label),
+    )
+
+
 def _multi_version(conn: Connection) -> set[str]:
     """Models (lower-cased) the inventory holds in more than one version, removed deployments
     included: their deployments are labelled with their version."""
@@ -263,6 +285,22 @@ def _label(
 
 def _ids_matching(where: list[ColumnElement[bool]]) -> Select[Any]:
     return select(_DEPLOYMENT.c.id).select_from(_inventory_join()).where(*where)
+
+
+class NameFilters(TypedDict, total=False):
+    """The readers' name filters as keyword arguments (``**filters: Unpack[NameFilters]``):
+    ``resource`` (a resource's name or ARM id), ``deployment`` and ``model`` (letter case
+    ignored); None or absent: any."""
+
+    resource: str | None
+    deployment: str | None
+    model: str | None
+
+
+class Filters(NameFilters, total=False):
+    """:class:`NameFilters` and ``deployment_ids`` (None or absent: any): see :class:`Filter`."""
+
+    deployment_ids: Sequence[int] | None
 
 
 @dataclass(frozen=True, slots=True)

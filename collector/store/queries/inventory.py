@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import Engine, select
 
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _RESOURCE,
+    Filter,
+    NameFilters,
     _check_window,
-    _deployment_filters,
     _ids_in,
     _inventory_join,
     _label,
     _multi_version,
     _reading,
     _resource_name,
+    _with_deployment,
 )
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -65,13 +68,11 @@ class DeploymentChangeEvent:
 def deployments(
     engine: Engine,
     *,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
     include_removed: bool = False,
+    **filters: Unpack[NameFilters],
 ) -> list[DeploymentInfo]:
     """Deployments of the inventory, by resource then name (for filters and pickers)."""
-    where = _deployment_filters(resource, deployment, model)
+    where = Filter(**filters).conditions()
     if not include_removed:
         where.append(_DEPLOYMENT.c.removed_at.is_(None))
     stmt = (
@@ -114,11 +115,7 @@ def deployment_changes(
     c, d = _CHANGE, _DEPLOYMENT
     stmt = (
         select(c, d.c.name, d.c.resource_id, _RESOURCE.c.name.label("resource_name"))
-        .select_from(
-            c.join(d, d.c.id == c.c.deployment_id).outerjoin(
-                _RESOURCE, _RESOURCE.c.id == d.c.resource_id
-            )
-        )
+        .select_from(_with_deployment(c))
         .where(
             c.c.changed_at >= since,
             c.c.changed_at < until,

@@ -4,10 +4,9 @@ rollups, partial steps (and merged deployments) ranked from the histograms.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -16,6 +15,7 @@ from collector.histogram import bucket_bounds
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     Filter,
+    Filters,
     _check_window,
     _hist_rows,
     _int,
@@ -53,12 +53,9 @@ def latency_percentiles_over_time(
     until: datetime,
     *,
     step: str | timedelta,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
     status_class: str = "2xx",
     per_deployment: bool = True,
+    **filters: Unpack[Filters],
 ) -> list[LatencyPoint]:
     """p50/p95/p99 (ms, bucket upper bounds) per step from ``latency_hist``.
 
@@ -67,7 +64,7 @@ def latency_percentiles_over_time(
     """
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    chosen = Filter(resource, deployment, model, deployment_ids)
+    chosen = Filter(**filters)
     stored = PERCENTILE_TABLES.get(seconds) if per_deployment else None
     length = timedelta(seconds=seconds)
     whole_lo, whole_hi = ceil_time(since, length), floor_time(until, length)

@@ -14,13 +14,14 @@ from collector.store.queries._sql import (
     _DEPLOYMENT,
     _LOG,
     _METRIC,
-    _RESOURCE,
     REQUESTS,
     TTLB,
+    _deployment_shown,
     _float,
     _int,
     _reading,
     _resource_name,
+    _with_deployment,
 )
 from collector.store.types import to_utc
 from collector.versions import hosting_of
@@ -103,17 +104,9 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
         select(
             log,
             _DEPLOYMENT.c.name.label("deployment_name"),
-            _DEPLOYMENT.c.model,
-            _DEPLOYMENT.c.model_version,
-            _DEPLOYMENT.c.model_format,
-            _DEPLOYMENT.c.resource_id,
-            _RESOURCE.c.name.label("resource_name"),
+            *_deployment_shown(),
         )
-        .select_from(
-            log.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == log.c.deployment_id).outerjoin(
-                _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
-            )
-        )
+        .select_from(_with_deployment(log, outer=True))
         .where(column == request_id.value)
         .order_by(log.c.ts.desc())
         .limit(1)

@@ -10,11 +10,10 @@ bill is in, else its estimate (0 when unpriced and unbilled).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,8 +24,10 @@ from collector.store.queries._sql import (
     _SPEND,
     TOKEN_METRICS,
     Filter,
+    Filters,
     _check_window,
     _deployment_filters,
+    _deployment_shown,
     _ids_in,
     _int,
     _label,
@@ -35,6 +36,7 @@ from collector.store.queries._sql import (
     _multi_version,
     _reading,
     _resource_name,
+    _with_deployment,
     context_labels,
     time_bucket,
     window_days,
@@ -94,35 +96,24 @@ def spend_days(
     engine: Engine,
     since: datetime,
     until: datetime,
-    *,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
+    **filters: Unpack[Filters],
 ) -> list[SpendDay]:
     """``spend_daily`` rows of the UTC days that ``[since, until)`` touches, by day then name."""
     first, last = window_days(since, until)
+    chosen = Filter(**filters)
     s, d = _SPEND, _DEPLOYMENT
     stmt = (
         select(
             s,
             d.c.name,
-            d.c.model,
-            d.c.model_version,
-            d.c.model_format,
-            d.c.resource_id,
-            _RESOURCE.c.name.label("resource_name"),
+            *_deployment_shown(),
         )
-        .select_from(
-            s.join(d, d.c.id == s.c.deployment_id).outerjoin(
-                _RESOURCE, _RESOURCE.c.id == d.c.resource_id
-            )
-        )
+        .select_from(_with_deployment(s))
         .where(
             s.c.day >= first,
             s.c.day <= last,
-            *_ids_in(s.c.deployment_id, deployment_ids),
-            *_deployment_filters(resource, deployment, model),
+            *_ids_in(s.c.deployment_id, chosen.deployment_ids),
+            *_deployment_filters(chosen.resource, chosen.deployment, chosen.model),
         )
     )
     with _reading(engine) as conn:
@@ -258,11 +249,8 @@ def token_hours(
     since: datetime,
     until: datetime,
     *,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
     with_prices: bool = True,
+    **filters: Unpack[Filters],
 ) -> TokenHours:
     """``metric_minute`` token metrics per hour and deployment over ``[since, until)`` (whole
     hours and days read from the rollups), with the deployment's model, format, version and
@@ -278,23 +266,15 @@ def token_hours(
             m.c.status_code,
             func.sum(m.c.total).label("n"),
         )
-        .where(*Filter(resource, deployment, model, deployment_ids).on(m.c.deployment_id))
+        .where(*Filter(**filters).on(m.c.deployment_id))
         .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
         .subquery("agg")
     )
     stmt = select(
         agg,
         _DEPLOYMENT.c.name,
-        _DEPLOYMENT.c.model,
-        _DEPLOYMENT.c.model_format,
-        _DEPLOYMENT.c.model_version,
-        _DEPLOYMENT.c.resource_id,
-        _RESOURCE.c.name.label("rn"),
-    ).select_from(
-        agg.join(_DEPLOYMENT, _DEPLOYMENT.c.id == agg.c.deployment_id).outerjoin(
-            _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
-        )
-    )
+        *_deployment_shown("rn"),
+    ).select_from(_with_deployment(agg))
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
         labels = context_labels(conn)

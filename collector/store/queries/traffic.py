@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Engine, Select, and_, case, func, or_, select
 
@@ -24,6 +24,8 @@ from collector.store.queries._sql import (
     TTFT,
     TTLB,
     Filter,
+    Filters,
+    NameFilters,
     _cache_sums,
     _check_window,
     _float,
@@ -41,6 +43,7 @@ from collector.store.queries._sql import (
     _resource_name,
     _status_sums,
     _upper_ms,
+    _with_deployment,
     cache_hit_rate,
     parse_step,
     time_bucket,
@@ -151,10 +154,7 @@ def summary(
     engine: Engine,
     since: datetime,
     until: datetime,
-    *,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
+    **filters: Unpack[NameFilters],
 ) -> list[DeploymentSummary]:
     """Per deployment over ``[since, until)``: requests by status, 429 and error rates, latency
     percentiles of successful requests, tokens and spend.
@@ -164,7 +164,7 @@ def summary(
     included) and 5xx. Spend sums ``spend_daily`` over the UTC days the window touches.
     """
     since, until = _check_window(since, until)
-    chosen = Filter(resource, deployment, model)
+    chosen = Filter(**filters)
     stmt = _summary_statement(since, until, chosen)
     latency_stmt = _summary_latency(since, until, chosen)
     with _reading(engine) as conn:
@@ -304,10 +304,7 @@ def timeseries(
     until: datetime,
     *,
     step: str | timedelta,
-    deployment_ids: Sequence[int] | None = None,
-    resource: str | None = None,
-    deployment: str | None = None,
-    model: str | None = None,
+    **filters: Unpack[Filters],
 ) -> list[TimeseriesPoint]:
     """Per step and deployment: requests by status class, 429s, tokens, TTLB, TTFT,
     availability.
@@ -329,7 +326,7 @@ def timeseries(
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
     is_ttlb = m.c.metric == TTLB
     is_ttft = m.c.metric == TTFT
-    where = Filter(resource, deployment, model, deployment_ids).on(m.c.deployment_id)
+    where = Filter(**filters).on(m.c.deployment_id)
     agg = (
         select(
             bucket.label("ts"),
@@ -360,11 +357,7 @@ def timeseries(
     )
     stmt = (
         select(agg, _DEPLOYMENT.c.name, _DEPLOYMENT.c.resource_id, _RESOURCE.c.name.label("rn"))
-        .select_from(
-            agg.join(_DEPLOYMENT, _DEPLOYMENT.c.id == agg.c.deployment_id).outerjoin(
-                _RESOURCE, _RESOURCE.c.id == _DEPLOYMENT.c.resource_id
-            )
-        )
+        .select_from(_with_deployment(agg))
         .order_by(agg.c.ts, agg.c.deployment_id)
     )
     with _reading(engine) as conn:
@@ -442,11 +435,7 @@ def status_code_totals(
     )
     stmt = select(
         agg, d.c.name, d.c.resource_id, _RESOURCE.c.name.label("resource_name")
-    ).select_from(
-        agg.join(d, d.c.id == agg.c.deployment_id).outerjoin(
-            _RESOURCE, _RESOURCE.c.id == d.c.resource_id
-        )
-    )
+    ).select_from(_with_deployment(agg))
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
     result = [
