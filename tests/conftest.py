@@ -12,7 +12,10 @@ from sqlalchemy import Engine
 
 from collector.store import migrate
 from collector.store.engine import make_engine
+from tests import emulated
+from tests import seed as seeding
 from tests.pg import PostgresServer
+from tests.seed import Seed
 
 _counter = itertools.count()
 
@@ -25,6 +28,14 @@ def playwright_driver() -> Iterator[Any]:
 
     with sync_playwright() as driver:
         yield driver
+
+
+@pytest.fixture(autouse=True)
+def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that used the session's emulator leaves it as it found it (:func:`emulated.reset`)."""
+    yield
+    if "emulator" in request.fixturenames:
+        emulated.reset(request.getfixturevalue("emulator"))
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +80,23 @@ def pg_store(pg_server: PostgresServer) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def seeded_pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, Seed]]:
+    """One seeded store (:func:`tests.seed.build`) per database for a whole module of tests
+    that only read it."""
+    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("seeded"), pg)
+    try:
+        yield engine, seeding.build(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def seeded(seeded_pair: tuple[Engine, Seed]) -> Seed:
+    """The seed of :func:`seeded_pair`'s store."""
+    return seeded_pair[1]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.ports import free_port
 
 CANDIDATE_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
 
@@ -34,12 +35,6 @@ def find_bindir() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl) not found: run the README's test command "
         "(bash scripts/test.sh), which installs them with apt-get install -y postgresql"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -71,7 +66,7 @@ class PostgresServer:
             user = "postgres"
             entry = pwd.getpwnam(user)
             os.chown(folder, entry.pw_uid, entry.pw_gid)
-        server = cls(bindir=bindir, folder=folder, port=_free_port(), user=user)
+        server = cls(bindir=bindir, folder=folder, port=free_port(), user=user)
         data = folder / "data"
         init = server._run(
             "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"

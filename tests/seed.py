@@ -672,3 +672,65 @@ def open_store(kind: str, folder: Path, pg_server: PostgresServer | None) -> Eng
     engine = make_engine(url)
     migrate.upgrade(engine)
     return engine
+
+
+POOL_TWIN = "support-bot-eu"
+
+
+def add_pool_twin(
+    engine: Engine, built: Seed, requests: dict[tuple[datetime, int], int], *, change_at_min: int
+) -> int:
+    """Beyond the shared seed: ``support-bot-eu``, a second claude-sonnet-4-5 deployment of the
+    subscription (one quota pool with support-bot), with ``requests`` ((minute, status) ->
+    count) as its ModelRequests; and support-bot's capacity change (100 -> 200) at
+    ``change_at_min`` minutes into the seed. Returns the twin's deployment id."""
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            "deployment",
+            [
+                {
+                    "resource_id": resource_id("contoso-swedencentral"),
+                    "name": POOL_TWIN,
+                    "model": "claude-sonnet-4-5",
+                    "model_version": "1",
+                    "sku": "GlobalStandard",
+                    "capacity": 50,
+                    "first_seen": built.start - timedelta(days=2),
+                    "last_seen": built.end,
+                }
+            ],
+        )
+        d = TABLES["deployment"]
+        twin = int(conn.execute(select(d.c.id).where(d.c.name == POOL_TWIN)).scalar_one())
+        upsert(
+            conn,
+            "metric_minute",
+            [
+                {
+                    "ts": minute,
+                    "deployment_id": twin,
+                    "metric": names.REQUESTS,
+                    "status_code": status,
+                    "total": float(n),
+                    "count": float(n),
+                }
+                for (minute, status), n in sorted(requests.items())
+            ],
+        )
+        minutes = [minute for minute, _ in requests]
+        rollup.refresh(conn, min(minutes), max(minutes) + timedelta(minutes=1), hist=False)
+        upsert(
+            conn,
+            "deployment_change",
+            [
+                {
+                    "deployment_id": built.deployment_ids["support-bot"],
+                    "changed_at": built.start + timedelta(minutes=change_at_min),
+                    "field": "capacity",
+                    "old_value": "100",
+                    "new_value": "200",
+                }
+            ],
+        )
+    return twin

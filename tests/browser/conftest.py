@@ -8,16 +8,15 @@ missing), driven by Playwright with ``executable_path``: no browser is downloade
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
@@ -29,6 +28,7 @@ from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadCo
 from collector.runner import Collector
 from collector.store import migrate
 from collector.store.queries import RUN_SUCCEEDED
+from tests.ports import free_port, streamlit_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -95,24 +95,10 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
-            return bool(answer.read() == b"ok")
-    except OSError:
-        return False
-
-
 @contextmanager
 def serve_dashboard(store_url: str, log: Path) -> Iterator[str]:
     """``streamlit run dashboard/app.py`` on a free port, as a user starts it; yields its URL."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
     env["FOUNDRY_MONITOR_DATABASE_URL"] = store_url
@@ -135,7 +121,7 @@ def serve_dashboard(store_url: str, log: Path) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(base_url):
+        while not streamlit_healthy(base_url):
             if process.poll() is not None:
                 pytest.fail(
                     f"the dashboard exited with code {process.returncode}:\n{log.read_text()}"
@@ -164,26 +150,33 @@ def dashboard(demo_store: DemoStore, tmp_path_factory: pytest.TempPathFactory) -
         yield base_url
 
 
+@contextmanager
+def launched_chromium(
+    driver: Playwright, profile: Path, **options: Any
+) -> Iterator[BrowserContext]:
+    """Debian's headless Chromium with a fresh ``profile`` (``options``: Playwright's context
+    options), closed at the end."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
+    context = driver.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **options
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="session")
 def chromium(
     tmp_path_factory: pytest.TempPathFactory, playwright_driver: Playwright
 ) -> Iterator[BrowserContext]:
     """Debian's headless Chromium with a fresh profile, for the whole session."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
-    context = playwright_driver.chromium.launch_persistent_context(
-        str(tmp_path_factory.mktemp("chromium-profile")),
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
-        viewport=VIEWPORT,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    try:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with launched_chromium(playwright_driver, profile, viewport=VIEWPORT) as context:
+        expect.set_options(timeout=TIMEOUT_MS)
         yield context
-    finally:
-        context.close()
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from sqlalchemy import Engine, select
 
-from collector.store import migrate, rollup
+from collector.store import migrate
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests import seed as seeding
@@ -42,65 +42,16 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededSto
         engine.dispose()
 
 
-POOL_TWIN = "support-bot-eu"
+POOL_TWIN = seeding.POOL_TWIN
 
 
 def _add_pool_and_change(engine: Engine, built: seeding.Seed) -> None:
     """Beyond the shared seed: a second claude-sonnet-4-5 deployment in the same subscription,
     throttled in exactly the minutes support-bot is (one quota pool), and a capacity change."""
     support = built.deployment_ids["support-bot"]
-    minutes = sorted(
-        {r.minute for r in built.requests if r.deployment_id == support and r.status == 429}
-    )
-    with engine.begin() as conn:
-        upsert(
-            conn,
-            "deployment",
-            [
-                {
-                    "resource_id": seeding.resource_id("contoso-swedencentral"),
-                    "name": POOL_TWIN,
-                    "model": "claude-sonnet-4-5",
-                    "model_version": "1",
-                    "sku": "GlobalStandard",
-                    "capacity": 50,
-                    "first_seen": built.start - timedelta(days=2),
-                    "last_seen": built.end,
-                }
-            ],
-        )
-        d = TABLES["deployment"]
-        twin = conn.execute(select(d.c.id).where(d.c.name == POOL_TWIN)).scalar_one()
-        upsert(
-            conn,
-            "metric_minute",
-            [
-                {
-                    "ts": m,
-                    "deployment_id": twin,
-                    "metric": "ModelRequests",
-                    "status_code": code,
-                    "total": n,
-                    "count": n,
-                }
-                for m in minutes
-                for code, n in ((200, 10.0), (429, 3.0))
-            ],
-        )
-        rollup.refresh(conn, min(minutes), max(minutes) + timedelta(minutes=1), hist=False)
-        upsert(
-            conn,
-            "deployment_change",
-            [
-                {
-                    "deployment_id": support,
-                    "changed_at": built.start + timedelta(minutes=60),
-                    "field": "capacity",
-                    "old_value": "100",
-                    "new_value": "200",
-                }
-            ],
-        )
+    minutes = {r.minute for r in built.requests if r.deployment_id == support and r.status == 429}
+    counts = {(m, code): n for m in minutes for code, n in ((200, 10), (429, 3))}
+    seeding.add_pool_twin(engine, built, counts, change_at_min=60)
 
 
 #: Billed on contoso-swedencentral today with no estimate to allocate it to.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,42 +12,21 @@ from azure.mgmt.costmanagement import CostManagementClient
 from azure.monitor.query import LogsQueryClient
 from azure.monitor.querymetrics import MetricsClient
 
-from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
+from collector.emulator import EmulatorServer, StaticTokenCredential
 from collector.emulator.catalog import SUBSCRIPTION
 from collector.emulator.truth import build_truth
+from tests import emulated
+from tests.emulated import END, HOURS
 
-END = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)  # a Thursday: peak hours, 429 bursts
 SEED = 11
-HOURS = 6
 START = END - timedelta(hours=HOURS)
-SETTLED = END + timedelta(days=3)  # every metric, log row and cost is final by then
 FAST_RETRY: dict[str, Any] = {"retry_backoff_factor": 0.01, "retry_total": 4}
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
-        WorkloadConfig(seed=SEED, days=HOURS / 24, end=END),
-        now=SETTLED,
-        cost_page_size=2,
-        arm_page_size=2,
-    ).start()
-    try:
+    with emulated.running(SEED, cost_page_size=2, arm_page_size=2) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts with no pending fault, the settled clock and documented metric names."""
-    yield
-    if "emulator" in request.fixturenames:
-        server: EmulatorServer = request.getfixturevalue("emulator")
-        server.set_faults(None)
-        server.set_now(SETTLED)
-        server.logs.max_rows = 500_000
-        server.set_metric_name_case(None)
 
 
 @pytest.fixture(scope="session")

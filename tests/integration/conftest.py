@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,37 +11,22 @@ from sqlalchemy import Engine
 
 from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
-from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
+from collector.emulator import EmulatorServer, StaticTokenCredential
 from collector.emulator.truth import build_truth
 from collector.runner import Collector
+from tests import emulated
+from tests.emulated import END, HOURS, SETTLED
 
-END = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)  # a Thursday: peak hours, 429 bursts
 SEED = 5
-HOURS = 6
-SETTLED = END + timedelta(days=3)  # the emulator's clock: every metric, log and cost is final
 COLLECTOR_NOW = END + timedelta(minutes=30)  # the collector's clock: its windows end here
 BACKFILL_DAYS = 0.3  # 7.2 hours: the whole six-hour workload
+__all__ = ["BACKFILL_DAYS", "COLLECTOR_NOW", "END", "HOURS", "SETTLED", "emulator_settings"]
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
-        WorkloadConfig(seed=SEED, days=HOURS / 24, end=END), now=SETTLED, cost_page_size=3
-    ).start()
-    try:
+    with emulated.running(SEED, cost_page_size=3) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "emulator" in request.fixturenames:
-        server: EmulatorServer = request.getfixturevalue("emulator")
-        server.set_faults(None)
-        server.set_now(SETTLED)
-        server.logs.max_rows = 500_000
 
 
 @pytest.fixture(scope="session")

@@ -3,24 +3,18 @@ and exit codes) on an app built with ``register``, against the seeded store on b
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from collector.cli.read import register
 from collector.store import queries
 from tests import seed as seeding
+from tests.cli_run import CliRun, app_of
 from tests.seed import Seed
-
-cli = importlib.import_module("collector.cli.app")  # the module: main() runs its app
 
 SUMMARY_KEYS = {
     "resource",
@@ -58,50 +52,10 @@ LOOKUP_KEYS = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def seeded_pair(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Engine, Seed]]:
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("seeded"), pg)
-    try:
-        yield engine, seeding.build(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def seeded(seeded_pair: tuple[Engine, Seed]) -> Seed:
-    return seeded_pair[1]
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
-    return app
-
-
-class Run:
+class Run(CliRun):
     """Runs ``collector.cli.main()`` (the console script) with the read commands registered."""
 
-    def __init__(
-        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
-    ) -> None:
-        self.monkeypatch, self.capsys = monkeypatch, capsys
-        for name in [k for k in os.environ if k.startswith("FOUNDRY_MONITOR_")]:
-            monkeypatch.delenv(name)
-        monkeypatch.setenv("FOUNDRY_MONITOR_DATABASE_URL", url)
-        monkeypatch.setattr(cli, "app", _app())
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.monkeypatch.setattr(sys, "argv", ["foundry-monitor", *args])
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            cli.main()
-            raise SystemExit(0)  # pragma: no cover - typer always exits in standalone mode
-        out, err = self.capsys.readouterr()
-        code = exit_.value.code
-        return (code if isinstance(code, int) else 0 if code is None else 1), out, err
+    register = staticmethod(register)
 
 
 @pytest.fixture
@@ -354,7 +308,7 @@ def test_a_malformed_id_is_refused_before_the_database_is_opened(
 # help -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("command", ["summary", "lookup"])
 def test_every_read_command_has_help_with_an_example(command: str) -> None:
-    app = _app()
+    app = app_of(register)
     registered = {info.name for info in app.registered_commands}
     assert registered == {"summary", "lookup"}
     result = CliRunner().invoke(app, [command, "--help"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,27 +21,9 @@ from tests.seed import Seed, SimRequest
 Q = (0.5, 0.95, 0.99)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def seeded_pair(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Engine, Seed]]:
-    """One seeded store per database for the whole module: these tests only read."""
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("seeded"), pg)
-    try:
-        yield engine, seeding.build(engine)
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def engine(seeded_pair: tuple[Engine, Seed]) -> Engine:
     return seeded_pair[0]
-
-
-@pytest.fixture
-def seeded(seeded_pair: tuple[Engine, Seed]) -> Seed:
-    return seeded_pair[1]
 
 
 def _by_name(rows: list[queries.DeploymentSummary]) -> dict[str, queries.DeploymentSummary]:

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from collector.store import queries, rollup
-from collector.store.schema import TABLES
-from collector.store.writer import upsert
+from collector.store import queries
 from tests import seed as seeding
 from tests.seed import Seed
 
-TWIN = "support-bot-eu"  # a second claude-sonnet-4-5 deployment of the subscription: one pool
+TWIN = seeding.POOL_TWIN  # a second claude-sonnet-4-5 deployment of the subscription: one pool
 TWIN_OWN_MINUTES = 3  # minutes only the twin is throttled in
 CHANGE_AT_MIN = 60
 
@@ -59,55 +57,7 @@ def _add_twin_and_change(engine: Engine, built: Seed) -> Store:
     for minute in quiet:
         counts[(minute, 200)] = 5
         counts[(minute, 429)] = 1
-    with engine.begin() as conn:
-        upsert(
-            conn,
-            "deployment",
-            [
-                {
-                    "resource_id": seeding.resource_id("contoso-swedencentral"),
-                    "name": TWIN,
-                    "model": "claude-sonnet-4-5",
-                    "model_version": "1",
-                    "sku": "GlobalStandard",
-                    "capacity": 50,
-                    "first_seen": built.start - timedelta(days=2),
-                    "last_seen": built.end,
-                }
-            ],
-        )
-        d = TABLES["deployment"]
-        twin = conn.execute(select(d.c.id).where(d.c.name == TWIN)).scalar_one()
-        upsert(
-            conn,
-            "metric_minute",
-            [
-                {
-                    "ts": minute,
-                    "deployment_id": twin,
-                    "metric": "ModelRequests",
-                    "status_code": status,
-                    "total": float(n),
-                    "count": float(n),
-                }
-                for (minute, status), n in sorted(counts.items())
-            ],
-        )
-        minutes = [minute for minute, _ in counts]
-        rollup.refresh(conn, min(minutes), max(minutes) + timedelta(minutes=1), hist=False)
-        upsert(
-            conn,
-            "deployment_change",
-            [
-                {
-                    "deployment_id": support,
-                    "changed_at": built.start + timedelta(minutes=CHANGE_AT_MIN),
-                    "field": "capacity",
-                    "old_value": "100",
-                    "new_value": "200",
-                }
-            ],
-        )
+    twin = seeding.add_pool_twin(engine, built, counts, change_at_min=CHANGE_AT_MIN)
     return Store(engine=engine, seed=built, twin=twin, twin_requests=counts)
 
 

@@ -3,9 +3,6 @@ with exit code 2 for bad options (before the store is touched), files and outcom
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,41 +10,22 @@ import pytest
 import typer
 
 from collector.cli.reports import register
+from tests.cli_run import CliRun
 from tests.reports.conftest import Seeded
 
-cli = importlib.import_module("collector.cli.app")  # the module: main() runs its app
 
-
-def _app() -> typer.Typer:
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+def _register(app: typer.Typer) -> None:
     register(app)
 
     @app.command("noop")
     def _noop() -> None:  # a second command keeps "report" a sub-command, as in the real app
         pass
 
-    return app
 
+class Run(CliRun):
+    """Runs ``collector.cli.main()`` (the console script) with the report command registered."""
 
-class Run:
-    def __init__(
-        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
-    ):
-        self.monkeypatch, self.capsys = monkeypatch, capsys
-        for name in [k for k in os.environ if k.startswith("FOUNDRY_MONITOR_")]:
-            monkeypatch.delenv(name)
-        monkeypatch.setenv("FOUNDRY_MONITOR_DATABASE_URL", url)
-        monkeypatch.setattr(cli, "app", _app())
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.monkeypatch.setattr(sys, "argv", ["foundry-monitor", *args])
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            cli.main()
-            raise SystemExit(0)
-        out, err = self.capsys.readouterr()
-        code = exit_.value.code
-        return (code if isinstance(code, int) else 0 if code is None else 1), out, err
+    register = staticmethod(_register)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from collector.reports import period_before, run_report
 from collector.reports.config import ReportConfig
 from collector.reports.run import ReportRun
 from collector.store.schema import TABLES
+from tests.ports import free_port
 from tests.reports.conftest import Seeded, report_config
 
 WEEK = period_before("week", date(2026, 11, 2))
@@ -35,12 +35,6 @@ WEBHOOK_SECRET = "T000/B000/XXXXsecretXXXX"
 
 
 # Servers ----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Webhook:
     """A loopback HTTP server answering POSTs with scripted (status, headers), then 200."""

@@ -14,7 +14,7 @@ from playwright.sync_api import BrowserContext, Playwright, expect
 
 from collector.reports import build_report, period_before
 from collector.reports.deliver import write_files
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS_ENV, TIMEOUT_MS
+from tests.browser.conftest import ROOT, SCREENSHOTS_ENV, launched_chromium
 from tests.reports.conftest import open_seeded, report_config
 
 pytestmark = pytest.mark.browser
@@ -24,21 +24,13 @@ pytestmark = pytest.mark.browser
 def offline_chromium(
     tmp_path_factory: pytest.TempPathFactory, playwright_driver: Playwright
 ) -> Iterator[BrowserContext]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
-    context = playwright_driver.chromium.launch_persistent_context(
-        str(tmp_path_factory.mktemp("report-chromium")),
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
+    with launched_chromium(
+        playwright_driver,
+        tmp_path_factory.mktemp("report-chromium"),
         viewport={"width": 1440, "height": 900},
         offline=True,  # the report must need nothing from the network
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
+    ) as context:
         yield context
-    finally:
-        context.close()
 
 
 def _screenshot_dir(tmp_path: Path) -> Path:
