@@ -69,7 +69,7 @@ from sqlalchemy import Engine, func, select  # noqa: E402
 streamlit.logger.set_log_level("error")  # before dashboard.common: no bare-mode warnings
 
 from benchmarks._doc import DOC, machine, write_section  # noqa: E402
-from collector.config import load_settings  # noqa: E402
+from collector.config import Settings, load_settings  # noqa: E402
 from collector.errors import FoundryMonitorError  # noqa: E402
 from collector.histogram import buckets_of_integers  # noqa: E402
 from collector.spend import month as months  # noqa: E402
@@ -78,6 +78,7 @@ from collector.store.engine import make_engine  # noqa: E402
 from collector.store.schema import TABLES  # noqa: E402
 from collector.store.writer import upsert  # noqa: E402
 from dashboard import common  # noqa: E402
+from tests import workload_store  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
 SECTION = "dashboard-bench"
@@ -104,6 +105,8 @@ PRICES = {  # USD per million tokens: input, output
     "claude-opus-4-5": (5.0, 25.0),
     "claude-opus-4-1": (15.0, 75.0),
 }
+#: the product's default drift threshold (FOUNDRY_MONITOR_SPEND_DRIFT_THRESHOLD)
+DRIFT = Decimal(str(Settings.model_fields["spend_drift_threshold"].default))
 CHUNK_MINUTES = 360  # rows generated and committed a quarter of a day at a time
 WRITE_BATCH = 50_000  # rows per writer.upsert call, as the runner writes a window
 #: Minutes in which a quota pool (subscription x model) is in a 429 burst, and the chance that a
@@ -470,7 +473,7 @@ def write_spend(
                     "billed": bill,
                     "unallocated": Decimal(0) if bill is not None else None,
                     "variance": variance,
-                    "drift_flagged": variance is not None and abs(variance) > est * Decimal("0.05"),
+                    "drift_flagged": variance is not None and abs(variance) > est * DRIFT,
                     "status": status,
                     "computed_at": end,
                 }
@@ -572,6 +575,40 @@ def build_store(engine: Engine, layout: Layout, end: datetime, days: int, label:
         day += timedelta(days=1)
     result.seconds["rollup.refresh (day by day)"] = time.perf_counter() - t0
     log(f"[{label}] rollups refreshed in {result.seconds['rollup.refresh (day by day)']:.0f} s")
+    return _settled(engine, result, started)
+
+
+def build_from_workload(url: str, deployments: int, end: datetime, days: int, label: str) -> Build:
+    """The store from the emulator's workload with ``deployments`` deployments (copies of the
+    default catalog), loaded by the product's collector and spend refresh: the one seeded builder
+    the tests and the demo use (``tests/workload_store.py``)."""
+    result = Build()
+    started = time.perf_counter()
+    log(f"[{label}] loading the workload through the collector (emulator over HTTPS)")
+    built = workload_store.build(url, seed=7, days=days, end=end, deployments=deployments)
+    result.seconds["collector backfill + spend refresh"] = time.perf_counter() - started
+    failed = [r for r in built.reports if r.status != "ok"]
+    if failed:
+        raise SystemExit(f"[{label}] the backfill failed: {failed[:3]}")
+    log_table = TABLES["request_log"]
+    with built.engine.connect() as conn:
+        result.lookup_id = str(
+            conn.execute(
+                select(log_table.c.correlation_id)
+                .where(log_table.c.ts >= end - timedelta(days=1))
+                .order_by(log_table.c.ts)
+                .limit(1)
+            ).scalar_one_or_none()
+            or ""
+        )
+    try:
+        return _settled(built.engine, result, started)
+    finally:
+        built.engine.dispose()
+
+
+def _settled(engine: Engine, result: Build, started: float) -> Build:
+    """``result`` with the store settled, its rows counted and its size measured."""
     t0 = time.perf_counter()
     settle(engine)
     result.seconds["settle (checkpoint / VACUUM ANALYZE)"] = time.perf_counter() - t0
@@ -850,7 +887,7 @@ class Backend:
         return "SQLite" if self.kind == "sqlite" else "Postgres"
 
 
-def run_backend(kind: str, deployments: int, days: int) -> Backend:
+def run_backend(kind: str, deployments: int, days: int, builder: str) -> Backend:
     folder = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     server = None
     engine = None
@@ -866,13 +903,16 @@ def run_backend(kind: str, deployments: int, days: int) -> Backend:
         version = server_version(engine)
         now = datetime.now(UTC)
         end = common.floor_minute(now)
-        layout = make_layout(deployments, np.random.default_rng(7))
         log(f"[{label}] building {days} days x {deployments} deployments, ending {end:%H:%M} UTC")
-        gc.disable()  # millions of short-lived dicts per chunk: no cycles to find
-        try:
-            build = build_store(engine, layout, end, days, label)
-        finally:
-            gc.enable()
+        if builder == "workload":
+            build = build_from_workload(url, deployments, end, days, label)
+        else:
+            layout = make_layout(deployments, np.random.default_rng(7))
+            gc.disable()  # millions of short-lived dicts per chunk: no cycles to find
+            try:
+                build = build_store(engine, layout, end, days, label)
+            finally:
+                gc.enable()
         log(f"[{label}] store built in {build.seconds['total'] / 60:.1f} min: {build.rows}")
         engine.dispose()
         timings = time_queries(url, datetime.now(UTC), build.lookup_id, label)
@@ -1189,6 +1229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deployments", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--out", type=Path, default=DOC)
+    parser.add_argument(
+        "--builder",
+        choices=("synthetic", "workload"),
+        default="synthetic",
+        help="synthetic: numpy rows written straight to the tables (minutes per million rows); "
+        "workload: the emulator's workload loaded by the collector (tests/workload_store.py)",
+    )
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
     unknown = set(kinds) - {"sqlite", "postgres"}
@@ -1200,10 +1247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     with default_settings():
         for kind in kinds:
-            results.append(run_backend(kind, args.deployments, args.days))
+            results.append(run_backend(kind, args.deployments, args.days, args.builder))
     command = (
         f"python benchmarks/dashboard_bench.py --db {','.join(kinds)} "
-        f"--deployments {args.deployments} --days {args.days}"
+        f"--deployments {args.deployments} --days {args.days} --builder {args.builder}"
     )
     section = render(results, args.deployments, args.days, command, time.perf_counter() - started)
     write_section(SECTION, section, args.out)

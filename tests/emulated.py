@@ -17,6 +17,18 @@ SETTLED = END + timedelta(days=3)  # the emulator's clock: every metric, log row
 ROW_CAP = 500_000
 
 
+#: a Cost Management query body: the month so far, daily cost per resource id
+MONTH_COST_BY_RESOURCE: dict[str, Any] = {
+    "type": "ActualCost",
+    "timeframe": "MonthToDate",
+    "dataset": {
+        "granularity": "Daily",
+        "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+        "grouping": [{"type": "Dimension", "name": "ResourceId"}],
+    },
+}
+
+
 @contextmanager
 def running(seed: int, **options: Any) -> Iterator[EmulatorServer]:
     """The emulator of ``seed``'s workload (``options``: the server's page sizes), started."""

@@ -28,7 +28,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
@@ -43,6 +42,7 @@ from collector.store.ids import label_ids
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests.pg import PostgresServer
+from tests.reference import nearest_rank
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 START = datetime(2026, 11, 1, 22, 0, tzinfo=UTC)
@@ -155,11 +155,8 @@ class Expected:
 
     def percentile_value(self, q: float) -> int | None:
         """The exact nearest-rank q-quantile of the raw durations (not of a histogram)."""
-        if not self.durations_2xx:
-            return None
-        ordered = sorted(self.durations_2xx)
-        rank = max(1, math.ceil(Fraction(str(q)) * len(ordered)))
-        return ordered[rank - 1]
+        value = nearest_rank(self.durations_2xx, q)
+        return None if value is None else int(value)
 
     def percentile_ms(self, q: float) -> float | None:
         """The upper bound of the bucket holding the true quantile: what the store can report."""

@@ -1,11 +1,17 @@
 """``foundry-monitor demo``: emulator, collector and dashboard on a SQLite file, no Azure needed.
 
 With :mod:`collector.cli.emulator`, the only command module that imports :mod:`collector.emulator`.
+:func:`load_workload` is the one way an emulator's workload gets into a store: the product's own
+collector (inventory, metrics, logs, costs through the store's write path) and its spend refresh.
+The demo uses it, and so do the tests' and the benchmarks' workload stores
+(``tests/workload_store.py``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +21,36 @@ from collector.cli.terminal import ProgressBar, interruptible, print_reports, qu
 from collector.config import Settings
 from collector.errors import FoundryMonitorError
 from collector.store import migrate
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from collector.runner import Collector, RunReport
+
+
+def emulator_settings(env: Mapping[str, str], **overrides: Any) -> Settings:
+    """Settings pointing at the emulator whose ``FOUNDRY_MONITOR_*`` environment is ``env``
+    (``EmulatorServer.env``), with ``overrides`` (setting names in lower case)."""
+    values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in env.items()}
+    return Settings.model_validate({**values, **overrides})
+
+
+def load_workload(
+    cfg: Settings,
+    engine: Engine,
+    days: float,
+    *,
+    progress: Any = None,
+    now: Callable[[], datetime] | None = None,
+) -> tuple[Collector, list[RunReport]]:
+    """Backfill ``days`` of the emulator ``cfg`` points at into ``engine`` as the product loads
+    Azure: the collector's inventory, metrics, logs and costs through the store's one write path,
+    then the spend refresh. ``now`` is the collector's clock (default: the wall clock). Returns
+    the collector (to keep collecting) and its run reports."""
+    collector = make_collector(cfg, engine, progress)
+    if now is not None:
+        collector.now = now
+    return collector, collector.run_once(backfill_days=days)
 
 
 def demo_cmd(
@@ -48,15 +84,14 @@ def demo_cmd(
             **server.env,
             "FOUNDRY_MONITOR_DATABASE_URL": f"sqlite:///{base.data_dir / 'demo.db'}",
         }
-        values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in env.items()}
-        cfg = Settings.model_validate({**values, "data_dir": base.data_dir})
+        cfg = emulator_settings(env, data_dir=base.data_dir)
         typer.echo(
             f"emulator on {server.base_url}; store {migrate.safe_url(cfg.effective_database_url)}"
         )
         engine = context.prepared_engine(cfg)
         with ProgressBar() as progress:
-            collector = make_collector(cfg, engine, progress)
-            print_reports(collector.run_once(backfill_days=days))
+            collector, reports = load_workload(cfg, engine, days, progress=progress)
+            print_reports(reports)
         quiet_logging()
         worker = threading.Thread(target=run_forever, args=(cfg, collector, stop), daemon=True)
         worker.start()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 from sqlalchemy import Engine
 
-from collector.azure import AzureClients, CallCounter
-from collector.config import Settings
-from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
-from collector.runner import Collector
-from collector.store import migrate
 from collector.store.queries import RUN_SUCCEEDED
+from tests import workload_store
 from tests.ports import free_port, streamlit_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +54,6 @@ SEED = 1  # `foundry-monitor demo`'s default
 #: The suite needs a few hours of traffic; the docs' screenshots show a whole day, the default
 #: "last 24 hours" range of every page.
 HOURS = 24 if os.environ.get(SCREENSHOTS_ENV) else 6
-SETTLED = timedelta(days=3)  # the emulator's clock past the end: every metric, log, cost final
 START_TIMEOUT_S = 60
 
 
@@ -76,18 +71,16 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
     """A SQLite store filled by the real collector from the emulator over HTTPS."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
     end = datetime.now(UTC).replace(second=0, microsecond=0)
-    workload = WorkloadConfig(seed=SEED, days=HOURS / 24, end=end)
-    with EmulatorServer(workload, now=end + SETTLED) as server:
-        values = {k.removeprefix("FOUNDRY_MONITOR_").lower(): v for k, v in server.env.items()}
-        settings = Settings(**{**values, "database_url": url})
-        engine = migrate.prepare(url, settings.retention_days)
-        credential = StaticTokenCredential(server.token)
-
-        def clients(counter: CallCounter) -> AzureClients:
-            return AzureClients(settings, credential, counter)
-
-        reports = Collector(settings, engine, clients).run_once(backfill_days=(HOURS + 1) / 24)
-    failed = [r for r in reports if r.status != RUN_SUCCEEDED]
+    built = workload_store.build(
+        url,
+        seed=SEED,
+        days=HOURS / 24,
+        end=end,
+        backfill_days=(HOURS + 1) / 24,
+        now=lambda: datetime.now(UTC),
+    )
+    engine = built.engine
+    failed = [r for r in built.reports if r.status != RUN_SUCCEEDED]
     assert not failed, failed
     try:
         yield DemoStore(url=url, engine=engine, end=end)

@@ -21,6 +21,7 @@ from collector.emulator.catalog import SUBSCRIPTION
 from collector.emulator.costs_api import CostsApi
 from collector.emulator.logs_api import LogsApi
 from collector.emulator.metrics_api import MetricsApi
+from tests.emulated import MONTH_COST_BY_RESOURCE
 
 # Azure's example payloads, copied from the public REST API specifications (each file's "x-source"
 # names its path, API version and licence; fixtures/README.md lists them).
@@ -133,15 +134,7 @@ def test_cost_answers_parse_like_azures_example(workload: Workload) -> None:
 def test_daily_cost_rows_carry_usage_date_as_a_number(workload: Workload) -> None:
     answer = CostsApi(workload).query(
         f"/subscriptions/{SUBSCRIPTION}",
-        {
-            "type": "ActualCost",
-            "timeframe": "MonthToDate",
-            "dataset": {
-                "granularity": "Daily",
-                "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-                "grouping": [{"type": "Dimension", "name": "ResourceId"}],
-            },
-        },
+        MONTH_COST_BY_RESOURCE,
         {},
         NOW,
         "https://127.0.0.1:1",

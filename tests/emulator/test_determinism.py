@@ -11,6 +11,7 @@ from collector import kql
 from collector.emulator import EmulatorServer, Workload, WorkloadConfig
 from collector.emulator.catalog import SUBSCRIPTION
 from collector.emulator.truth import truth_json
+from tests.emulated import MONTH_COST_BY_RESOURCE
 from tests.emulator.conftest import END
 
 SMALL = {"days": 2 / 24, "end": END}
@@ -54,15 +55,7 @@ def _answers(seed: int) -> list[bytes]:
             server,
             f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.CostManagement/query"
             "?api-version=2025-03-01",
-            {
-                "type": "ActualCost",
-                "timeframe": "MonthToDate",
-                "dataset": {
-                    "granularity": "Daily",
-                    "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-                    "grouping": [{"type": "Dimension", "name": "ResourceId"}],
-                },
-            },
+            MONTH_COST_BY_RESOURCE,
         )
         return [metrics, *logs, costs]
 

@@ -6,7 +6,6 @@ import json
 import ssl
 import time
 import urllib.request
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,19 +18,7 @@ from collector import kql
 from collector.emulator import EmulatorServer
 from collector.emulator.faults import parse_faults
 from tests.emulator.conftest import END, START
-from tests.emulator.test_sdk_clients import NAMESPACE, SCOPE, _daily_definition
-
-
-def _metrics(clients: dict[str, MetricsClient], emulator: EmulatorServer) -> Any:
-    account = emulator.workload.resources[0]
-    return clients[account.location].query_resources(
-        resource_ids=[account.id],
-        metric_namespace=NAMESPACE,
-        metric_names=["ModelRequests"],
-        timespan=(START, END),
-        granularity=timedelta(hours=1),
-        aggregations=["Total"],
-    )
+from tests.emulator.test_sdk_clients import SCOPE, _daily_definition, hourly_requests
 
 
 def _injected(emulator: EmulatorServer) -> dict[str, int]:
@@ -44,7 +31,7 @@ def test_metrics_429_with_retry_after_is_retried_then_succeeds(
     before = emulator.stats["requests"].get("metrics", 0)
     emulator.set_faults("metrics:429=1*1")
     started = time.monotonic()
-    (result,) = _metrics(metrics_clients, emulator)
+    (result,) = hourly_requests(metrics_clients, emulator)
     assert time.monotonic() - started >= 0.9  # honoured Retry-After: 1
     assert result.metrics[0].timeseries
     assert emulator.stats["requests"]["metrics"] - before == 2
@@ -158,8 +145,8 @@ def test_a_dropped_post_is_not_retried_and_raises(
     emulator.set_faults("metrics:drop")
     # azure-core retries a POST only on 500/503/504 answers: a broken body surfaces.
     with pytest.raises((ServiceResponseError, IncompleteReadError)):
-        _metrics(metrics_clients, emulator)
-    assert _metrics(metrics_clients, emulator)  # the connection pool recovers
+        hourly_requests(metrics_clients, emulator)
+    assert hourly_requests(metrics_clients, emulator)  # the connection pool recovers
 
 
 def test_faults_can_be_set_and_read_over_https(emulator: EmulatorServer) -> None:

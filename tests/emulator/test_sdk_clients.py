@@ -168,18 +168,28 @@ def test_metrics_tokens_equal_the_truth(
         assert totals[(resource, "TotalTokens", key)] == day["input_tokens"] + day["output_tokens"]
 
 
-def test_metrics_top_defaults_to_ten_series_when_a_filter_is_given(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer
-) -> None:
+def hourly_requests(
+    clients: dict[str, MetricsClient], emulator: EmulatorServer, **options: Any
+) -> Any:
+    """ModelRequests of the first resource per hour over the workload (``options``: the query's
+    other arguments, e.g. a filter)."""
     account = emulator.workload.resources[0]
-    (result,) = metrics_clients[account.location].query_resources(
+    return clients[account.location].query_resources(
         resource_ids=[account.id],
         metric_namespace=NAMESPACE,
         metric_names=["ModelRequests"],
         timespan=(START, END),
         granularity=timedelta(hours=1),
         aggregations=["Total"],
-        filter="ModelDeploymentName eq '*' and StatusCode eq '*'",
+        **options,
+    )
+
+
+def test_metrics_top_defaults_to_ten_series_when_a_filter_is_given(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer
+) -> None:
+    (result,) = hourly_requests(
+        metrics_clients, emulator, filter="ModelDeploymentName eq '*' and StatusCode eq '*'"
     )
     series = result.metrics[0].timeseries
     assert len(series) == 10
