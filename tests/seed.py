@@ -492,16 +492,7 @@ def _claude_rows(
     base = {"ts": minute, "deployment_id": dep_id}
     empty = dict.fromkeys(("total", "count", "minimum", "maximum", "average"))
     rows: list[dict[str, object]] = [
-        {
-            **base,
-            "metric": names.TTFT,
-            "status_code": 0,
-            "total": float(sum(timed)),
-            "count": float(len(timed)),
-            "minimum": float(min(timed)),
-            "maximum": float(max(timed)),
-            "average": sum(timed) / len(timed),
-        }
+        {**base, "metric": names.TTFT, "status_code": 0, **_timing(timed)}
     ]
     for metric, attr in (
         (names.CACHE_READ, "cache_read"),
@@ -517,6 +508,17 @@ def _claude_rows(
                     {**base, "metric": metric, "status_code": labels[label], "total": float(total)}
                 )
     return [{**empty, **row} for row in rows]
+
+
+def _timing(values: list[int]) -> dict[str, float]:
+    """A latency metric's point over a minute's requests: sum, count, minimum, maximum, mean."""
+    return {
+        "total": float(sum(values)),
+        "count": float(len(values)),
+        "minimum": float(min(values)),
+        "maximum": float(max(values)),
+        "average": sum(values) / len(values),
+    }
 
 
 def _metric_rows(minute: datetime, dep_id: int, batch: list[SimRequest]) -> list[dict[str, object]]:
@@ -550,18 +552,7 @@ def _metric_rows(minute: datetime, dep_id: int, batch: list[SimRequest]) -> list
                     "count": float(len(ok)),
                 }
             )
-        rows.append(
-            {
-                **base,
-                "metric": "TimeToLastByte",
-                "status_code": 0,
-                "total": float(sum(durations)),
-                "count": float(len(durations)),
-                "minimum": float(min(durations)),
-                "maximum": float(max(durations)),
-                "average": sum(durations) / len(durations),
-            }
-        )
+        rows.append({**base, "metric": "TimeToLastByte", "status_code": 0, **_timing(durations)})
     failed = sum(1 for r in batch if r.status >= 500)
     rows.append(
         {
