@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+from datetime import datetime
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -51,3 +52,16 @@ def machine(*libraries: tuple[str, str]) -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
         *libraries,
     ]
+
+
+def log(message: str) -> None:
+    """A progress line with the time of day."""
+    print(f"{datetime.now():%H:%M:%S} {message}", flush=True)
+
+
+def publish(name: str, section: str, path: Path) -> int:
+    """Write ``section`` as section ``name`` of ``path``, say so and print it; the exit code."""
+    write_section(name, section, path)
+    log(f"wrote {path}")
+    print(section)
+    return 0

@@ -68,7 +68,7 @@ from sqlalchemy import Engine, func, select  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # before dashboard.common: no bare-mode warnings
 
-from benchmarks._doc import DOC, machine, write_section  # noqa: E402
+from benchmarks._doc import DOC, log, machine, publish  # noqa: E402
 from collector.config import Settings, load_settings  # noqa: E402
 from collector.errors import FoundryMonitorError  # noqa: E402
 from collector.histogram import buckets_of_integers  # noqa: E402
@@ -132,10 +132,6 @@ HIST_COLUMNS = ("ts", "deployment_id", "status_class", "bucket", "count")
 THROTTLED = "metric_minute: 429 rows (throttled deployment-minutes)"
 
 Row = dict[str, Any]
-
-
-def log(message: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {message}", flush=True)
 
 
 @dataclass(frozen=True)
@@ -1255,10 +1251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"--deployments {args.deployments} --days {args.days} --builder {args.builder}"
     )
     section = render(results, args.deployments, args.days, command, time.perf_counter() - started)
-    write_section(SECTION, section, args.out)
-    log(f"wrote {args.out}")
-    print(section)
-    return 0
+    return publish(SECTION, section, args.out)
 
 
 if __name__ == "__main__":

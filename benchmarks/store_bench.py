@@ -54,7 +54,7 @@ import psycopg  # noqa: E402
 import sqlalchemy  # noqa: E402
 from sqlalchemy import Connection, Engine, bindparam, select  # noqa: E402
 
-from benchmarks._doc import DOC, machine, write_section  # noqa: E402
+from benchmarks._doc import DOC, log, machine, publish  # noqa: E402
 from collector.errors import RequestNotFound  # noqa: E402
 from collector.store import migrate, partitions, queries, retention  # noqa: E402
 from collector.store.engine import make_engine  # noqa: E402
@@ -91,10 +91,6 @@ MODELS = ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5")
 STATUS_WEIGHTS = ((200, 0.93), (429, 0.04), (400, 0.015), (500, 0.01), (529, 0.005))
 
 Row = dict[str, Any]
-
-
-def log(message: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {message}", flush=True)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -1063,10 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/store_bench.py --db " + ",".join(kinds)
     command += f" --scale {args.scale:g} --repeat {args.repeat}"
     section = render(results, args.scale, command, time.perf_counter() - started, loads)
-    write_section(SECTION, section, args.out)
-    log(f"wrote {args.out}")
-    print(section)
-    return 0
+    return publish(SECTION, section, args.out)
 
 
 if __name__ == "__main__":
