@@ -3,8 +3,9 @@
 ``build(engine, seed=42)`` simulates every request of a few deployments minute by minute with
 ``random.Random(seed)``, writes what the collector would write (inventory, ``metric_minute``,
 ``latency_hist``, ``request_log`` rows of failed and slow requests, ``spend_daily``, collection
-runs and watermarks) through the one write path, and returns a :class:`Seed` that keeps the
-simulated requests. Expected aggregates are computed from those requests in plain Python
+runs and watermarks) through the one write path (the metric points and histogram rows through
+the collector's own ``collector.store.ingest``, as a source's rows), and returns a :class:`Seed`
+that keeps the simulated requests. Expected aggregates are computed from those requests in plain Python
 (:meth:`Seed.expected`), independently of the SQL in ``collector.store.queries``.
 
 The default window starts at 22:00 UTC and lasts four hours, so it crosses midnight.
@@ -36,7 +37,7 @@ from collector import metric_names as names
 from collector.histogram import bucket_bounds, bucket_of
 from collector.spend.estimate import CacheTokens, cache_savings
 from collector.spend.prices import default_sheet
-from collector.store import migrate, rollup
+from collector.store import ingest, migrate, rollup
 from collector.store.engine import make_engine
 from collector.store.ids import label_ids
 from collector.store.schema import TABLES
@@ -360,11 +361,13 @@ def build(
                 durations = [r.duration_ms for r in batch if 200 <= r.status < 300]
                 if durations:
                     ttlb_average[(dep_id, minute)] = sum(durations) / len(durations)
-        upsert(conn, "metric_minute", metric_rows)
-        upsert(conn, "latency_hist", hist_rows)
-        if metric_rows:  # the collector keeps the hourly rollups with the minutes; so do we
-            times = [r["ts"] for r in metric_rows] + [r["ts"] for r in hist_rows]
-            rollup.refresh(conn, min(times), max(times) + timedelta(minutes=1))
+        # through the collector's own write path, with the rollups of the window
+        named = {
+            dep_id: (resource_id(s.resource), s.name) for s in specs for dep_id in [ids[s.name]]
+        }
+        label_of = {code: label for label, code in labels.items()}
+        ingest.write_metrics(conn, _as_points(metric_rows, named, label_of), start, end)
+        ingest.write_logs(conn, [], _as_points(hist_rows, named, {}), start, end)
         upsert(
             conn,
             "request_log",
@@ -440,6 +443,24 @@ def build(
         savings=savings,
         not_claude=frozenset(s.name for s in specs if not s.claude),
     )
+
+
+def _as_points(
+    rows: list[dict[str, object]], named: dict[int, tuple[str, str]], label_of: dict[int, str]
+) -> list[dict[str, object]]:
+    """Table rows (by deployment id; a cache metric's label id in ``status_code``) as the rows a
+    source yields (by resource id and deployment name, the label by its text), for
+    :mod:`collector.store.ingest`."""
+    points = []
+    for row in rows:
+        point = dict(row)
+        resource, name = named[int(point.pop("deployment_id"))]  # type: ignore[call-overload]
+        label = ""
+        if point.get("metric") in names.CACHE_METRICS:
+            label = label_of.get(int(point["status_code"]), "")  # type: ignore[call-overload]
+            point["status_code"] = 0
+        points.append({**point, "resource_id": resource, "deployment": name, "label": label})
+    return points
 
 
 @dataclass
