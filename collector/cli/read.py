@@ -20,7 +20,7 @@ from rich.table import Table
 from collector.cli.context import cli_context, make_collector
 from collector.errors import ConfigError, RequestNotFound
 from collector.store import queries
-from collector.text import terminal
+from collector.text import terminal, visible
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
 
@@ -172,8 +172,8 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
         f"time             {req.time.isoformat()}",
         f"status           {req.status}",
         f"duration         {_ms(req.duration_ms)} ms",
-        f"resource         {found.resource}",
-        f"deployment       {found.deployment or '-'} (model {model})",
+        f"resource         {visible(found.resource)}",  # the tenant's names: no escape runs
+        f"deployment       {visible(found.deployment or '-')} (model {visible(model)})",
         f"fix              {found.fix}",
     ]
     if ctx.requests is None:
@@ -239,12 +239,14 @@ def summary_cmd(
     if not rows:
         typer.echo("no deployments match (has the collector run? try: foundry-monitor db current)")
         return
+    table = summary_table(rows, start, end)
     console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
-        console = Console(width=250)
-    console.print(summary_table(rows, start, end))
+    if not console.is_terminal:  # piped or captured: do not squeeze the columns, cut no name
+        wide = Console(width=10_000)  # to measure the widest row
+        console = Console(width=max(250, wide.measure(table).maximum))
+    console.print(table)
     for item in unlogged:  # on stderr: the table stays the only thing on stdout
-        typer.echo(f"note: {item.notice}", err=True)
+        typer.echo(f"note: {visible(item.notice)}", err=True)
 
 
 def lookup_cmd(
