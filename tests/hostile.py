@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, update
 
+from collector.emulator.catalog import Catalog, default_catalog
 from collector.store.schema import TABLES
 from tests import seed as seeding
 
@@ -128,3 +129,26 @@ def interpreted(text: str) -> list[str]:
 def unescape_markdown(text: str) -> str:
     """Markdown backslash escapes removed: what a Markdown renderer shows of escaped text."""
     return re.sub(r"\\(.)", r"\1", text)
+
+
+def hostile_catalog(change_at: datetime | None = None) -> Catalog:
+    """The emulator's default tenant with its deployments renamed to the hostile names (account
+    names stay ARM-valid: Azure allows only letters, digits and hyphens in them)."""
+    base = default_catalog(change_at=change_at)
+    renames = {
+        "claude-opus-4-5": DEPLOYMENTS["claude-opus-4-5"],
+        "support-bot": DEPLOYMENTS["support-bot"],
+        "claude-haiku-4-5": DEPLOYMENTS["claude-haiku-4-5"],
+        "claude-opus-4-1": DEPLOYMENTS["claude-opus-4-1"],
+        "gpt-4o-mini": DEPLOYMENTS["gpt-4o-mini"],
+    }
+    accounts = tuple(
+        replace(
+            account,
+            deployments=tuple(
+                replace(d, name=renames.get(d.name, d.name)) for d in account.deployments
+            ),
+        )
+        for account in base.accounts
+    )
+    return replace(base, accounts=accounts)
