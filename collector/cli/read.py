@@ -25,18 +25,33 @@ from collector.text import terminal, visible
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
 
 
+#: The times --since and --until may take: far enough from datetime's limits that a window, a
+#: step or a day added to either end never overflows (0001-01-01+14:00 did, in UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: str, option: str) -> datetime:
-    """An ISO date or date-time as an aware UTC datetime (naive means UTC); ConfigError if bad."""
+    """An ISO date or date-time as an aware UTC datetime (naive means UTC) from
+    :data:`EARLIEST` to :data:`LATEST`; ConfigError if bad."""
     text = value.strip()
+    shown = repr(value[:40])
     try:
         parsed = datetime.fromisoformat(text)
+        utc = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
-        shown = repr(value[:40])
         raise ConfigError(
             f"{option} {shown} is not a date: use ISO 8601 such as 2026-11-01, "
             "2026-11-01T12:00, 2026-11-01T12:00Z or 2026-11-01T12:00+02:00"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # its offset moves it out of the years datetime can hold
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ConfigError(
+            f"{option} {shown} is out of range: use a time from {EARLIEST:%Y-%m-%d} to "
+            f"{LATEST - timedelta(days=1):%Y-%m-%d} (UTC)"
+        )
+    return utc
 
 
 def window(
@@ -44,7 +59,7 @@ def window(
 ) -> tuple[datetime, datetime]:
     """The ``[since, until)`` window of the options; default: the 24 hours before now."""
     end = parse_time(until, "--until") if until else (now or datetime.now(UTC))
-    start = parse_time(since, "--since") if since else end - timedelta(hours=24)
+    start = parse_time(since, "--since") if since else max(end - timedelta(hours=24), EARLIEST)
     if start >= end:
         raise ConfigError(
             f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
