@@ -44,6 +44,7 @@ MESSAGE = (
     "AuthorizationFailed: [re-authenticate](https://evil.example/login) "
     "![](https://evil.example/beacon.png) <img src=x onerror=alert(1)> [/bold] "
     '[link=https://evil.example]here[/link] \x1b[2J =HYPERLINK("https://evil.example") %s'
+    "\n2026-12-02 00:00:00,000 foundry_monitor.collector source=metrics status=ok (forged)"
 )
 ALL_NAMES: tuple[str, ...] = (*DEPLOYMENTS.values(), *RESOURCES.values())
 

@@ -136,7 +136,7 @@ def test_lookup_names_the_deployment_as_text(
 def test_health_shows_the_azure_error_as_text(hostile_url: str) -> None:
     at = run("views/health.py")
     assert not active(markdown_bodies(at))
-    shown = hostile.visible(hostile.MESSAGE)
+    shown = hostile.visible(hostile.one_line(hostile.MESSAGE))
     assert [w for w in at.warning if shown in hostile.unescape_markdown(w.value)]
     errors = [t for t in at.dataframe if "error" in t.value.columns]
     assert hostile.MESSAGE in set(errors[0].value["error"])

@@ -8,6 +8,7 @@ printed as text."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -17,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.emulator import EmulatorServer, WorkloadConfig
+from collector.azure import AzureClients, CallCounter
+from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
+from collector.runner import Collector
+from collector.store import migrate
 from tests import hostile
+from tests.integration.conftest import emulator_settings
 
 EXE = shutil.which("foundry-monitor", path=str(Path(sys.executable).parent)) or "foundry-monitor"
 #: What a terminal acts on: escape sequences, the bell, bidi overrides.
@@ -36,7 +41,7 @@ RENAMED = [
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
+def live_emulator() -> Iterator[EmulatorServer]:
     """A live emulator (two hours of history up to the wall clock) under hostile names."""
     server = EmulatorServer(
         WorkloadConfig(seed=3, days=2 / 24, catalog=hostile.hostile_catalog()),
@@ -49,12 +54,12 @@ def emulator() -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture(scope="module")
-def env(emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(live_emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("hostile-azure")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
     return (
         clean
-        | emulator.env
+        | live_emulator.env
         | {
             "FOUNDRY_MONITOR_DATABASE_URL": f"sqlite:///{folder / 'store.db'}",
             "FOUNDRY_MONITOR_DATA_DIR": str(folder),
@@ -70,9 +75,9 @@ def collected(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_faults(emulator: EmulatorServer) -> Iterator[None]:
+def _no_faults(live_emulator: EmulatorServer) -> Iterator[None]:
     yield
-    emulator.set_faults(None)
+    live_emulator.set_faults(None)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,9 +117,9 @@ def test_summary_prints_the_hostile_names_as_text(
 
 
 def test_a_hostile_azure_error_is_printed_as_text_by_collect(
-    collected: subprocess.CompletedProcess[str], emulator: EmulatorServer, env: dict[str, str]
+    collected: subprocess.CompletedProcess[str], live_emulator: EmulatorServer, env: dict[str, str]
 ) -> None:
-    emulator.set_faults("metrics:500*200,logs:500*200")
+    live_emulator.set_faults("metrics:500*200,logs:500*200")
     done = run(env, "collect", "--once", "--source", "metrics", "--source", "logs")
     assert done.returncode == 1, done.stdout + done.stderr
     assert_inert(done)
@@ -124,9 +129,9 @@ def test_a_hostile_azure_error_is_printed_as_text_by_collect(
 
 
 def test_a_hostile_azure_error_is_printed_as_text_by_doctor(
-    collected: subprocess.CompletedProcess[str], emulator: EmulatorServer, env: dict[str, str]
+    collected: subprocess.CompletedProcess[str], live_emulator: EmulatorServer, env: dict[str, str]
 ) -> None:
-    emulator.set_faults("any:500*200")
+    live_emulator.set_faults("any:500*200")
     done = run(env, "doctor")
     assert done.returncode == 1, done.stdout + done.stderr
     assert_inert(done)
@@ -140,3 +145,28 @@ def test_doctor_on_a_healthy_hostile_tenant(
     done = run(env, "doctor")
     assert_inert(done)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_collectors_log_line_stays_one_inert_line(
+    live_emulator: EmulatorServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Azure's message in the one log line per run: a line break in it would forge log lines, an
+    escape sequence would reach whoever tails the log."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    settings = emulator_settings(live_emulator, url)
+    credential = StaticTokenCredential(live_emulator.token)
+    engine = migrate.prepare(url)
+
+    def clients(counter: CallCounter) -> AzureClients:
+        return AzureClients(settings, credential, counter, retry_backoff_factor=0.01)
+
+    live_emulator.set_faults("arm:500*200")
+    caplog.set_level(logging.INFO, logger="foundry_monitor.collector")
+    try:
+        [report] = Collector(settings, engine, clients).collect_inventory()
+    finally:
+        engine.dispose()
+    assert report.error and "\n" in hostile.MESSAGE
+    lines = [r.getMessage() for r in caplog.records if "status=" in r.getMessage()]
+    assert lines and all("\n" not in line and "\x1b" not in line for line in lines), lines
+    assert "[re-authenticate](https://evil.example/login)" in lines[0]

@@ -1,5 +1,5 @@
 """Replicas on a fresh store. Three ``foundry-monitor run`` processes started together on a fresh Postgres database and the
-emulator, as the README's "any number of run processes" promises: all come up, the schema is
+live_emulator, as the README's "any number of run processes" promises: all come up, the schema is
 created once, one collects while the others stand by (a session advisory lock), nothing is stored
 twice, no output holds a traceback, and a standby takes over when the active one stops. Two
 ``collect --once`` started together on a fresh SQLite file both succeed."""
@@ -33,7 +33,7 @@ STANDING_BY = "another collector holds the lock: standing by"
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
+def live_emulator() -> Iterator[EmulatorServer]:
     """A live emulator with two hours of history up to the wall clock."""
     server = EmulatorServer(WorkloadConfig(seed=9, days=2 / 24)).start()
     try:
@@ -88,11 +88,11 @@ def succeeded_sources(engine: Engine) -> set[str]:
 
 @pytest.fixture
 def replicas(
-    emulator: EmulatorServer, pg_server: PostgresServer, tmp_path: Path
+    live_emulator: EmulatorServer, pg_server: PostgresServer, tmp_path: Path
 ) -> Iterator[tuple[list[Replica], Engine]]:
     url = pg_server.create_database("run_replicas")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
-    env |= emulator.env | {
+    env |= live_emulator.env | {
         "FOUNDRY_MONITOR_DATABASE_URL": url,
         "FOUNDRY_MONITOR_DATA_DIR": str(tmp_path),
         "FOUNDRY_MONITOR_RETENTION_DAYS": "1",
@@ -158,12 +158,14 @@ def test_three_run_processes_on_a_fresh_postgres(replicas: tuple[list[Replica], 
         assert "Traceback" not in replica.output, replica.output
 
 
-def test_two_collect_once_on_a_fresh_sqlite_file(emulator: EmulatorServer, tmp_path: Path) -> None:
+def test_two_collect_once_on_a_fresh_sqlite_file(
+    live_emulator: EmulatorServer, tmp_path: Path
+) -> None:
     """SQLite has no advisory lock: both collect; migrations (BEGIN IMMEDIATE) and upserts keep
     the store whole."""
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
-    env |= emulator.env | {
+    env |= live_emulator.env | {
         "FOUNDRY_MONITOR_DATABASE_URL": url,
         "FOUNDRY_MONITOR_DATA_DIR": str(tmp_path),
         "FOUNDRY_MONITOR_RETENTION_DAYS": "1",
