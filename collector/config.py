@@ -258,6 +258,7 @@ class Settings(BaseSettings):
     slow_request_ms: int = Field(
         30_000,
         ge=1,
+        le=3_600_000,
         description="Requests slower than this keep a full log row even when successful.",
     )
     log_all_rows: bool = Field(
@@ -269,8 +270,12 @@ class Settings(BaseSettings):
         le=62,
         description="Recent cost days re-read and replaced on each run (besides the month).",
     )
-    metrics_interval_s: int = Field(60, ge=10, description="Seconds between metrics collections.")
-    logs_interval_s: int = Field(300, ge=30, description="Seconds between request-log collections.")
+    metrics_interval_s: int = Field(
+        60, ge=10, le=86_400, description="Seconds between metrics collections."
+    )
+    logs_interval_s: int = Field(
+        300, ge=30, le=86_400, description="Seconds between request-log collections."
+    )
     logs_overlap_minutes: int = Field(
         30,
         ge=15,
@@ -281,13 +286,17 @@ class Settings(BaseSettings):
         ),
     )
     inventory_interval_s: int = Field(
-        3600, ge=60, description="Seconds between inventory collections."
+        3600, ge=60, le=604_800, description="Seconds between inventory collections."
     )
-    costs_interval_s: int = Field(21_600, ge=300, description="Seconds between cost collections.")
+    costs_interval_s: int = Field(
+        21_600, ge=300, le=604_800, description="Seconds between cost collections."
+    )
     prune_cron: CronExpr = Field(
         "17 3 * * *", description="Cron expression (UTC) of the daily prune."
     )
-    spend_interval_s: int = Field(900, ge=60, description="Seconds between spend refreshes.")
+    spend_interval_s: int = Field(
+        900, ge=60, le=86_400, description="Seconds between spend refreshes."
+    )
 
     dashboard_auth: bool = Field(
         False, description="Require Microsoft Entra ID sign-in (st.login) on the dashboard."
@@ -304,7 +313,7 @@ class Settings(BaseSettings):
         10, ge=1, le=400, description="Recent days whose spend is recomputed (besides the month)."
     )
     spend_drift_threshold: float = Field(
-        0.15, gt=0, description="Bill vs estimate difference (fraction) flagged as drift."
+        0.15, gt=0, le=10, description="Bill vs estimate difference (fraction) flagged as drift."
     )
     spend_final_after_days: int = Field(
         3, ge=1, le=62, description="A day is final once its cost is unchanged this many days."

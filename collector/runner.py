@@ -28,6 +28,7 @@ from collector.sources.rows import ResourceRow
 from collector.store import costs as cost_rows
 from collector.store import ingest, state
 from collector.store import inventory as inventory_rows
+from collector.text import visible
 from collector.windows import Plan, cost_days, plan
 
 log = logging.getLogger("foundry_monitor.collector")
@@ -123,7 +124,7 @@ class Collector:
             report.throttled,
             report.duration_s,
             report.status,
-            f" error={report.error}" if report.error else "",
+            f" error={visible(report.error)}" if report.error else "",  # Azure's text: inert
         )
 
     def _run(

@@ -209,7 +209,8 @@ def require_sign_in() -> None:
     if not c.settings().dashboard_auth:
         return
     if st.user.get("is_logged_in", False):  # a mapping: absent when no auth is configured
-        st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or '?'}")
+        who = str(st.user.get("email") or st.user.get("name") or "?")  # the IdP's claims: text
+        st.sidebar.caption(f"Signed in as {c.escape_markdown(who)}")
         st.sidebar.button("Sign out", on_click=st.logout)
         return
     st.title("foundry-monitor")

@@ -27,7 +27,7 @@ from collector.spend import month as months
 from collector.spend.budgets import Budget
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
-from collector.text import csv_cell
+from collector.text import csv_cell, visible
 
 # The view -------------------------------------------------------------------------------------
 RANGES: dict[str, timedelta] = {
@@ -432,8 +432,9 @@ def escape_markdown(text: str) -> str:
     """``text`` shown as itself in ``st.markdown``, captions, alerts and subheaders: every
     character Markdown (or Streamlit's ``:color[...]``, emoji and ``$`` math extensions) would
     interpret is backslash-escaped, and line breaks become spaces. For user-controlled names
-    (deployments, resources, labels)."""
-    flat = " ".join(text.splitlines())
+    (deployments, resources, labels). Control characters and bidi overrides (which would reorder
+    the line a name is shown in) are shown as escapes (:func:`collector.text.visible`)."""
+    flat = visible(" ".join(text.splitlines()))
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
 
 

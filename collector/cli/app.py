@@ -15,6 +15,7 @@ import typer
 from collector.cli import collect, dashboard, db, demo, doctor, emulator, read, reports
 from collector.cli.context import CliContext
 from collector.errors import FoundryMonitorError
+from collector.text import visible
 
 app = typer.Typer(
     name="foundry-monitor",
@@ -118,5 +119,5 @@ def main() -> None:
         if known is None:
             raise
         line, code = known
-        typer.echo(f"error: {line}", err=True)
+        typer.echo(f"error: {visible(line)}", err=True)  # it may quote Azure or a name
         sys.exit(code)

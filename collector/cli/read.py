@@ -20,23 +20,38 @@ from rich.table import Table
 from collector.cli.context import cli_context, make_collector
 from collector.errors import ConfigError, RequestNotFound
 from collector.store import queries
-from collector.text import terminal
+from collector.text import terminal, visible
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
 
 
+#: The times --since and --until may take: far enough from datetime's limits that a window, a
+#: step or a day added to either end never overflows (0001-01-01+14:00 did, in UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: str, option: str) -> datetime:
-    """An ISO date or date-time as an aware UTC datetime (naive means UTC); ConfigError if bad."""
+    """An ISO date or date-time as an aware UTC datetime (naive means UTC) from
+    :data:`EARLIEST` to :data:`LATEST`; ConfigError if bad."""
     text = value.strip()
+    shown = repr(value[:40])
     try:
         parsed = datetime.fromisoformat(text)
+        utc = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
-        shown = repr(value[:40])
         raise ConfigError(
             f"{option} {shown} is not a date: use ISO 8601 such as 2026-11-01, "
             "2026-11-01T12:00, 2026-11-01T12:00Z or 2026-11-01T12:00+02:00"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # its offset moves it out of the years datetime can hold
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ConfigError(
+            f"{option} {shown} is out of range: use a time from {EARLIEST:%Y-%m-%d} to "
+            f"{LATEST - timedelta(days=1):%Y-%m-%d} (UTC)"
+        )
+    return utc
 
 
 def window(
@@ -44,7 +59,7 @@ def window(
 ) -> tuple[datetime, datetime]:
     """The ``[since, until)`` window of the options; default: the 24 hours before now."""
     end = parse_time(until, "--until") if until else (now or datetime.now(UTC))
-    start = parse_time(since, "--since") if since else end - timedelta(hours=24)
+    start = parse_time(since, "--since") if since else max(end - timedelta(hours=24), EARLIEST)
     if start >= end:
         raise ConfigError(
             f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
@@ -172,8 +187,8 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
         f"time             {req.time.isoformat()}",
         f"status           {req.status}",
         f"duration         {_ms(req.duration_ms)} ms",
-        f"resource         {found.resource}",
-        f"deployment       {found.deployment or '-'} (model {model})",
+        f"resource         {visible(found.resource)}",  # the tenant's names: no escape runs
+        f"deployment       {visible(found.deployment or '-')} (model {visible(model)})",
         f"fix              {found.fix}",
     ]
     if ctx.requests is None:
@@ -239,12 +254,14 @@ def summary_cmd(
     if not rows:
         typer.echo("no deployments match (has the collector run? try: foundry-monitor db current)")
         return
+    table = summary_table(rows, start, end)
     console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the columns to 80
-        console = Console(width=250)
-    console.print(summary_table(rows, start, end))
+    if not console.is_terminal:  # piped or captured: do not squeeze the columns, cut no name
+        wide = Console(width=10_000)  # to measure the widest row
+        console = Console(width=max(250, wide.measure(table).maximum))
+    console.print(table)
     for item in unlogged:  # on stderr: the table stays the only thing on stdout
-        typer.echo(f"note: {item.notice}", err=True)
+        typer.echo(f"note: {visible(item.notice)}", err=True)
 
 
 def lookup_cmd(

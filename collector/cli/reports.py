@@ -17,6 +17,7 @@ import typer
 from collector.cli.context import cli_context
 from collector.reports.config import FORMATS, TARGETS, parse_choices
 from collector.reports.period import check_kind, parse_end, period_before
+from collector.text import visible
 
 
 def report_cmd(
@@ -84,7 +85,7 @@ def report_cmd(
         typer.echo(f"wrote {path}")
     for result in made.results:
         line = f"{result.target}: {result.status} ({result.attempts} attempt(s))"
-        typer.echo(line + (f": {result.error}" if result.error else ""))
+        typer.echo(line + (f": {visible(result.error)}" if result.error else ""))
     if not made.ok:
         raise typer.Exit(1)
 

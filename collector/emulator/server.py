@@ -136,8 +136,12 @@ class EmulatorServer:
         late_log_share: float = DEFAULT_LATE_SHARE,
         late_log_minutes: tuple[int, int] = DEFAULT_LATE_MINUTES,
         metric_name_case: str | None = None,
+        fault_message: str | None = None,
     ) -> None:
         self.workload = Workload(workload_config or WorkloadConfig())
+        #: The message of injected 5xx faults instead of "Emulated fault: <code>." (tests give it
+        #: markup, Markdown or escape sequences: Azure's error text is the tenant's to shape).
+        self.fault_message = fault_message
         self.clock = Clock(now or self.workload.end)
         self.faults = FaultBook(faults)
         self.token = token
@@ -400,12 +404,15 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if route == "logs":
             code = "ThrottledError" if status == 429 else codes[status]
-            error = logs_error(status, code, f"Emulated fault: {code}.")
+            error = logs_error(status, code, self._fault_message(code))
             error.headers.update(headers)
             return error
         if route == "costs" and status == 429:
             return arm_error(429, "429", "Too many requests. Please retry.", **headers)
-        return arm_error(status, codes[status], f"Emulated fault: {codes[status]}.", **headers)
+        return arm_error(status, codes[status], self._fault_message(codes[status]), **headers)
+
+    def _fault_message(self, code: str) -> str:
+        return self.emulator.fault_message or f"Emulated fault: {code}."
 
     def _dispatch(self, method: str) -> None:
         emulator = self.emulator

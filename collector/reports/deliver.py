@@ -33,6 +33,7 @@ import requests
 from collector.reports.build import Report
 from collector.reports.config import ReportConfig
 from collector.reports.render import render_csv, render_html, summary_lines, title, usd
+from collector.text import card_text, slack_text
 
 OK = "ok"
 FAILED = "failed"
@@ -244,10 +245,13 @@ def teams_payload(report: Report, link: str) -> dict[str, Any]:
             "type": "TextBlock",
             "size": "Medium",
             "weight": "Bolder",
-            "text": title(report),
+            "text": card_text(title(report)),
             "wrap": True,
         },
-        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(report)]},
+        {
+            "type": "FactSet",
+            "facts": [{"title": card_text(k), "value": card_text(v)} for k, v in _facts(report)],
+        },
     ]
     if report.movers:
         top = report.movers[0]
@@ -255,7 +259,9 @@ def teams_payload(report: Report, link: str) -> dict[str, Any]:
         body.append(
             {
                 "type": "TextBlock",
-                "text": f"Top mover: {top.resource}/{top.deployment} {sign}{usd(top.change)}",
+                "text": card_text(
+                    f"Top mover: {top.resource}/{top.deployment} {sign}{usd(top.change)}"
+                ),
                 "wrap": True,
             }
         )
@@ -277,7 +283,12 @@ def teams_payload(report: Report, link: str) -> dict[str, Any]:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": link}]
     else:
         body.append(
-            {"type": "TextBlock", "text": f"Report: {link}", "wrap": True, "isSubtle": True}
+            {
+                "type": "TextBlock",
+                "text": card_text(f"Report: {link}"),
+                "wrap": True,
+                "isSubtle": True,
+            }
         )
     return {
         "type": "message",
@@ -291,31 +302,26 @@ def teams_payload(report: Report, link: str) -> dict[str, Any]:
     }
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def slack_payload(report: Report, link: str) -> dict[str, Any]:
     """A Block Kit message with a plain-text fallback (``text``), for a Slack incoming webhook."""
     head = title(report)
     where = (
         f"<{link}|Open the report>"
         if link.startswith(("https://", "http://"))
-        else f"Report: `{_slack_escape(link)}`"
+        else f"Report: `{slack_text(link)}`"
     )
     fields = [
-        {"type": "mrkdwn", "text": f"*{_slack_escape(k)}*\n{_slack_escape(v)}"}
-        for k, v in _facts(report)
+        {"type": "mrkdwn", "text": f"*{slack_text(k)}*\n{slack_text(v)}"} for k, v in _facts(report)
     ][:10]  # Slack allows at most 10 fields per section
     lines = summary_lines(report)
     return {
-        "text": f"{head}: " + "; ".join(lines[:2]),
+        "text": slack_text(f"{head}: " + "; ".join(lines[:2])),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
             {"type": "section", "fields": fields},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _slack_escape("\n".join(lines))},
+                "text": {"type": "mrkdwn", "text": slack_text("\n".join(lines))},
             },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
         ],

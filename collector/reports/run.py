@@ -34,6 +34,7 @@ from collector.reports.deliver import (
 )
 from collector.reports.period import PERIODS, Period, period_before
 from collector.store.schema import TABLES
+from collector.text import visible
 
 log = logging.getLogger("foundry_monitor.reports")
 
@@ -118,7 +119,8 @@ def run_report(
         period.label.replace(" ", "_"),
         ",".join(p.name for p in files.paths),
         " ".join(
-            f"{r.target}={r.status}" + (f"({r.attempts} attempts: {r.error})" if r.error else "")
+            f"{r.target}={r.status}"
+            + (f"({r.attempts} attempts: {visible(r.error)})" if r.error else "")
             for r in results
         ),
     )

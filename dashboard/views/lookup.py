@@ -94,7 +94,8 @@ st.dataframe(
 
 minute = found.context
 st.subheader(
-    f"{found.deployment or 'The deployment'} in the minute {c.fmt_time(minute.minute)} UTC"
+    f"{c.escape_markdown(found.deployment or 'The deployment')} in the minute "
+    f"{c.fmt_time(minute.minute)} UTC"
 )
 if minute.requests is None:
     st.info("No metrics for this deployment in that minute (not collected yet, or pruned).")
