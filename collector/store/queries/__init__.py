@@ -22,7 +22,8 @@ Modules by job (this package re-exports all of them, so callers import from
 ``collector.store.queries``): :mod:`._sql` (shared SQL helpers: time buckets, rollup segments,
 the read time limit, filters, money), :mod:`.inventory` (deployments and their changes),
 :mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
-:mod:`.lookup` (one request and its minute), :mod:`.health` (freshness, collector runs, request
+:mod:`.lookup` (one request and its minute), :mod:`.billing` (accounts and cost rows for
+the exports), :mod:`.health` (freshness, collector runs, request
 logs vs metrics), :mod:`.throttling` (quota pools, throttle causes) and :mod:`.spend` (spend
 reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
 
@@ -85,6 +86,12 @@ from collector.store.queries._sql import (
 )
 from collector.store.queries._sql import (
     _segments as _segments,
+)
+from collector.store.queries.billing import (
+    Account,
+    CostRow,
+    accounts,
+    cost_rows,
 )
 from collector.store.queries.health import (
     CollectorRun,
@@ -149,7 +156,9 @@ __all__ = [
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
     "STEPS",
+    "Account",
     "CollectorRun",
+    "CostRow",
     "DeploymentChangeEvent",
     "DeploymentInfo",
     "DeploymentSummary",
@@ -169,10 +178,12 @@ __all__ = [
     "TimeseriesPoint",
     "TokenHours",
     "UnloggedDeployment",
+    "accounts",
     "cache_hit_rate",
     "collector_health",
     "context_label_values",
     "context_labels",
+    "cost_rows",
     "deployment_changes",
     "deployments",
     "deployments_without_logs",
