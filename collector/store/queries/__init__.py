@@ -23,9 +23,10 @@ Modules by job (this package re-exports all of them, so callers import from
 the read time limit, filters, money), :mod:`.inventory` (deployments and their changes),
 :mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
 :mod:`.lookup` (one request and its minute), :mod:`.billing` (accounts and cost rows for
-the exports), :mod:`.health` (freshness, collector runs, request
-logs vs metrics), :mod:`.throttling` (quota pools, throttle causes) and :mod:`.spend` (spend
-reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
+the exports), :mod:`.runs` (last successes, for /metrics), :mod:`.health` (freshness,
+collector runs, request logs vs metrics), :mod:`.throttling` (quota pools, throttle causes)
+and :mod:`.spend` (spend reads). Domain text (status fixes, request ids) is in
+:mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
@@ -119,6 +120,7 @@ from collector.store.queries.lookup import (
     RequestRecord,
     lookup,
 )
+from collector.store.queries.runs import last_successes
 from collector.store.queries.spend import (
     ResourceSpendDay,
     SpendDay,
@@ -188,6 +190,7 @@ __all__ = [
     "deployments",
     "deployments_without_logs",
     "freshness",
+    "last_successes",
     "latency_percentiles_over_time",
     "log_lag",
     "lookup",
