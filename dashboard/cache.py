@@ -20,7 +20,7 @@ import streamlit as st
 from collector.errors import FoundryMonitorError
 from collector.spend.refresh import unmapped_labels_warning
 from collector.store import queries
-from dashboard import charts
+from dashboard import charts, downloads
 from dashboard import common as c
 
 TITLE = "Prompt cache"
@@ -101,7 +101,8 @@ def show_prompt_cache(
     if rows:
         table = c.frame(rows)
         table["publisher"] = [c.publisher(s.claude) for s in rows]
-        st.dataframe(
+        downloads.show_table(
+            "prompt_cache",
             table[
                 [
                     "resource",

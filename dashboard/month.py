@@ -14,6 +14,7 @@ import streamlit as st
 from collector.spend import month as months
 from collector.spend.budgets import OK, OVER, WARNING
 from dashboard import common as c
+from dashboard import downloads
 
 STATE_LABELS = {OK: "🟢 ok", WARNING: "🟠 warning", OVER: "🔴 over"}
 _RANK = {OK: 0, WARNING: 1, OVER: 2}
@@ -110,7 +111,8 @@ def _deployment_table(
     states = _deployment_states(statuses)
     table = c.frame(rows)
     table["budget"] = [STATE_LABELS.get(states.get(r.deployment_id, ""), c.DASH) for r in rows]
-    st.dataframe(
+    downloads.show_table(
+        "month_deployments",
         table[
             [
                 "resource",
@@ -167,7 +169,8 @@ def _budget_table(view: c.View, statuses: list[months.BudgetStatus], configured:
     if not shown:
         st.caption("No budget covers the selected deployments.")
         return
-    st.dataframe(
+    downloads.show_table(
+        "month_budgets",
         [
             {
                 "budget": b.label,

@@ -6,6 +6,7 @@ import streamlit as st
 
 from collector.store.queries import RUN_SUCCEEDED
 from dashboard import common as c
+from dashboard import downloads
 
 view = c.page_view("Collector health", caption="The collector's own record; not filtered.")
 st.caption(f"As of {c.fmt_time(view.now)} UTC")
@@ -15,7 +16,8 @@ st.subheader("Freshness per source")
 if not sources:
     st.info("No collection has run yet: start the collector (`foundry-monitor collect`).")
 else:
-    st.dataframe(
+    downloads.show_table(
+        "health_freshness",
         [
             {
                 "source": s.source,
@@ -43,7 +45,8 @@ st.subheader("Request-log lag")
 if not lags:
     st.info("No metrics or request logs in the last two days.")
 else:
-    st.dataframe(
+    downloads.show_table(
+        "health_log_lag",
         [
             {
                 "resource": x.resource,
@@ -90,7 +93,8 @@ for run in failed:
     )
 table = c.frame(runs)
 table["age"] = [c.fmt_age(view.now - r.started_at) for r in runs]
-st.dataframe(
+downloads.show_table(
+    "health_runs",
     table[
         [
             "source",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, month, publishers
+from dashboard import charts, downloads, month, publishers
 from dashboard import common as c
 
 view = c.page_view("Overview")
@@ -49,7 +49,8 @@ columns = [
     "trend",
     "publisher",
 ]
-st.dataframe(
+downloads.show_table(
+    "overview",
     table[columns],
     hide_index=True,
     placeholder=c.DASH,
