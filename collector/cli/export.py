@@ -65,6 +65,12 @@ def focus_cmd(
         engine.dispose()
     count = write_parquet(rows, out) if chosen == "parquet" else write_csv(rows, out)
     typer.echo(f"wrote {count} FOCUS rows to {out}")
+    if not count:  # on stderr: stdout stays the one line
+        typer.echo(
+            "note: no Claude spend in the window (has the collector refreshed spend? try: "
+            "foundry-monitor collect --once)",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -116,3 +116,17 @@ def test_bad_export_options_exit_2_with_one_line(
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_empty_window_writes_the_header_and_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "empty.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDRY_MONITOR_")}
+    env["FOUNDRY_MONITOR_DATABASE_URL"] = f"sqlite:///{tmp_path / 's.db'}"
+    command = [EXE, "export", "focus", "--since", "2026-11-01", "--until", "2026-11-02"]
+    done = subprocess.run(
+        [*command, "--out", str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote 0 FOCUS rows to {out}"
+    assert "no Claude spend in the window" in done.stderr
+    assert out.read_text().splitlines() == [",".join(COLUMNS)]
