@@ -79,8 +79,13 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
             kinds = {type(v) for v in table[name] if v is not None and v == v}
             if len(kinds) > 1:
                 table[name] = [None if v is None else str(v) for v in table[name]]
+    try:
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):  # a kind Parquet cannot hold: as text
+        text = {n: table[n].map(lambda v: None if v is None else str(v)) for n in table.columns}
+        arrow = pa.Table.from_pandas(pd.DataFrame(text), preserve_index=False)
     out = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), out)
+    pq.write_table(arrow, out)
     return out.getvalue()
 
 

@@ -88,3 +88,10 @@ def test_csv_and_parquet_hold_the_same_rows_without_the_chart_cells() -> None:
     assert from_csv["requests"].tolist() == from_parquet["requests"].tolist() == [3, 4]
     assert from_parquet["spend"].tolist()[0] == 1.25 and pd.isna(from_parquet["spend"][1])
     assert from_parquet["mixed"].tolist() == ["—", "1.5"]  # text where a column mixes kinds
+
+
+def test_a_column_parquet_cannot_type_is_written_as_text() -> None:
+    table = pd.DataFrame({"name": ["a", "b"], "odd": [1 + 2j, 3j]})
+    back = pq.read_table(io.BytesIO(downloads.parquet_bytes(table))).to_pandas()
+    assert back["name"].tolist() == ["a", "b"]
+    assert back["odd"].tolist() == ["(1+2j)", "3j"]
