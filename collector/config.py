@@ -301,6 +301,17 @@ class Settings(BaseSettings):
     dashboard_auth: bool = Field(
         False, description="Require Microsoft Entra ID sign-in (st.login) on the dashboard."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of the Prometheus /metrics endpoint served by `run`; unset: off.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the /metrics endpoint listens on (0.0.0.0: every interface).",
+    )
 
     # Spend
     price_file: Path | None = Field(

@@ -21,7 +21,7 @@ from collector.errors import FoundryMonitorError
 from collector.spend.estimate import sum_known
 from collector.spend.refresh import unmapped_labels_warning
 from collector.store import queries
-from dashboard import charts
+from dashboard import charts, downloads
 from dashboard import columns as cols
 from dashboard import common as c
 
@@ -100,7 +100,8 @@ def show_prompt_cache(
     if rows:
         table = c.frame(rows)
         table["publisher"] = [c.publisher(s.claude) for s in rows]
-        st.dataframe(
+        downloads.show_table(
+            "prompt_cache",
             table[
                 [
                     "resource",

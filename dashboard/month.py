@@ -16,6 +16,7 @@ from collector.spend.budgets import OK, OVER, WARNING
 from collector.spend.estimate import sum_known
 from dashboard import columns as cols
 from dashboard import common as c
+from dashboard import downloads
 
 STATE_LABELS = {OK: "🟢 ok", WARNING: "🟠 warning", OVER: "🔴 over"}
 _RANK = {OK: 0, WARNING: 1, OVER: 2}
@@ -107,7 +108,8 @@ def _deployment_table(
     states = _deployment_states(statuses)
     table = c.frame(rows)
     table["budget"] = [STATE_LABELS.get(states.get(r.deployment_id, ""), c.DASH) for r in rows]
-    st.dataframe(
+    downloads.show_table(
+        "month_deployments",
         table[
             [
                 "resource",
@@ -160,7 +162,8 @@ def _budget_table(view: c.View, statuses: list[months.BudgetStatus], configured:
     if not shown:
         st.caption("No budget covers the selected deployments.")
         return
-    st.dataframe(
+    downloads.show_table(
+        "month_budgets",
         [
             {
                 "budget": b.label,

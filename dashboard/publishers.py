@@ -16,6 +16,7 @@ import streamlit as st
 
 from collector.store import queries
 from dashboard import common as c
+from dashboard import downloads
 
 TITLE = "Other publishers"
 CAPTION = (
@@ -60,7 +61,8 @@ def show_other_publishers(view: c.View, summary: Sequence[queries.DeploymentSumm
     if table.empty:
         return
     st.markdown(f"**{TITLE}**")
-    st.dataframe(
+    downloads.show_table(
+        "other_publishers",
         table,
         hide_index=True,
         placeholder=c.DASH,

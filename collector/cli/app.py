@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import collect, dashboard, db, demo, doctor, emulator, read, reports
+from collector.cli import collect, dashboard, db, demo, doctor, emulator, export, read, reports
 from collector.cli.context import CliContext
 from collector.errors import FoundryMonitorError
 from collector.text import visible
@@ -50,6 +50,7 @@ dashboard.register(app)
 demo.register(app)
 read.register(app)  # summary, lookup
 reports.register(app)  # report
+export.register(app)  # the export group
 emulator.register(app)  # the emulator group
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from collector.cli.context import cli_context, make_collector
 from collector.cli.terminal import ProgressBar, interruptible, print_reports, quiet_logging
+from collector.config import Settings
 from collector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from collector.metrics_endpoint import MetricsServer
 
 
 def collect_cmd(
@@ -47,6 +53,9 @@ def collect_cmd(
 def run_cmd(ctx: typer.Context) -> None:
     """Run the collector on its schedule until stopped (Ctrl-C).
 
+    With FOUNDRY_MONITOR_METRICS_PORT set it also serves Prometheus metrics on
+    http://FOUNDRY_MONITOR_METRICS_HOST:PORT/metrics (loopback by default).
+
     Example: FOUNDRY_MONITOR_METRICS_INTERVAL_S=120 foundry-monitor run
     """
     import signal
@@ -60,13 +69,44 @@ def run_cmd(ctx: typer.Context) -> None:
     cfg = context.settings()
     engine = context.prepared_engine()
     collector = make_collector(cfg, engine)
+    endpoint = serve_metrics(cfg, engine)
+
+    def extra_jobs(scheduler: Any) -> None:
+        add_report_jobs(scheduler, cfg, engine)
+        if endpoint is not None:
+            from collector.metrics_endpoint import attach
+
+            attach(endpoint.metrics, scheduler)
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     interruptible()
     try:
-        run_forever(cfg, collector, stop, extra_jobs=lambda s: add_report_jobs(s, cfg, engine))
+        run_forever(cfg, collector, stop, extra_jobs=extra_jobs)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+
+
+def serve_metrics(cfg: Settings, engine: Engine) -> MetricsServer | None:
+    """The Prometheus endpoint when FOUNDRY_MONITOR_METRICS_PORT is set (None otherwise)."""
+    if cfg.metrics_port is None:
+        return None
+    from collector.metrics_endpoint import serve
+
+    try:
+        endpoint = serve(engine, cfg.metrics_host, cfg.metrics_port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve /metrics on {cfg.metrics_host}:{cfg.metrics_port} "
+            f"({exc.strerror or exc}): choose another FOUNDRY_MONITOR_METRICS_PORT or "
+            "FOUNDRY_MONITOR_METRICS_HOST"
+        ) from None
+    host, port = endpoint.address
+    typer.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    return endpoint
 
 
 def register(app: typer.Typer) -> None:

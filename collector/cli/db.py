@@ -53,15 +53,27 @@ def db_downgrade(
 
 
 @db_app.command("current")
-def db_current(ctx: typer.Context) -> None:
+def db_current(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help='Print {"revision", "database"} (revision null: empty).'),
+    ] = False,
+) -> None:
     """Print the schema revision of the configured database.
 
-    Example: foundry-monitor db current
+    Example: foundry-monitor db current --json
     """
+    import json
+
     from collector.store import migrate
 
-    cfg = cli_context(ctx).settings()
-    typer.echo(migrate.current(cfg.effective_database_url) or "base (empty database)")
+    url = cli_context(ctx).settings().effective_database_url
+    revision = migrate.current(url)
+    if as_json:
+        typer.echo(json.dumps({"revision": revision, "database": migrate.safe_url(url)}))
+    else:
+        typer.echo(revision or "base (empty database)")
 
 
 def prune_cmd(

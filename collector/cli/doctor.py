@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,12 +32,18 @@ def doctor_table(checks: list[Any]) -> Table:
     return table
 
 
-def doctor_cmd(ctx: typer.Context) -> None:
+def doctor_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of the checks instead of a table.")
+    ] = False,
+) -> None:
     """Check the credential, each scope's permissions, the diagnostic logs and the cost queries.
 
     Prints a table of passes and failures, with the fix for each failure; exits 1 on any failure.
+    --json prints each check as {"name", "target", "ok", "detail", "fix"}.
 
-    Example: foundry-monitor doctor
+    Example: foundry-monitor doctor --json
     """
     from rich.console import Console
 
@@ -47,7 +55,10 @@ def doctor_cmd(ctx: typer.Context) -> None:
     engine = context.engine()
     checks = run_checks(cfg, make_clients(cfg), engine)
     engine.dispose()
-    Console(width=220).print(doctor_table(checks))
+    if as_json:
+        typer.echo(json.dumps([asdict(check) for check in checks], indent=2))
+    else:
+        Console(width=220).print(doctor_table(checks))
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 

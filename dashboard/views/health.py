@@ -8,6 +8,7 @@ import streamlit as st
 
 from collector.store.queries import RUN_SUCCEEDED
 from dashboard import common as c
+from dashboard import downloads
 
 view = c.page_view("Collector health", caption="The collector's own record; not filtered.")
 st.caption(f"As of {c.fmt_time(view.now)} UTC")
@@ -17,19 +18,21 @@ def _time(value: datetime | None) -> str:
     return c.fmt_time(value) if value else c.DASH
 
 
-def _table(title: str, rows: list[dict[str, object]], empty: str) -> bool:
-    """A subheader with its table, or ``empty`` as a notice; whether there were rows."""
+def _table(title: str, name: str, rows: list[dict[str, object]], empty: str) -> bool:
+    """A subheader with its table and downloads (files named ``name``), or ``empty`` as a
+    notice; whether there were rows."""
     st.subheader(title)
     if not rows:
         st.info(empty)
         return False
-    st.dataframe(rows, hide_index=True)
+    downloads.show_table(name, rows, hide_index=True)
     return True
 
 
 sources = c.load_freshness(view.url, view.now)
 if _table(
     "Freshness per source",
+    "health_freshness",
     [
         {
             "source": s.source,
@@ -53,6 +56,7 @@ if _table(
 lags = c.load_log_lag(view.url, view.now)
 if _table(
     "Request-log lag",
+    "health_log_lag",
     [
         {
             "resource": x.resource,
@@ -95,7 +99,8 @@ for run in failed:
     )
 table = c.frame(runs)
 table["age"] = [c.fmt_age(view.now - r.started_at) for r in runs]
-st.dataframe(
+downloads.show_table(
+    "health_runs",
     table[
         [
             "source",

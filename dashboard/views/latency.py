@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, downloads
 from dashboard import columns as cols
 from dashboard import common as c
 
@@ -70,7 +70,8 @@ if average_and_maximum("ttft", "time to first token", "NormalizedTimeToFirstToke
         if view.keep(s.deployment_id) and s.ttft_avg_ms is not None
     ]
     if averages:
-        st.dataframe(
+        downloads.show_table(
+            "latency_ttft",
             c.frame(averages)[["resource", "deployment", "ttft_avg_ms"]],
             hide_index=True,
             column_config={
@@ -89,7 +90,8 @@ st.subheader("Deployment changes")
 if changes.empty:
     st.caption("No deployment change in this window.")
 else:
-    st.dataframe(
+    downloads.show_table(
+        "latency_changes",
         changes[["changed_at", "deployment", "field", "old_value", "new_value"]],
         hide_index=True,
         placeholder=c.DASH,

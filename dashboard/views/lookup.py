@@ -7,6 +7,7 @@ import streamlit as st
 from collector.errors import InvalidRequestId, RequestNotFound
 from collector.store.queries import parse_request_id
 from dashboard import common as c
+from dashboard import downloads
 
 view = c.page_view("Request look-up", caption="Find one request and its deployment's minute.")
 
@@ -63,7 +64,8 @@ middle.metric(
 )
 right.metric("Time (UTC)", request.time.strftime("%Y-%m-%d %H:%M:%S"))
 
-st.dataframe(
+downloads.show_table(
+    "lookup_request",
     [
         {"field": "apim-request-id", "value": request.apim_request_id},
         {"field": "request-id", "value": request.request_id or c.DASH},
@@ -89,6 +91,7 @@ st.dataframe(
         {"field": "response bytes", "value": str(request.response_bytes or c.DASH)},
         {"field": "caller IP", "value": request.caller_ip or c.DASH},
     ],
+    extra={"id": request.apim_request_id},
     hide_index=True,
 )
 
@@ -109,10 +112,12 @@ else:
     )
 if minute.other_failures:
     st.markdown(f"**Other failures that minute** ({len(minute.other_failures)})")
-    st.dataframe(
+    downloads.show_table(
+        "lookup_other_failures",
         c.frame(minute.other_failures)[
             ["time", "status", "apim_request_id", "request_id", "duration_ms", "operation"]
         ],
+        extra={"id": request.apim_request_id},
         hide_index=True,
         placeholder=c.DASH,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, month, publishers
+from dashboard import charts, downloads, month, publishers
 from dashboard import columns as cols
 from dashboard import common as c
 
@@ -50,7 +50,8 @@ columns = [
     "trend",
     "publisher",
 ]
-st.dataframe(
+downloads.show_table(
+    "overview",
     table[columns],
     hide_index=True,
     placeholder=c.DASH,

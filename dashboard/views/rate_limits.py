@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from collector.store.queries import CAUSE_POOL, ThrottleCause
-from dashboard import charts
+from dashboard import charts, downloads
 from dashboard import common as c
 
 view = c.page_view("Rate limits")
@@ -96,7 +96,8 @@ def _todo(x: ThrottleCause) -> str:
     return f"{retry}; raise this deployment's capacity, or ask for more {x.model} quota"
 
 
-st.dataframe(
+downloads.show_table(
+    "rate_limits_causes",
     [
         {
             "deployment": f"{x.resource}/{x.deployment}",

@@ -2,7 +2,8 @@
 (tokens x list price) vs billed (the Marketplace bill allocated over Claude deployments),
 variance, prompt-cache hit rate and savings, provisional/final status, other publishers'
 deployments marked "not Claude"; the prompt cache over the window; the reconciliation per
-resource and day with the other publishers' cost apart; CSV downloads of both."""
+resource and day with the other publishers' cost apart; CSV and Parquet downloads of each
+table."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from collector.store import queries
-from dashboard import cache, charts, month, publishers
+from dashboard import cache, charts, downloads, month, publishers
 from dashboard import columns as cols
 from dashboard import common as c
 
@@ -94,10 +95,12 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
         "model_version",
     ]
     shown = table[columns]
-    # on screen the model carries its version when the model has several (the CSV keeps the
+    # on screen the model carries its version when the model has several (the files keep the
     # model and its version in two columns)
-    st.dataframe(
+    downloads.show_table(
+        "spend_days",
         shown.drop(columns=["model_version"]).assign(model=table["model_label"]),
+        download=shown,
         hide_index=True,
         placeholder=c.DASH,
         column_config={
@@ -127,12 +130,6 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
                 "Claude bill (its cost: Other publishers, below).",
             ),
         },
-    )
-    st.download_button(
-        "Download CSV",
-        c.csv_bytes(shown),
-        file_name=f"spend_{days[0].day}_{days[-1].day}.csv",
-        mime="text/csv",
     )
 
 
@@ -171,7 +168,8 @@ else:
             "the drift threshold: check the price sheet (discounts, new prices) and the "
             "deployments' models."
         )
-    st.dataframe(
+    downloads.show_table(
+        "spend_reconciliation",
         reconciliation,
         hide_index=True,
         placeholder=c.DASH,
@@ -200,12 +198,6 @@ else:
                 "above, never allocated.",
             ),
         },
-    )
-    st.download_button(
-        "Download reconciliation CSV",
-        c.csv_bytes(reconciliation),
-        file_name=f"reconciliation_{resources[0].day}_{resources[-1].day}.csv",
-        mime="text/csv",
     )
 
 publishers.show_other_publishers(view, summary)

@@ -125,7 +125,7 @@ def check_spend(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Per day and deployment")
     charts_drawn(page, at_least=1)
     expect(axis_title(page, "Estimated spend (USD)")).to_be_visible()
-    expect(page.get_by_role("button", name="Download CSV", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Download CSV", exact=True).first).to_be_visible()
     heading(page, "Reconciliation per resource and day")
     heading(page, "Prompt cache")
     expect(axis_title(page, "Prompt-cache tokens per day")).to_be_visible()

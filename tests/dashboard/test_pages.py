@@ -185,7 +185,7 @@ def month_of(seeded: SeededStore, at: AppTest) -> months.MonthSpend:
     return months.spend_month(seeded.engine, common.floor_minute(view.now))
 
 
-def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore) -> None:
+def test_spend_page_shows_the_stored_spend_and_offers_its_downloads(seeded: SeededStore) -> None:
     at = run("views/spend.py")
     assert not at.error, [e.value for e in at.error]
     view: common.View = at.session_state["_view"]
@@ -201,7 +201,7 @@ def test_spend_page_shows_the_stored_spend_and_offers_a_csv(seeded: SeededStore)
     assert any(day.unpriced for day in expected)
     assert any("missing from the price sheet" in w.value for w in at.warning)
     buttons = [getattr(b, "label", None) for b in at.get("download_button")]
-    assert buttons == ["Download CSV", "Download reconciliation CSV"]
+    assert buttons == ["Download CSV", "Download Parquet"] * len(at.dataframe)
 
 
 def test_spend_page_reconciles_each_resource_and_day(seeded: SeededStore) -> None:

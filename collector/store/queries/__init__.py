@@ -22,9 +22,11 @@ Modules by job (this package re-exports all of them, so callers import from
 ``collector.store.queries``): :mod:`._sql` (shared SQL helpers: time buckets, rollup segments,
 the read time limit, filters, money), :mod:`.inventory` (deployments and their changes),
 :mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
-:mod:`.lookup` (one request and its minute), :mod:`.health` (freshness, collector runs, request
-logs vs metrics), :mod:`.throttling` (quota pools, throttle causes) and :mod:`.spend` (spend
-reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
+:mod:`.lookup` (one request and its minute), :mod:`.billing` (accounts and cost rows for
+the exports), :mod:`.runs` (last successes, for /metrics), :mod:`.health` (freshness,
+collector runs, request logs vs metrics), :mod:`.throttling` (quota pools, throttle causes)
+and :mod:`.spend` (spend reads). Domain text (status fixes, request ids) is in
+:mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
@@ -88,6 +90,12 @@ from collector.store.queries._sql import (
 from collector.store.queries._sql import (
     _segments as _segments,
 )
+from collector.store.queries.billing import (
+    Account,
+    CostRow,
+    accounts,
+    cost_rows,
+)
 from collector.store.queries.health import (
     CollectorRun,
     LogLag,
@@ -114,6 +122,7 @@ from collector.store.queries.lookup import (
     RequestRecord,
     lookup,
 )
+from collector.store.queries.runs import last_successes
 from collector.store.queries.spend import (
     ResourceSpendDay,
     SpendDay,
@@ -151,7 +160,9 @@ __all__ = [
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
     "STEPS",
+    "Account",
     "CollectorRun",
+    "CostRow",
     "DeploymentChangeEvent",
     "DeploymentInfo",
     "DeploymentSummary",
@@ -173,14 +184,17 @@ __all__ = [
     "TimeseriesPoint",
     "TokenHours",
     "UnloggedDeployment",
+    "accounts",
     "cache_hit_rate",
     "collector_health",
     "context_label_values",
     "context_labels",
+    "cost_rows",
     "deployment_changes",
     "deployments",
     "deployments_without_logs",
     "freshness",
+    "last_successes",
     "latency_percentiles_over_time",
     "log_lag",
     "lookup",
