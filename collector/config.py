@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,12 +36,13 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from collector.config_errors import describe
+from collector.config_errors import describe, read_toml
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
+    from collector.alerts.config import AlertSettings
     from collector.reports.config import ReportConfig
     from collector.spend.budgets import Budget
 
@@ -171,6 +171,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
     )
     _budgets: tuple[Any, ...] = PrivateAttr(default=())
+    _alert_rules: tuple[Any, ...] = PrivateAttr(default=())
 
     # Store
     data_dir: Path = Field(
@@ -383,6 +384,26 @@ class Settings(BaseSettings):
         None, description="Slack incoming webhook URL for report summaries (a secret)."
     )
 
+    # Alerts
+    alert_rules: list[dict[str, Any]] | None = Field(
+        None,
+        description="Alert rules: tables with name, signal, op, threshold, window_minutes, "
+        "for_minutes, scope, severity, notify (TOML [[foundry_monitor.alert_rules]] or JSON); "
+        "unset: the shipped rules (README, Alerts); [] turns alerts off.",
+    )
+    alert_webhook_url: WebhookUrl = Field(
+        None, description="Webhook receiving alerts as Alertmanager-style JSON (a secret)."
+    )
+    alert_repeat_minutes: int = Field(
+        240, ge=5, le=10_080, description="Minutes before a still-firing alert is sent again."
+    )
+    alert_settle_minutes: int = Field(
+        3, ge=0, le=60, description="Newest stored minutes not yet evaluated (late metrics)."
+    )
+    alert_link_base: str | None = Field(
+        None, description="The dashboard's URL; alert messages link to its pages."
+    )
+
     @field_validator("report_formats", "report_deliver")
     @classmethod
     def _report_choices(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -471,6 +492,21 @@ class Settings(BaseSettings):
         self._budgets = tuple(parse_budgets(self.budgets, self.budget_warning_fraction))
         return self
 
+    @model_validator(mode="after")
+    def _parse_alert_rules(self) -> Settings:
+        """Parse the alert rules once (a bad one named in one line); ``alerts`` reuses them."""
+        from collector.alerts.config import parse_alert_rules
+
+        self._alert_rules = parse_alert_rules(self.alert_rules, ENV_PREFIX + "ALERT_RULES")
+        return self
+
+    @property
+    def alerts(self) -> AlertSettings:
+        """The alert settings, typed (:class:`~collector.alerts.config.AlertSettings`)."""
+        from collector.alerts.config import AlertSettings
+
+        return AlertSettings.from_settings(self, self._alert_rules)
+
     @property
     def spend(self) -> SpendSettings:
         """The spend settings, typed, with the budgets parsed at validation."""
@@ -527,20 +563,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist: check the --config path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    section = data.get("foundry_monitor", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {path}: expected a [foundry_monitor] table of settings")
-    return section
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings, turning any validation failure into one clear ConfigError line."""
     file_values: dict[str, Any] = {}
@@ -548,7 +570,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         Path(os.environ[ENV_PREFIX + "CONFIG"]) if os.environ.get(ENV_PREFIX + "CONFIG") else None
     )
     if config_file is not None:
-        file_values = _read_toml(config_file)
+        file_values = read_toml(config_file)
         unknown = sorted(set(file_values) - set(Settings.model_fields))
         if unknown:
             raise ConfigError(

@@ -1,10 +1,15 @@
-"""Settings errors in the user's words: one line naming the variable and what is expected."""
+"""Settings errors in the user's words: one line naming the variable and what is expected; the
+TOML settings file read with its errors so worded."""
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+
+from collector.errors import ConfigError
 
 #: Settings whose rejected value is never echoed back (it may hold a token or password).
 SECRET_FIELDS = {
@@ -13,6 +18,7 @@ SECRET_FIELDS = {
     "teams_webhook_url",
     "slack_webhook_url",
     "database_url",
+    "alert_webhook_url",
 }
 
 
@@ -48,3 +54,19 @@ def expectation(error: Any, fields: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
     return str(error["msg"])
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The ``[foundry_monitor]`` table of a TOML settings file (ConfigError in one line when the
+    file is missing, not TOML, or not a table)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist: check the --config path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("foundry_monitor", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: expected a [foundry_monitor] table of settings")
+    return section

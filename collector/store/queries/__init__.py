@@ -23,8 +23,9 @@ Modules by job (this package re-exports all of them, so callers import from
 the read time limit, filters, money), :mod:`.inventory` (deployments and their changes),
 :mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
 :mod:`.lookup` (one request and its minute), :mod:`.health` (freshness, collector runs, request
-logs vs metrics), :mod:`.throttling` (quota pools, throttle causes) and :mod:`.spend` (spend
-reads). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
+logs vs metrics), :mod:`.throttling` (quota pools, throttle causes), :mod:`.spend` (spend
+reads) and :mod:`.alerts` (per-minute reads of the alert signals). Domain text (status fixes,
+request ids) is in :mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
@@ -85,6 +86,13 @@ from collector.store.queries._sql import (
 )
 from collector.store.queries._sql import (
     _segments as _segments,
+)
+from collector.store.queries.alerts import (
+    HistMinute,
+    RunEvent,
+    latency_minutes,
+    newest_minutes,
+    run_events,
 )
 from collector.store.queries.health import (
     CollectorRun,
@@ -153,6 +161,7 @@ __all__ = [
     "DeploymentChangeEvent",
     "DeploymentInfo",
     "DeploymentSummary",
+    "HistMinute",
     "LatencyPoint",
     "LogLag",
     "LookupResult",
@@ -161,6 +170,7 @@ __all__ = [
     "RequestId",
     "RequestRecord",
     "ResourceSpendDay",
+    "RunEvent",
     "SourceFreshness",
     "SpendDay",
     "StatusCodePoint",
@@ -177,13 +187,16 @@ __all__ = [
     "deployments",
     "deployments_without_logs",
     "freshness",
+    "latency_minutes",
     "latency_percentiles_over_time",
     "log_lag",
     "lookup",
+    "newest_minutes",
     "not_found_message",
     "parse_request_id",
     "parse_step",
     "pool_throttling",
+    "run_events",
     "spend_days",
     "spend_resource_days",
     "spend_series",
