@@ -14,10 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, text
 
+from collector.alerts.run import scheduled_evaluation
 from collector.config import Settings, cron_trigger
 from collector.runner import Collector
 from collector.store import retention
@@ -98,9 +100,44 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
+    add_alert_job(scheduler, settings, collector.engine, [name for name, _, _ in jobs])
     if extra_jobs is not None:
         extra_jobs(scheduler)
     return scheduler
+
+
+ALERT_JOB = "alerts"
+
+
+def add_alert_job(
+    scheduler: BackgroundScheduler, settings: Settings, engine: Engine, after: list[str]
+) -> None:
+    """The alert evaluation: run after each job of ``after`` (a collection) ends, and every
+    metrics interval besides (so stale-collector rules fire when collections stop). Runs in the
+    pool like the others (``max_instances=1``, ``coalesce``): a slow evaluation never overlaps
+    itself and a burst of collections ends in one evaluation. No rules: no job."""
+    alerts = settings.alerts
+    alerts.check_targets()  # a rule notifying a target without its settings: fail at start-up
+    if not alerts.rules:
+        return
+    scheduler.add_job(
+        scheduled_evaluation,
+        IntervalTrigger(seconds=settings.metrics_interval_s, timezone=UTC),
+        args=(engine, alerts),
+        id=ALERT_JOB,
+        name="evaluate alerts",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=settings.metrics_interval_s,
+        replace_existing=True,
+    )
+    collections = set(after)
+
+    def after_collection(event: JobExecutionEvent) -> None:
+        if event.job_id in collections and scheduler.get_job(ALERT_JOB) is not None:
+            scheduler.modify_job(ALERT_JOB, next_run_time=datetime.now(UTC))
+
+    scheduler.add_listener(after_collection, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
 
 def run_forever(

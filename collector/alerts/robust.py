@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 MAD_SCALE = 1.4826
+MEAN_AD_SCALE = 1.2533
 WEEKS = 4
 WEEK = timedelta(days=7)
 #: fewer baseline values than this: no score (a new deployment has no rhythm yet)
@@ -22,19 +23,20 @@ MIN_SAMPLES = 30
 
 def robust_z(value: float | None, baseline: Sequence[float]) -> float | None:
     """The robust z-score of ``value`` against ``baseline``; None without a value, with fewer
-    than :data:`MIN_SAMPLES` baseline values, or when the baseline does not vary (MAD 0) and
-    the value equals its median."""
+    than :data:`MIN_SAMPLES` baseline values, or when the baseline does not vary at all."""
     if value is None or len(baseline) < MIN_SAMPLES:
         return None
     center = median(baseline)
-    mad = median(abs(x - center) for x in baseline)
-    if mad == 0:
-        # a flat baseline: any departure is infinitely unusual; keep it finite and signed
-        if value == center:
-            return 0.0
-        spread = max(abs(center) * 0.01, 1e-9)
-        return (value - center) / (MAD_SCALE * spread)
-    return (value - center) / (MAD_SCALE * mad)
+    deviations = [abs(x - center) for x in baseline]
+    mad = median(deviations)
+    if mad > 0:
+        return (value - center) / (MAD_SCALE * mad)
+    # more than half the baseline equals its median: the mean absolute deviation instead,
+    # scaled likewise (1.2533 = sqrt(pi / 2)); a perfectly flat baseline gives no score
+    mean_ad = sum(deviations) / len(deviations)
+    if mean_ad == 0:
+        return None
+    return (value - center) / (MEAN_AD_SCALE * mean_ad)
 
 
 def hour_of_week(ts: datetime) -> tuple[int, int]:

@@ -129,7 +129,7 @@ def _state_values(rule: Rule, state: State, now: datetime) -> dict[str, Any]:
     }
 
 
-def _as_state(stored: rows.StoredState | None) -> State:
+def as_state(stored: rows.StoredState | None) -> State:
     if stored is None:
         return State()
     return State(
@@ -183,7 +183,7 @@ def evaluate_rule(
     for key, series_values in sorted(values.items()):
         old = stored.get(key)
         # a rule that now watches another signal starts afresh (its stored row is replaced)
-        old_state = _as_state(old if old is None or old.signal == rule.signal else None)
+        old_state = as_state(old if old is None or old.signal == rule.signal else None)
         start = starts.get(key, cold)
         state, found = fold(rule, key, restart(old_state, start), series_values)
         if state == old_state:

@@ -146,11 +146,11 @@ def _latency_parts(ctx: Context, since: datetime, until: datetime) -> Parts:
 
 
 def _ratio(sums: Sequence[float]) -> float | None:
-    return sums[1] / sums[0] if sums and sums[0] > 0 else None
+    return float(sums[1] / sums[0]) if len(sums) and sums[0] > 0 else None
 
 
 def _count(sums: Sequence[float]) -> float | None:
-    return sums[0] if sums else 0.0
+    return float(sums[0]) if len(sums) else 0.0
 
 
 def p95_of(sums: Sequence[float]) -> float | None:
@@ -176,6 +176,8 @@ class Windowed:
     def __call__(self, ctx: Context, rule: Rule, since: datetime, until: datetime) -> Series:
         window = rule.window_minutes
         parts = self.parts(ctx, since - (window - 1) * MINUTE, until)
+        if not parts:  # nothing stored in the window (before collection began): no values,
+            return {}  # not zeros (an anomaly baseline must not read them as a quiet week)
         grouped: dict[Scope, dict[datetime, np.ndarray]] = {}
         known = set(parts)
         if self.missing_is_zero:  # every deployment of the inventory counts, traffic or not
@@ -335,7 +337,7 @@ SIGNALS: dict[str, Signal] = {
                 else (0.0, 0.0)
             )
         ),
-        lambda s: s[1] / s[0] if s and s[0] > 0 else None,
+        lambda s: float(s[1] / s[0]) if len(s) and s[0] > 0 else None,
         2,
     ),
     "p95_ms": Windowed(_latency_parts, p95_of, MAX_BUCKET + 1),

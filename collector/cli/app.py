@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import collect, dashboard, db, demo, doctor, emulator, read, reports
+from collector.cli import alerts, collect, dashboard, db, demo, doctor, emulator, read, reports
 from collector.cli.context import CliContext
 from collector.errors import FoundryMonitorError
 
@@ -49,6 +49,7 @@ dashboard.register(app)
 demo.register(app)
 read.register(app)  # summary, lookup
 reports.register(app)  # report
+alerts.register(app)  # the alerts group
 emulator.register(app)  # the emulator group
 
 

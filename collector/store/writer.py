@@ -394,7 +394,8 @@ def insert_new(conn: Connection, table: Table | str, row: Row) -> bool:
         raise RowKeyMissing(f"{target.name}: the row has no value for a key column of {key}")
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
     stmt = dialect.insert(target).values(**row).on_conflict_do_nothing(index_elements=key)
-    return int(conn.execute(stmt).rowcount or 0) == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT here
+    return conn.execute(stmt.returning(literal(1))).first() is not None
 
 
 def update_if(conn: Connection, table: Table | str, key: Row, expected: Row, values: Row) -> bool:
@@ -407,5 +408,5 @@ def update_if(conn: Connection, table: Table | str, key: Row, expected: Row, val
         target.c[column].is_(None) if value is None else target.c[column] == value
         for column, value in expected.items()
     ]
-    result = conn.execute(target.update().where(*where).values(**values))
-    return int(result.rowcount or 0) == 1
+    stmt = target.update().where(*where).values(**values).returning(literal(1))
+    return len(conn.execute(stmt).all()) == 1

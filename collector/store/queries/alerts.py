@@ -10,6 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
+from collector.store import alerts as alert_rows
+from collector.store.alerts import Silence, StoredEpisode, StoredState
 from collector.store.queries._sql import (
     _HIST,
     _METRIC,
@@ -103,3 +105,25 @@ def newest_minutes(engine: Engine) -> tuple[datetime | None, datetime | None]:
         to_utc(metrics) if metrics is not None else None,
         to_utc(logs) if logs is not None else None,
     )
+
+
+def alert_states(engine: Engine) -> list[StoredState]:
+    """Every rule's state per scope, by rule then scope (``alerts status``, the dashboard)."""
+    with _reading(engine) as conn:
+        found = alert_rows.states(conn)
+    return [found[k] for k in sorted(found)]
+
+
+def alert_episodes(
+    engine: Engine, since: datetime, until: datetime, *, rule: str | None = None
+) -> list[StoredEpisode]:
+    """Episodes overlapping ``[since, until)`` (open ones included), oldest first."""
+    since, until = _check_window(since, until)
+    with _reading(engine) as conn:
+        return alert_rows.episodes(conn, since=since, until=until, rule=rule)
+
+
+def alert_silences(engine: Engine, *, active_at: datetime | None = None) -> list[Silence]:
+    """Silences (only those in force at ``active_at`` when given)."""
+    with _reading(engine) as conn:
+        return alert_rows.silences(conn, active_at=active_at)
