@@ -391,6 +391,11 @@ class Settings(BaseSettings):
         "for_minutes, scope, severity, notify (TOML [[foundry_monitor.alert_rules]] or JSON); "
         "unset: the shipped rules (README, Alerts); [] turns alerts off.",
     )
+    alert_notify: StrList = Field(
+        default_factory=list,
+        description="Targets of rules that name none: email, teams, slack, "
+        "webhook (empty: such rules only keep state and history).",
+    )
     alert_webhook_url: WebhookUrl = Field(
         None, description="Webhook receiving alerts as Alertmanager-style JSON (a secret)."
     )
@@ -497,7 +502,9 @@ class Settings(BaseSettings):
         """Parse the alert rules once (a bad one named in one line); ``alerts`` reuses them."""
         from collector.alerts.config import parse_alert_rules
 
-        self._alert_rules = parse_alert_rules(self.alert_rules, ENV_PREFIX + "ALERT_RULES")
+        self._alert_rules = parse_alert_rules(
+            self.alert_rules, ENV_PREFIX + "ALERT_RULES", self.alert_notify
+        )
         return self
 
     @property

@@ -8,12 +8,13 @@ URL is a secret of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from collector.alerts.rules import DEFAULT_RULES, Rule, parse_rules
+from collector.alerts.rules import DEFAULT_RULES, TARGETS, Rule, parse_rules
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,15 +23,25 @@ if TYPE_CHECKING:
     from collector.spend.budgets import Budget
 
 
-def parse_alert_rules(raw: list[dict[str, Any]] | None, variable: str) -> tuple[Rule, ...]:
-    """The configured rules (the shipped set when unset); ConfigError naming ``variable``, the
-    rule and the field. A signal the registry does not have yet is refused here too."""
+def parse_alert_rules(
+    raw: list[dict[str, Any]] | None, variable: str, notify: Sequence[str] = ()
+) -> tuple[Rule, ...]:
+    """The configured rules (the shipped set when unset), a rule naming no target given
+    ``notify``; ConfigError naming ``variable``, the rule and the field. A signal the registry
+    does not have yet is refused here too."""
     from collector.alerts.signals import SIGNALS
 
+    wrong = [t for t in notify if t not in TARGETS]
+    if wrong:
+        raise ConfigError(
+            f"FOUNDRY_MONITOR_ALERT_NOTIFY={wrong[0][:20]!r} is invalid: expected a "
+            f"comma-separated list of {', '.join(TARGETS)}"
+        )
     try:
         rules = parse_rules(list(DEFAULT_RULES) if raw is None else raw)
     except ValueError as exc:
         raise ConfigError(f"{variable} is invalid: {exc}") from None
+    rules = tuple(r if r.notify else replace(r, notify=tuple(dict.fromkeys(notify))) for r in rules)
     for rule in rules:
         if rule.base_signal not in SIGNALS:
             raise ConfigError(

@@ -100,3 +100,12 @@ def test_toml_rules_are_read_from_the_config_file(tmp_path) -> None:  # type: ig
     )
     (rule,) = load_settings(config).alerts.rules
     assert (rule.name, rule.scope, rule.for_minutes) == ("errors", "resource", 3)
+
+
+def test_rules_naming_no_target_notify_the_default_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOUNDRY_MONITOR_ALERT_NOTIFY", "webhook,slack")
+    rules = load_settings(alert_rules=[GOOD, {**GOOD, "name": "own", "notify": ["email"]}])
+    assert [r.notify for r in rules.alerts.rules] == [("webhook", "slack"), ("email",)]
+    monkeypatch.setenv("FOUNDRY_MONITOR_ALERT_NOTIFY", "pager")
+    with pytest.raises(ConfigError, match="FOUNDRY_MONITOR_ALERT_NOTIFY='pager' is invalid"):
+        load_settings()
