@@ -39,7 +39,8 @@ TRAFFIC = ("rate_429", "error_rate", "requests", "ttft_avg_ms")
 COLD_START = timedelta(hours=1)
 #: After a long stop, evaluation resumes this far back at most (an open episode continues).
 MAX_CATCH_UP = timedelta(hours=6)
-#: Episodes whose first message is older than this are not announced any more.
+#: An episode that ended without being announced (silenced, or a target down) is announced up
+#: to this long after it fired; an open one always is.
 ANNOUNCE_WITHIN = timedelta(days=1)
 
 
@@ -243,7 +244,7 @@ def due_messages(
     for target in rule.notify:
         fired = sent.get((FIRING, 0, target))
         if fired != rows.SENT:
-            if episode.fired_at >= now - ANNOUNCE_WITHIN:
+            if episode.ended_at is None or episode.fired_at >= now - ANNOUNCE_WITHIN:
                 due.append((FIRING, 0, target))
             continue
         if episode.ended_at is not None:
