@@ -205,3 +205,46 @@ def test_a_failed_message_is_retried_by_the_next_evaluation_and_then_sent_once(
     evaluate(store, up, clock=lambda: at + timedelta(minutes=1), sleep=lambda _: None)
     evaluate(store, up, clock=lambda: at + timedelta(minutes=2), sleep=lambda _: None)
     assert receiver.statuses() == [("firing", f"metrics:{SCOPE}")]
+
+
+def test_a_silenced_episode_is_announced_when_the_silence_ends_and_repeats_after_the_interval(
+    store: Engine, db_url: str, receiver: Receiver
+) -> None:
+    settings = Settings(
+        database_url=db_url,
+        alert_rules=[{**RULES[0], "repeat_minutes": 60}],
+        alert_webhook_url=receiver.url,
+        report_retries=1,
+    )
+    alerts = settings.alerts
+    _run(store, T0, "ok")
+    _run(store, T0 + timedelta(minutes=40), "error")
+    with store.begin() as conn:
+        alert_rows.add_silence(
+            conn,
+            alert_rows.Silence(
+                "stale", f"metrics:{SCOPE}", T0, T0 + timedelta(minutes=50), T0, "maintenance"
+            ),
+        )
+
+    def at(minutes: int) -> None:
+        evaluate(store, alerts, clock=lambda: T0 + timedelta(minutes=minutes), sleep=lambda _: None)
+
+    at(45)
+    assert receiver.received == []  # silenced: the state is kept, nothing sent
+    with store.connect() as conn:
+        assert [s.status for s in alert_rows.states(conn).values()] == ["firing"]
+    at(50)  # the silence has ended, the episode is still open
+    at(51)
+    assert [r["annotations"]["kind"] for r in [m["alerts"][0] for m in receiver.received]] == [
+        "firing"
+    ]
+    at(89)
+    assert len(receiver.received) == 1
+    at(90)  # it fired at t0 + 30: the first repeat is due an hour later
+    at(91)
+    kinds = [m["alerts"][0]["annotations"]["kind"] for m in receiver.received]
+    assert kinds == ["firing", "repeat"]
+    with store.connect() as conn:
+        notes = alert_rows.notifications(conn)
+    assert [(n.kind, n.seq) for n in notes] == [("firing", 0), ("repeat", 1)]
