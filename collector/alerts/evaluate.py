@@ -23,6 +23,8 @@ from collector.alerts.rules import Rule
 MINUTE = timedelta(minutes=1)
 OK, PENDING, FIRING, RESOLVED = "ok", "pending", "firing", "resolved"
 STATES = (OK, PENDING, FIRING, RESOLVED)
+#: Additive parts of one minute (e.g. requests and 429s, or a latency histogram's counts).
+PartRow = Sequence[float] | np.ndarray
 #: An ended episode's scope shows ``resolved`` for this long, then ``ok``.
 RESOLVED_SHOWN = timedelta(hours=1)
 
@@ -133,7 +135,7 @@ def minutes(since: datetime, until: datetime) -> list[datetime]:
 
 
 def window_values(
-    parts: Mapping[datetime, Sequence[float]],
+    parts: Mapping[datetime, PartRow],
     since: datetime,
     until: datetime,
     window: int,

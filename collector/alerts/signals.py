@@ -18,7 +18,7 @@ refused at start-up.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,7 @@ from decimal import Decimal
 import numpy as np
 from sqlalchemy import Engine
 
-from collector.alerts.evaluate import MINUTE, minutes, window_values
+from collector.alerts.evaluate import MINUTE, PartRow, minutes, window_values
 from collector.alerts.robust import WEEK, WEEKS, scores
 from collector.alerts.rules import Rule
 from collector.histogram import MAX_BUCKET, bucket_bounds
@@ -120,14 +120,14 @@ def deployment_scope(rule: Rule, info: DeploymentInfo) -> Scope | None:
 
 
 # Per-deployment traffic: parts per minute, summed over scope and window ---------------------
-Parts = dict[int, dict[datetime, tuple[float, ...]]]
+Parts = Mapping[int, Mapping[datetime, PartRow]]
 
 
 def _traffic_parts(
     pick: Callable[[queries.TimeseriesPoint], tuple[float, ...]],
 ) -> Callable[[Context, datetime, datetime], Parts]:
     def read(ctx: Context, since: datetime, until: datetime) -> Parts:
-        parts: Parts = defaultdict(dict)
+        parts: dict[int, dict[datetime, PartRow]] = defaultdict(dict)
         for p in queries.timeseries(ctx.engine, since, until, step="1m"):
             parts[p.deployment_id][p.ts] = pick(p)
         return parts
@@ -142,7 +142,7 @@ def _latency_parts(ctx: Context, since: datetime, until: datetime) -> Parts:
         if hist is None:
             hist = rows[h.deployment_id][h.ts] = np.zeros(MAX_BUCKET + 1)
         hist[min(h.bucket, MAX_BUCKET)] += h.count
-    return {dep: {ts: tuple(v) for ts, v in by.items()} for dep, by in rows.items()}
+    return rows
 
 
 def _ratio(sums: Sequence[float]) -> float | None:
@@ -192,12 +192,12 @@ class Windowed:
             into = grouped.setdefault(scope, {})
             for ts, row in parts.get(dep_id, {}).items():
                 if ts in into:
-                    into[ts] = into[ts] + np.asarray(row)
+                    into[ts] = into[ts] + np.asarray(row, dtype=float)
                 else:
                     into[ts] = np.asarray(row, dtype=float)
         series: Series = {}
         for scope, by_minute in grouped.items():
-            rows = {ts: tuple(v) for ts, v in by_minute.items()}
+            rows: Mapping[datetime, PartRow] = by_minute
             if not rows and self.missing_is_zero:
                 rows = {since: (0.0,) * self.width}
             series[scope] = window_values(rows, since, until, window, self.value)
