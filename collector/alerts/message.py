@@ -56,6 +56,8 @@ class Alert:
     peak: float | None
     value: float | None
     link_base: str | None = None
+    #: what explains it, e.g. the failing source's last Azure error (``stale_source``)
+    detail: str | None = None
 
     @property
     def status(self) -> str:
@@ -84,6 +86,8 @@ class Alert:
         facts.append(("Peak", number(self.peak)))
         if self.kind != RESOLVED:
             facts.append(("Latest", number(self.value)))
+        if self.detail:
+            facts.append(("Last error", self.detail[:500]))
         if self.rule.description:
             facts.append(("About", self.rule.description))
         return [(k, plain(v)) for k, v in facts]
@@ -159,6 +163,8 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "value": number(alert.value),
         "kind": alert.kind,
     }
+    if alert.detail:
+        annotations["error"] = plain(alert.detail[:500])
     link = alert.link()
     if link:
         annotations["dashboard"] = link

@@ -256,6 +256,19 @@ def due_messages(
     return [d for d in due if sent.get(d) != rows.SENT]
 
 
+def _last_errors(
+    engine: Engine, episodes: Sequence[rows.StoredEpisode], rules: dict[str, Rule]
+) -> dict[str, str]:
+    """The latest run's error per ``source:scope`` (what a stale source's message explains)."""
+    if not any(rules[e.rule].base_signal == "stale_source" for e in episodes):
+        return {}
+    return {
+        f"{run.source}:{run.scope}": run.error
+        for run in queries.collector_health(engine)
+        if run.error
+    }
+
+
 def notify(
     engine: Engine,
     settings: AlertSettings,
@@ -281,6 +294,7 @@ def notify(
     stored: dict[tuple[str, str, datetime], dict[tuple[str, int, str], str]] = {}
     for n in notes:
         stored.setdefault((n.rule, n.scope, n.started_at), {})[(n.kind, n.seq, n.target)] = n.status
+    errors = _last_errors(engine, recent, rules)
     for e in recent:
         rule = rules[e.rule]
         repeat = timedelta(minutes=rule.repeat_minutes) if rule.repeat_minutes else repeat_default
@@ -309,6 +323,7 @@ def notify(
                 e.peak,
                 e.last_value,
                 settings.link_base,
+                errors.get(e.scope) if rule.base_signal == "stale_source" else None,
             )
             result = deliver.send(alert, target, settings, sleep=sleep)
             with engine.begin() as conn:

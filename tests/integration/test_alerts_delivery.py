@@ -156,6 +156,7 @@ def test_an_episode_is_sent_once_and_resolved_once_across_evaluations_and_a_rest
     firing, resolved = receiver.received
     assert firing["version"] == "4" and firing["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
     assert firing["alerts"][0]["labels"]["severity"] == "critical"
+    assert firing["alerts"][0]["annotations"]["error"] == "Azure answered 500: boom"
     assert resolved["alerts"][0]["endsAt"] == "2026-11-20T12:48:00Z"
     assert firing["alerts"][0]["fingerprint"] == resolved["alerts"][0]["fingerprint"]
     with store.connect() as conn:
