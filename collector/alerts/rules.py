@@ -40,6 +40,8 @@ SIGNAL_SCOPES: dict[str, tuple[str, ...]] = {
     "stale_source": ("source",),
     "cost_without_traffic": ("resource",),
 }
+#: Signals with one value per scope and minute of their own (a day's spend, an age): no window.
+POINT_SIGNALS = ("spend_day", "budget_forecast", "stale_source", "cost_without_traffic")
 #: Signals an ``anomaly:`` rule can watch (per-minute signals with a weekly rhythm).
 ANOMALY_SIGNALS = ("rate_429", "error_rate", "p95_ms", "ttft_avg_ms", "requests")
 SCOPE_KINDS = ("deployment", "resource", "pool", "all", "budget", "source")
@@ -108,10 +110,8 @@ class Rule:
         """``rate_429 > 0.1 over 5 min for 2 min, per deployment``."""
         scope = self.scope + (f" matching {self.match}" if self.match else "")
         held = f" for {self.for_minutes} min" if self.for_minutes else ""
-        return (
-            f"{self.signal} {self.op} {self.threshold:g} over {self.window_minutes} min"
-            f"{held}, per {scope}"
-        )
+        over = "" if self.base_signal in POINT_SIGNALS else f" over {self.window_minutes} min"
+        return f"{self.signal} {self.op} {self.threshold:g}{over}{held}, per {scope}"
 
 
 def _default_scope(signal: str) -> str:

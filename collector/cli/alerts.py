@@ -96,7 +96,7 @@ def status_cmd(
         state = shown_state(as_state(s), now)
         if state == OK and not all_scopes:
             continue
-        since = s.fired_at or s.run_start or s.last_end
+        since = {"firing": s.fired_at, "pending": s.run_start, "resolved": s.last_end}.get(state)
         table.add_row(  # type: ignore[attr-defined]
             terminal(s.rule),
             terminal(s.scope),
@@ -242,7 +242,10 @@ def test_cmd(
     settings = cli_context(ctx).settings().alerts
     chosen = settings.rule(rule)
     if not chosen.notify:
-        raise ConfigError(f"rule {chosen.name!r} notifies nobody: add notify = [...] to it")
+        raise ConfigError(
+            f"rule {chosen.name!r} notifies nobody: add notify = [...] to it, or set "
+            "FOUNDRY_MONITOR_ALERT_NOTIFY"
+        )
     settings.check_targets()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     alert = Alert(
