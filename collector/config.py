@@ -36,7 +36,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from collector.config_errors import describe, read_toml
+from collector.config_errors import check_webhook_url as check_webhook_url
+from collector.config_errors import describe, read_toml, webhook_url_problem
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,26 +94,6 @@ def _cron(value: str) -> str:
         except ValueError as exc:
             raise ValueError(f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}") from None
     return value.strip()
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """The one webhook URL check: None for an https URL with a host (plain http only on
-    loopback, for tests), else what is wrong (never the URL, which carries a secret)."""
-    parts = urlsplit(url)
-    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        return "is not a URL: expected https://HOST/PATH"
-    if parts.scheme == "http" and not loopback:
-        return "must use https (the URL carries the webhook's secret)"
-    return None
-
-
-def check_webhook_url(url: str, setting: str) -> str:
-    """``url`` if :func:`webhook_url_problem` finds nothing, else ConfigError naming ``setting``."""
-    problem = webhook_url_problem(url)
-    if problem:
-        raise ConfigError(f"{setting} {problem}")
-    return url
 
 
 def _webhook(value: SecretStr | None) -> SecretStr | None:
@@ -476,7 +457,6 @@ class Settings(BaseSettings):
         """A static token is the emulator's: never sent to a non-loopback endpoint."""
         if self.static_token is None:
             return self
-        from urllib.parse import urlsplit
 
         for name in ("arm_endpoint", "metrics_endpoint", "logs_endpoint"):
             host = urlsplit(getattr(self, name).replace("{region}", "region")).hostname or ""
