@@ -107,7 +107,7 @@ def deployment_scope(rule: Rule, info: DeploymentInfo) -> Scope | None:
         names = (info.deployment, key)
     elif rule.scope == "resource":
         key, names = info.resource, (info.resource,)
-        labels.pop("deployment")
+        labels = {"resource": info.resource, "subscription": sub}
     elif rule.scope == "pool":  # a quota pool: one model in one subscription (rate-limit page)
         key = f"{sub}/{model}"
         names = (model, key)
@@ -178,7 +178,8 @@ class Windowed:
         parts = self.parts(ctx, since - (window - 1) * MINUTE, until)
         if not parts:  # nothing stored in the window (before collection began): no values,
             return {}  # not zeros (an anomaly baseline must not read them as a quiet week)
-        grouped: dict[Scope, dict[datetime, np.ndarray]] = {}
+        scopes: dict[str, Scope] = {}  # by key: a scope's deployments share one
+        grouped: dict[str, dict[datetime, np.ndarray]] = {}
         known = set(parts)
         if self.missing_is_zero:  # every deployment of the inventory counts, traffic or not
             known |= {d.deployment_id for d in ctx.inventory if d.removed_at is None}
@@ -189,18 +190,19 @@ class Windowed:
             scope = deployment_scope(rule, info)
             if scope is None:
                 continue
-            into = grouped.setdefault(scope, {})
+            scopes.setdefault(scope.key, scope)
+            into = grouped.setdefault(scope.key, {})
             for ts, row in parts.get(dep_id, {}).items():
                 if ts in into:
                     into[ts] = into[ts] + np.asarray(row, dtype=float)
                 else:
                     into[ts] = np.asarray(row, dtype=float)
         series: Series = {}
-        for scope, by_minute in grouped.items():
+        for key, by_minute in grouped.items():
             rows: Mapping[datetime, PartRow] = by_minute
             if not rows and self.missing_is_zero:
                 rows = {since: (0.0,) * self.width}
-            series[scope] = window_values(rows, since, until, window, self.value)
+            series[scopes[key]] = window_values(rows, since, until, window, self.value)
         return series
 
 
@@ -212,7 +214,8 @@ def _day_start(ts: datetime) -> datetime:
 def spend_day(ctx: Context, rule: Rule, since: datetime, until: datetime) -> Series:
     """USD of the minute's UTC day per scope: the allocated bill where a day has one, else the
     estimate (a day's spend as the store knows it now; replay sees whole past days)."""
-    per_day: dict[Scope, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
+    scopes: dict[str, Scope] = {}
+    per_day: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     for s in queries.spend_days(ctx.engine, since, until):
         info = ctx.by_id.get(s.deployment_id)
         amount = s.billed_allocated if s.billed_allocated is not None else s.estimated
@@ -220,11 +223,12 @@ def spend_day(ctx: Context, rule: Rule, since: datetime, until: datetime) -> Ser
             continue
         scope = deployment_scope(rule, info)
         if scope is not None:
+            scopes.setdefault(scope.key, scope)
             day = datetime(s.day.year, s.day.month, s.day.day, tzinfo=UTC)
-            per_day[scope][day] += float(amount)
+            per_day[scope.key][day] += float(amount)
     return {
-        scope: [(m, days.get(_day_start(m), 0.0)) for m in minutes(since, until)]
-        for scope, days in per_day.items()
+        scopes[key]: [(m, days.get(_day_start(m), 0.0)) for m in minutes(since, until)]
+        for key, days in per_day.items()
     }
 
 
