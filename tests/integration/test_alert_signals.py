@@ -31,6 +31,7 @@ def seeded(store: Engine) -> seed.Seed:
         ("error_rate", "error_rate"),
         ("p95_ms", "p95_ms"),
         ("requests", "requests"),
+        ("ttft_avg_ms", "ttft_avg_ms"),
     ],
 )
 def test_a_signal_equals_the_summary_over_its_window(
