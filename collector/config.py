@@ -483,7 +483,7 @@ class Settings(BaseSettings):
         from collector.alerts.config import parse_alert_rules
 
         self._alert_rules = parse_alert_rules(
-            self.alert_rules, ENV_PREFIX + "ALERT_RULES", self.alert_notify
+            self.alert_rules, ENV_PREFIX + "ALERT_RULES", self.alert_notify, self.alert_link_base
         )
         return self
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -24,12 +25,22 @@ if TYPE_CHECKING:
 
 
 def parse_alert_rules(
-    raw: list[dict[str, Any]] | None, variable: str, notify: Sequence[str] = ()
+    raw: list[dict[str, Any]] | None,
+    variable: str,
+    notify: Sequence[str] = (),
+    link_base: str | None = None,
 ) -> tuple[Rule, ...]:
     """The configured rules (the shipped set when unset), a rule naming no target given
     ``notify``; ConfigError naming ``variable``, the rule and the field. A signal the registry
-    does not have yet is refused here too."""
+    does not have yet is refused here too, and a dashboard link that is not an http(s) URL."""
     from collector.alerts.signals import SIGNALS
+
+    parts = urlsplit(link_base or "")
+    if link_base and (parts.scheme not in ("https", "http") or not parts.hostname):
+        raise ConfigError(
+            "FOUNDRY_MONITOR_ALERT_LINK_BASE is invalid: expected the dashboard's URL, e.g. "
+            "https://monitor.example.com"
+        )
 
     wrong = [t for t in notify if t not in TARGETS]
     if wrong:

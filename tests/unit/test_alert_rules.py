@@ -109,3 +109,9 @@ def test_rules_naming_no_target_notify_the_default_targets(monkeypatch: pytest.M
     monkeypatch.setenv("FOUNDRY_MONITOR_ALERT_NOTIFY", "pager")
     with pytest.raises(ConfigError, match="FOUNDRY_MONITOR_ALERT_NOTIFY='pager' is invalid"):
         load_settings()
+
+
+def test_the_dashboard_link_must_be_an_http_url() -> None:
+    with pytest.raises(ConfigError, match="FOUNDRY_MONITOR_ALERT_LINK_BASE is invalid"):
+        load_settings(alert_link_base="javascript:alert(1)")
+    assert load_settings(alert_link_base="https://m.example.com").alerts.link_base
