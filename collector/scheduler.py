@@ -1,4 +1,5 @@
-"""``foundry-monitor run``: APScheduler jobs per source, the daily prune, one active collector.
+"""``foundry-monitor run``: APScheduler jobs per source, the daily prune, the alert evaluation
+after each collection, one active collector.
 
 Each job runs in the scheduler's thread pool with ``max_instances=1`` (a job never overlaps itself)
 and ``coalesce=True`` (missed runs collapse into one). A failing source is recorded in the run log
@@ -14,11 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, text
 
+from collector.alerts.config import AlertSettings
 from collector.alerts.run import scheduled_evaluation
 from collector.config import Settings, cron_trigger
 from collector.runner import Collector
@@ -78,9 +79,10 @@ def build_scheduler(
         ("costs", collector.collect_costs, settings.costs_interval_s),
         ("spend", collector.refresh_spend, settings.spend_interval_s),
     ]
+    evaluate = alert_evaluation(settings, collector.engine)
     for name, func, seconds in jobs:
         scheduler.add_job(
-            func,
+            func if evaluate is None else _then(func, evaluate),
             IntervalTrigger(seconds=seconds, timezone=UTC),
             id=name,
             name=f"collect {name}",
@@ -100,7 +102,8 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
-    add_alert_job(scheduler, settings, collector.engine, [name for name, _, _ in jobs])
+    if evaluate is not None:
+        add_alert_job(scheduler, settings, evaluate)
     if extra_jobs is not None:
         extra_jobs(scheduler)
     return scheduler
@@ -109,21 +112,57 @@ def build_scheduler(
 ALERT_JOB = "alerts"
 
 
-def add_alert_job(
-    scheduler: BackgroundScheduler, settings: Settings, engine: Engine, after: list[str]
-) -> None:
-    """The alert evaluation: run after each job of ``after`` (a collection) ends, and every
-    metrics interval besides (so stale-collector rules fire when collections stop). Runs in the
-    pool like the others (``max_instances=1``, ``coalesce``): a slow evaluation never overlaps
-    itself and a burst of collections ends in one evaluation. No rules: no job."""
+class AlertEvaluation:
+    """The alert evaluation of this process, one at a time: a call while one runs returns at
+    once (the running one, or the next, reads the new data). Called at the end of each
+    collection job, in its thread, and by its own interval job."""
+
+    def __init__(self, engine: Engine, alerts: AlertSettings) -> None:
+        self.engine = engine
+        self.alerts = alerts
+        self._running = threading.Lock()
+
+    def __call__(self) -> None:
+        if not self._running.acquire(blocking=False):
+            return
+        try:
+            scheduled_evaluation(self.engine, self.alerts)
+        finally:
+            self._running.release()
+
+
+def alert_evaluation(settings: Settings, engine: Engine) -> AlertEvaluation | None:
+    """The evaluation for ``run`` (None without rules); a rule notifying a target without its
+    settings fails here, at start-up."""
     alerts = settings.alerts
-    alerts.check_targets()  # a rule notifying a target without its settings: fail at start-up
-    if not alerts.rules:
-        return
+    alerts.check_targets()
+    return AlertEvaluation(engine, alerts) if alerts.rules else None
+
+
+def _then(collect: Callable[[], Any], evaluate: AlertEvaluation) -> Callable[[], Any]:
+    """A collection job that evaluates the alerts when it ends (even when it failed). Not a
+    scheduler listener re-timing a job: a listener runs in the finishing job's thread, and any
+    scheduler call from there waits for the lock ``shutdown(wait=True)`` holds while it waits
+    for that very job, a deadlock at every stop."""
+
+    def job() -> Any:
+        try:
+            return collect()
+        finally:
+            evaluate()
+
+    job.__name__ = getattr(collect, "__name__", "collect")
+    return job
+
+
+def add_alert_job(
+    scheduler: BackgroundScheduler, settings: Settings, evaluate: AlertEvaluation
+) -> None:
+    """The evaluation every metrics interval besides, so stale-collector rules fire when
+    collections stop (``max_instances=1``, ``coalesce``)."""
     scheduler.add_job(
-        scheduled_evaluation,
+        evaluate,
         IntervalTrigger(seconds=settings.metrics_interval_s, timezone=UTC),
-        args=(engine, alerts),
         id=ALERT_JOB,
         name="evaluate alerts",
         max_instances=1,
@@ -131,13 +170,6 @@ def add_alert_job(
         misfire_grace_time=settings.metrics_interval_s,
         replace_existing=True,
     )
-    collections = set(after)
-
-    def after_collection(event: JobExecutionEvent) -> None:
-        if event.job_id in collections and scheduler.get_job(ALERT_JOB) is not None:
-            scheduler.modify_job(ALERT_JOB, next_run_time=datetime.now(UTC))
-
-    scheduler.add_listener(after_collection, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
 
 def run_forever(
