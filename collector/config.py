@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,12 +36,14 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from collector.config_errors import describe
+from collector.config_errors import check_webhook_url as check_webhook_url
+from collector.config_errors import describe, read_toml, webhook_url_problem
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
+    from collector.alerts.config import AlertSettings
     from collector.reports.config import ReportConfig
     from collector.spend.budgets import Budget
 
@@ -93,26 +94,6 @@ def _cron(value: str) -> str:
         except ValueError as exc:
             raise ValueError(f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}") from None
     return value.strip()
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """The one webhook URL check: None for an https URL with a host (plain http only on
-    loopback, for tests), else what is wrong (never the URL, which carries a secret)."""
-    parts = urlsplit(url)
-    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        return "is not a URL: expected https://HOST/PATH"
-    if parts.scheme == "http" and not loopback:
-        return "must use https (the URL carries the webhook's secret)"
-    return None
-
-
-def check_webhook_url(url: str, setting: str) -> str:
-    """``url`` if :func:`webhook_url_problem` finds nothing, else ConfigError naming ``setting``."""
-    problem = webhook_url_problem(url)
-    if problem:
-        raise ConfigError(f"{setting} {problem}")
-    return url
 
 
 def _webhook(value: SecretStr | None) -> SecretStr | None:
@@ -171,6 +152,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
     )
     _budgets: tuple[Any, ...] = PrivateAttr(default=())
+    _alert_rules: tuple[Any, ...] = PrivateAttr(default=())
 
     # Store
     data_dir: Path = Field(
@@ -403,6 +385,31 @@ class Settings(BaseSettings):
         None, description="Slack incoming webhook URL for report summaries (a secret)."
     )
 
+    # Alerts
+    alert_rules: list[dict[str, Any]] | None = Field(
+        None,
+        description="Alert rules: tables with name, signal, op, threshold, window_minutes, "
+        "for_minutes, scope, severity, notify (TOML [[foundry_monitor.alert_rules]] or JSON); "
+        "unset: the shipped rules (README, Alerts); [] turns alerts off.",
+    )
+    alert_notify: StrList = Field(
+        default_factory=list,
+        description="Targets of rules that name none: email, teams, slack, "
+        "webhook (empty: such rules only keep state and history).",
+    )
+    alert_webhook_url: WebhookUrl = Field(
+        None, description="Webhook receiving alerts as Alertmanager-style JSON (a secret)."
+    )
+    alert_repeat_minutes: int = Field(
+        240, ge=5, le=10_080, description="Minutes before a still-firing alert is sent again."
+    )
+    alert_settle_minutes: int = Field(
+        3, ge=0, le=60, description="Newest stored minutes not yet evaluated (late metrics)."
+    )
+    alert_link_base: str | None = Field(
+        None, description="The dashboard's URL; alert messages link to its pages."
+    )
+
     @field_validator("report_formats", "report_deliver")
     @classmethod
     def _report_choices(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -470,7 +477,6 @@ class Settings(BaseSettings):
         """A static token is the emulator's: never sent to a non-loopback endpoint."""
         if self.static_token is None:
             return self
-        from urllib.parse import urlsplit
 
         for name in ("arm_endpoint", "metrics_endpoint", "logs_endpoint"):
             host = urlsplit(getattr(self, name).replace("{region}", "region")).hostname or ""
@@ -490,6 +496,23 @@ class Settings(BaseSettings):
 
         self._budgets = tuple(parse_budgets(self.budgets, self.budget_warning_fraction))
         return self
+
+    @model_validator(mode="after")
+    def _parse_alert_rules(self) -> Settings:
+        """Parse the alert rules once (a bad one named in one line); ``alerts`` reuses them."""
+        from collector.alerts.config import parse_alert_rules
+
+        self._alert_rules = parse_alert_rules(
+            self.alert_rules, ENV_PREFIX + "ALERT_RULES", self.alert_notify, self.alert_link_base
+        )
+        return self
+
+    @property
+    def alerts(self) -> AlertSettings:
+        """The alert settings, typed (:class:`~collector.alerts.config.AlertSettings`)."""
+        from collector.alerts.config import AlertSettings
+
+        return AlertSettings.from_settings(self, self._alert_rules)
 
     @property
     def spend(self) -> SpendSettings:
@@ -547,20 +570,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist: check the --config path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    section = data.get("foundry_monitor", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {path}: expected a [foundry_monitor] table of settings")
-    return section
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings, turning any validation failure into one clear ConfigError line."""
     file_values: dict[str, Any] = {}
@@ -568,7 +577,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         Path(os.environ[ENV_PREFIX + "CONFIG"]) if os.environ.get(ENV_PREFIX + "CONFIG") else None
     )
     if config_file is not None:
-        file_values = _read_toml(config_file)
+        file_values = read_toml(config_file)
         unknown = sorted(set(file_values) - set(Settings.model_fields))
         if unknown:
             raise ConfigError(

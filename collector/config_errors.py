@@ -1,10 +1,16 @@
-"""Settings errors in the user's words: one line naming the variable and what is expected."""
+"""Settings errors in the user's words: one line naming the variable and what is expected; the
+TOML settings file read with its errors so worded; the one webhook URL check."""
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+
+from collector.errors import ConfigError
 
 #: Settings whose rejected value is never echoed back (it may hold a token or password).
 SECRET_FIELDS = {
@@ -13,6 +19,7 @@ SECRET_FIELDS = {
     "teams_webhook_url",
     "slack_webhook_url",
     "database_url",
+    "alert_webhook_url",
 }
 
 
@@ -48,3 +55,39 @@ def expectation(error: Any, fields: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
     return str(error["msg"])
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The ``[foundry_monitor]`` table of a TOML settings file (ConfigError in one line when the
+    file is missing, not TOML, or not a table)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist: check the --config path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("foundry_monitor", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: expected a [foundry_monitor] table of settings")
+    return section
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """The one webhook URL check: None for an https URL with a host (plain http only on
+    loopback, for tests), else what is wrong (never the URL, which carries a secret)."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        return "is not a URL: expected https://HOST/PATH"
+    if parts.scheme == "http" and not loopback:
+        return "must use https (the URL carries the webhook's secret)"
+    return None
+
+
+def check_webhook_url(url: str, setting: str) -> str:
+    """``url`` if :func:`webhook_url_problem` finds nothing, else ConfigError naming ``setting``."""
+    problem = webhook_url_problem(url)
+    if problem:
+        raise ConfigError(f"{setting} {problem}")
+    return url

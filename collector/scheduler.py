@@ -1,4 +1,5 @@
-"""``foundry-monitor run``: APScheduler jobs per source, the daily prune, one active collector.
+"""``foundry-monitor run``: APScheduler jobs per source, the daily prune, the alert evaluation
+after each collection, one active collector.
 
 Each job runs in the scheduler's thread pool with ``max_instances=1`` (a job never overlaps itself)
 and ``coalesce=True`` (missed runs collapse into one). A failing source is recorded in the run log
@@ -18,6 +19,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, text
 
+from collector.alerts.config import AlertSettings
+from collector.alerts.run import scheduled_evaluation
 from collector.config import Settings, cron_trigger
 from collector.runner import Collector
 from collector.store import retention
@@ -76,9 +79,10 @@ def build_scheduler(
         ("costs", collector.collect_costs, settings.costs_interval_s),
         ("spend", collector.refresh_spend, settings.spend_interval_s),
     ]
+    evaluate = alert_evaluation(settings, collector.engine)
     for name, func, seconds in jobs:
         scheduler.add_job(
-            func,
+            func if evaluate is None else _then(func, evaluate),
             IntervalTrigger(seconds=seconds, timezone=UTC),
             id=name,
             name=f"collect {name}",
@@ -98,9 +102,74 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
+    if evaluate is not None:
+        add_alert_job(scheduler, settings, evaluate)
     if extra_jobs is not None:
         extra_jobs(scheduler)
     return scheduler
+
+
+ALERT_JOB = "alerts"
+
+
+class AlertEvaluation:
+    """The alert evaluation of this process, one at a time: a call while one runs returns at
+    once (the running one, or the next, reads the new data). Called at the end of each
+    collection job, in its thread, and by its own interval job."""
+
+    def __init__(self, engine: Engine, alerts: AlertSettings) -> None:
+        self.engine = engine
+        self.alerts = alerts
+        self._running = threading.Lock()
+
+    def __call__(self) -> None:
+        if not self._running.acquire(blocking=False):
+            return
+        try:
+            scheduled_evaluation(self.engine, self.alerts)
+        finally:
+            self._running.release()
+
+
+def alert_evaluation(settings: Settings, engine: Engine) -> AlertEvaluation | None:
+    """The evaluation for ``run`` (None without rules); a rule notifying a target without its
+    settings fails here, at start-up."""
+    alerts = settings.alerts
+    alerts.check_targets()
+    return AlertEvaluation(engine, alerts) if alerts.rules else None
+
+
+def _then(collect: Callable[[], Any], evaluate: AlertEvaluation) -> Callable[[], Any]:
+    """A collection job that evaluates the alerts when it ends (even when it failed). Not a
+    scheduler listener re-timing a job: a listener runs in the finishing job's thread, and any
+    scheduler call from there waits for the lock ``shutdown(wait=True)`` holds while it waits
+    for that very job, a deadlock at every stop."""
+
+    def job() -> Any:
+        try:
+            return collect()
+        finally:
+            evaluate()
+
+    job.__name__ = getattr(collect, "__name__", "collect")
+    return job
+
+
+def add_alert_job(
+    scheduler: BackgroundScheduler, settings: Settings, evaluate: AlertEvaluation
+) -> None:
+    """The evaluation every metrics interval besides, so stale-collector rules fire when
+    collections stop (``max_instances=1``, ``coalesce``)."""
+    scheduler.add_job(
+        evaluate,
+        IntervalTrigger(seconds=settings.metrics_interval_s, timezone=UTC),
+        id=ALERT_JOB,
+        name="evaluate alerts",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=settings.metrics_interval_s,
+        replace_existing=True,
+    )
 
 
 def run_forever(

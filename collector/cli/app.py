@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import collect, dashboard, db, demo, doctor, emulator, export, read, reports
+from collector.cli import (
+    alerts,
+    collect,
+    dashboard,
+    db,
+    demo,
+    doctor,
+    emulator,
+    export,
+    read,
+    reports,
+)
 from collector.cli.context import CliContext
 from collector.errors import FoundryMonitorError
 from collector.text import visible
@@ -51,6 +62,7 @@ demo.register(app)
 read.register(app)  # summary, lookup
 reports.register(app)  # report
 export.register(app)  # the export group
+alerts.register(app)  # the alerts group
 emulator.register(app)  # the emulator group
 
 

@@ -75,9 +75,10 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
 
 
 #: What a revision's downgrade destroys that no upgrade can rebuild: the daily rollups outlive
-#: the raw minutes (400 days against 30), the ContextLength labels exist only as stored; 0001
-#: drops everything.
+#: the raw minutes (400 days against 30), the ContextLength labels and the alert history exist
+#: only as stored; 0001 drops everything.
 IRRECOVERABLE: dict[str, tuple[str, ...]] = {
+    "0009": ("alert_episode", "alert_notification", "alert_silence"),
     "0006": ("metric_label",),
     "0003": ("metric_day", "latency_hist_day", "throttle_hour"),
     "0001": ("request_log", "metric_minute", "cost_daily", "spend_daily", "collection_run"),

@@ -411,4 +411,80 @@ class ReportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class AlertState(Base):
+    """A rule's state for one scope (migration 0009): ok, pending, firing or resolved, the minute
+    evaluation has reached (``until``, exclusive) and the run or episode in progress. ``version``
+    grows with every write: an evaluation stores its result only if the version it read is still
+    there, so two processes never both advance one state."""
+
+    __tablename__ = "alert_state"
+
+    rule: Mapped[str] = mapped_column(String(63), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    signal: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(12))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_peak: Mapped[float | None] = mapped_column(Float)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_value: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertEpisode(Base):
+    """A time a rule fired for one scope: from its first breaching minute (``started_at``) to the
+    first minute that no longer breached (``ended_at``, NULL while firing)."""
+
+    __tablename__ = "alert_episode"
+    __table_args__ = (Index("ix_alert_episode_ended_at", "ended_at"),)
+
+    rule: Mapped[str] = mapped_column(String(63), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    signal: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(12))
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    peak: Mapped[float | None] = mapped_column(Float)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertNotification(Base):
+    """One message of an episode (``firing``, ``repeat`` number ``seq``, ``resolved``) to one
+    target (email, teams, slack, webhook). The row is the claim: the process whose insert (or
+    conditional update of a failed row) succeeds sends it, so a message goes out once per target
+    across restarts, replicas and concurrent runs."""
+
+    __tablename__ = "alert_notification"
+
+    rule: Mapped[str] = mapped_column(String(63), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))  # sending, sent, failed
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertSilence(Base):
+    """No message for ``rule`` (and ``scope``; ``*``: every scope) from ``starts_at`` to
+    ``ends_at``; states and episodes are still recorded."""
+
+    __tablename__ = "alert_silence"
+
+    rule: Mapped[str] = mapped_column(String(63), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(String(400))
+
+
 TABLES = Base.metadata.tables

@@ -380,3 +380,33 @@ def delete(conn: Connection, table: Table | str, keys: Iterable[Row]) -> int:
         where = [target.c[column] == value for column, value in key.items()]
         deleted += int(conn.execute(target.delete().where(*where)).rowcount or 0)
     return deleted
+
+
+def insert_new(conn: Connection, table: Table | str, row: Row) -> bool:
+    """Insert ``row`` unless its natural key is stored already: True when this call inserted it.
+
+    The database decides atomically (``INSERT ... ON CONFLICT DO NOTHING``), so of two processes
+    inserting the same key exactly one gets True: the store's claim (an alert's notification).
+    """
+    target = _table(table)
+    key = natural_key(target)
+    if any(row.get(k) is None for k in key):
+        raise RowKeyMissing(f"{target.name}: the row has no value for a key column of {key}")
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(target).values(**row).on_conflict_do_nothing(index_elements=key)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT here
+    return conn.execute(stmt.returning(literal(1))).first() is not None
+
+
+def update_if(conn: Connection, table: Table | str, key: Row, expected: Row, values: Row) -> bool:
+    """Update the row ``key`` with ``values`` only while its columns still equal ``expected``
+    (NULL matching NULL): True when this call changed it. A compare-and-set: of two processes
+    that read the same row, only the first to write succeeds."""
+    target = _table(table)
+    where = [target.c[column] == value for column, value in key.items()]
+    where += [
+        target.c[column].is_(None) if value is None else target.c[column] == value
+        for column, value in expected.items()
+    ]
+    stmt = target.update().where(*where).values(**values).returning(literal(1))
+    return len(conn.execute(stmt).all()) == 1

@@ -39,7 +39,7 @@ def test_jobs_follow_the_settings_and_never_overlap(
     collector = make_collector(metrics_interval_s=120, prune_cron="5 4 * * *")
     scheduler = build_scheduler(collector.settings, collector, start_now=False)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"inventory", "metrics", "logs", "costs", "spend", "prune"}
+    assert set(jobs) == {"inventory", "metrics", "logs", "costs", "spend", "prune", "alerts"}
     assert jobs["metrics"].trigger.interval.total_seconds() == 120
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
     assert (

@@ -24,9 +24,9 @@ the read time limit, filters, money), :mod:`.inventory` (deployments and their c
 :mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
 :mod:`.lookup` (one request and its minute), :mod:`.billing` (accounts and cost rows for
 the exports), :mod:`.runs` (last successes, for /metrics), :mod:`.health` (freshness,
-collector runs, request logs vs metrics), :mod:`.throttling` (quota pools, throttle causes)
-and :mod:`.spend` (spend reads). Domain text (status fixes, request ids) is in
-:mod:`collector.domain`.
+collector runs, request logs vs metrics), :mod:`.throttling` (quota pools, throttle causes),
+:mod:`.spend` (spend reads) and :mod:`.alerts` (per-minute reads of the alert signals). Domain
+text (status fixes, request ids) is in :mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
@@ -89,6 +89,16 @@ from collector.store.queries._sql import (
 )
 from collector.store.queries._sql import (
     _segments as _segments,
+)
+from collector.store.queries.alerts import (
+    HistMinute,
+    RunEvent,
+    alert_episodes,
+    alert_silences,
+    alert_states,
+    latency_minutes,
+    newest_minutes,
+    run_events,
 )
 from collector.store.queries.billing import (
     Account,
@@ -167,6 +177,7 @@ __all__ = [
     "DeploymentInfo",
     "DeploymentSummary",
     "Filters",
+    "HistMinute",
     "LatencyPoint",
     "LogLag",
     "LookupResult",
@@ -176,6 +187,7 @@ __all__ = [
     "RequestId",
     "RequestRecord",
     "ResourceSpendDay",
+    "RunEvent",
     "SourceFreshness",
     "SpendDay",
     "StatusCodePoint",
@@ -185,6 +197,9 @@ __all__ = [
     "TokenHours",
     "UnloggedDeployment",
     "accounts",
+    "alert_episodes",
+    "alert_silences",
+    "alert_states",
     "cache_hit_rate",
     "collector_health",
     "context_label_values",
@@ -195,13 +210,16 @@ __all__ = [
     "deployments_without_logs",
     "freshness",
     "last_successes",
+    "latency_minutes",
     "latency_percentiles_over_time",
     "log_lag",
     "lookup",
+    "newest_minutes",
     "not_found_message",
     "parse_request_id",
     "parse_step",
     "pool_throttling",
+    "run_events",
     "spend_days",
     "spend_resource_days",
     "spend_series",
