@@ -3,6 +3,7 @@ state, an evaluation on demand, replay over stored history, silences and a test 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import typer
 from collector.cli.context import cli_context
 from collector.cli.read import DATE_HELP, window
 from collector.errors import ConfigError
-from collector.text import terminal
+from collector.text import terminal, visible
 
 alerts_app = typer.Typer(
     help="Alert rules: state, evaluation, replay over history, silences.", no_args_is_help=True
@@ -33,6 +34,10 @@ def parse_duration(value: str, option: str = "--for") -> timedelta:
     return span
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _table(*columns: str) -> object:
     from rich.table import Table
 
@@ -45,13 +50,23 @@ def _print(table: object) -> None:
     Console(width=200).print(table)
 
 
+_JSON_HELP = "Print JSON instead of a table."
+
+
 @alerts_app.command("list")
-def list_cmd(ctx: typer.Context) -> None:
+def list_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
     """The configured rules (the shipped set unless FOUNDRY_MONITOR_ALERT_RULES is set).
 
-    Example: foundry-monitor alerts list
+    Example: foundry-monitor alerts list --json
     """
     settings = cli_context(ctx).settings().alerts
+    if as_json:
+        rules = [dataclasses.asdict(r) | {"condition": r.describe()} for r in settings.rules]
+        typer.echo(json.dumps(rules, indent=2))
+        return
     table = _table("rule", "condition", "severity", "notify", "about")
     for rule in settings.rules:
         table.add_row(  # type: ignore[attr-defined]
@@ -70,6 +85,7 @@ def status_cmd(
     all_scopes: Annotated[
         bool, typer.Option("--all", help="Also list the scopes that are ok.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """Each rule's state per scope (pending, firing, resolved), its latest value, the silences.
 
@@ -88,8 +104,7 @@ def status_cmd(
         silences = queries.alert_silences(engine, active_at=now)
     finally:
         engine.dispose()
-    table = _table("rule", "scope", "state", "since", "latest", "evaluated to")
-    shown = 0
+    rows = []
     for s in states:
         if s.rule not in rules:
             continue
@@ -97,6 +112,29 @@ def status_cmd(
         if state == OK and not all_scopes:
             continue
         since = {"firing": s.fired_at, "pending": s.run_start, "resolved": s.last_end}.get(state)
+        rows.append((s, state, since))
+    if as_json:
+        iso = _iso
+        body = {
+            "states": [
+                {
+                    "rule": s.rule,
+                    "scope": s.scope,
+                    "state": state,
+                    "since": iso(since),
+                    "latest": s.last_value,
+                    "evaluated_to": iso(s.until),
+                }
+                for s, state, since in rows
+            ],
+            "silences": [
+                {"rule": x.rule, "scope": x.scope, "ends_at": iso(x.ends_at)} for x in silences
+            ],
+        }
+        typer.echo(json.dumps(body, indent=2))
+        return
+    table = _table("rule", "scope", "state", "since", "latest", "evaluated to")
+    for s, state, since in rows:
         table.add_row(  # type: ignore[attr-defined]
             terminal(s.rule),
             terminal(s.scope),
@@ -105,14 +143,14 @@ def status_cmd(
             "-" if s.last_value is None else f"{s.last_value:.4g}",
             f"{s.until:%Y-%m-%d %H:%M}" if s.until else "-",
         )
-        shown += 1
+    shown = len(rows)
     if shown:
         _print(table)
     else:
         typer.echo("no rule is pending or firing" + ("" if states else " (never evaluated)"))
     for silence in silences:
         typer.echo(
-            f"silenced: {silence.rule} scope {silence.scope} until "
+            f"silenced: {visible(silence.rule)} scope {visible(silence.scope)} until "
             f"{silence.ends_at:%Y-%m-%d %H:%M} UTC"
         )
 

@@ -62,6 +62,16 @@ def test_silence_then_status_and_evaluate(
     assert evaluated.returncode == 0, evaluated.stderr
     status = run("alerts", "status", "--all", env=env, home=tmp_path)
     assert status.returncode == 0 and "silenced: quiet scope *" in status.stdout
+    as_json = json.loads(run("alerts", "status", "--all", "--json", env=env, home=tmp_path).stdout)
+    assert as_json["silences"] == [
+        {"rule": "quiet", "scope": "*", "ends_at": as_json["silences"][0]["ends_at"]}
+    ]
+    assert {s["rule"] for s in as_json["states"]} == {"throttled", "quiet"}
+    rules = json.loads(run("alerts", "list", "--json", env=env, home=tmp_path).stdout)
+    assert [(r["name"], r["condition"]) for r in rules][0] == (
+        "throttled",
+        "rate_429 > 0.1 over 5 min, per deployment",
+    )
 
 
 @pytest.mark.parametrize(

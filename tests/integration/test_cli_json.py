@@ -17,7 +17,15 @@ from collector.store import migrate
 
 EXE = shutil.which("foundry-monitor", path=str(Path(sys.executable).parent)) or "foundry-monitor"
 #: The commands that only read (Azure or the store) and print what they found.
-READ_COMMANDS = [["summary"], ["lookup"], ["doctor"], ["db", "current"]]
+READ_COMMANDS = [
+    ["summary"],
+    ["lookup"],
+    ["doctor"],
+    ["db", "current"],
+    ["alerts", "list"],
+    ["alerts", "status"],
+    ["alerts", "replay"],
+]
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
