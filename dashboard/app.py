@@ -231,6 +231,7 @@ def main() -> None:
             st.Page(PAGES / "spend.py", title="Spend", icon="💵"),
             st.Page(PAGES / "lookup.py", title="Request look-up", icon="🔎"),
             st.Page(PAGES / "health.py", title="Collector health", icon="🩺"),
+            st.Page(PAGES / "alerts.py", title="Alerts", icon="🚨"),
         ]
     )
     c.set_view(sidebar())

@@ -27,6 +27,7 @@ from collector.spend import month as months
 from collector.spend.budgets import Budget
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
+from collector.store.alerts import Silence, StoredEpisode, StoredState
 from collector.text import csv_cell, visible
 
 # The view -------------------------------------------------------------------------------------
@@ -245,6 +246,21 @@ def load_unlogged(
 @st.cache_data(ttl=_TTL, show_spinner="Measuring the log lag…")
 def load_log_lag(url: str, now: datetime) -> list[queries.LogLag]:
     return queries.log_lag(engine(url), now)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading alert states…")
+def load_alert_states(url: str) -> list[StoredState]:
+    return queries.alert_states(engine(url))
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading alert episodes…")
+def load_alert_episodes(url: str, since: datetime, until: datetime) -> list[StoredEpisode]:
+    return queries.alert_episodes(engine(url), since, until)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading silences…")
+def load_alert_silences(url: str, now: datetime) -> list[Silence]:
+    return queries.alert_silences(engine(url), active_at=now)
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Summarising deployments…")

@@ -168,6 +168,12 @@ def shown_state(state: State, now: datetime) -> str:
     return state.status
 
 
+def shown_since(state: State, shown: str) -> datetime | None:
+    """Since when the ``shown`` state (:func:`shown_state`) holds: firing since it fired,
+    pending since its run's first minute, resolved since the episode ended; None when ok."""
+    return {FIRING: state.fired_at, PENDING: state.run_start, RESOLVED: state.last_end}.get(shown)
+
+
 def restart(state: State, since: datetime) -> State:
     """A state whose next minute is at least ``since`` (a cold start or a long gap: minutes
     before ``since`` are not folded; an open run continues)."""

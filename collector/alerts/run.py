@@ -227,6 +227,20 @@ def _labels(rule: Rule, scope: str) -> tuple[tuple[str, str], ...]:
     return ()
 
 
+def episode_link(
+    rule: Rule,
+    scope: str,
+    start: datetime,
+    fired_at: datetime,
+    end: datetime | None,
+    link_base: str,
+) -> str | None:
+    """The dashboard page explaining an episode of ``rule`` for ``scope`` (over its window,
+    filtered to its scope), as its messages link it, under ``link_base``."""
+    labels = _labels(rule, scope)
+    return Alert(FIRING, rule, scope, labels, start, fired_at, end, None, None, link_base).link()
+
+
 def due_messages(
     episode: rows.StoredEpisode,
     rule: Rule,

@@ -91,7 +91,7 @@ def status_cmd(
 
     Example: foundry-monitor alerts status --all
     """
-    from collector.alerts.evaluate import OK, shown_state
+    from collector.alerts.evaluate import OK, shown_since, shown_state
     from collector.alerts.run import as_state
     from collector.store import queries
 
@@ -108,10 +108,11 @@ def status_cmd(
     for s in states:
         if s.rule not in rules:
             continue
-        state = shown_state(as_state(s), now)
+        current = as_state(s)
+        state = shown_state(current, now)
         if state == OK and not all_scopes:
             continue
-        since = {"firing": s.fired_at, "pending": s.run_start, "resolved": s.last_end}.get(state)
+        since = shown_since(current, state)
         rows.append((s, state, since))
     if as_json:
         iso = _iso

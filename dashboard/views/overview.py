@@ -1,18 +1,19 @@
 """Overview: one row per deployment over the window (traffic, latency, tokens, prompt-cache hit
 rate and savings, spend; other publishers' deployments marked "not Claude"), with the freshness
 of every source; the other publishers' cost per resource; then the month so far: spend to date,
-forecast to month end and budgets."""
+forecast to month end and budgets. Firing alerts are flagged first."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, downloads, month, publishers
+from dashboard import alerting, charts, downloads, month, publishers
 from dashboard import columns as cols
 from dashboard import common as c
 
 view = c.page_view("Overview")
 c.show_freshness(view)
+alerting.flag_firing(view)
 
 rows = [s for s in c.load_summary(view.url, view.since, view.until) if view.keep(s.deployment_id)]
 if not rows:

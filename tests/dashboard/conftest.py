@@ -156,3 +156,96 @@ def use_store(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FOUNDRY_MONITOR_DATABASE_URL", url)
+
+
+# Alerts ---------------------------------------------------------------------------------------
+ALERT_TABLES = ("alert_notification", "alert_episode", "alert_state", "alert_silence")
+SILENCE_COMMENT = "deploy in progress"
+
+
+@dataclass(frozen=True)
+class SeededAlerts:
+    """What :func:`add_alerts` stored: ``firing`` (the shipped ``throttled`` rule on ``scope``,
+    silenced), ``pending`` (``slow`` on ``scope``), a resolved ``errors`` episode more than an
+    hour old (shown ok) and a firing state of a rule no longer configured (``retired``)."""
+
+    now: datetime
+    scope: str
+    fired_at: datetime
+    run_start: datetime
+    updated_at: datetime
+    resolved_start: datetime
+
+
+def add_alerts(engine: Engine, scope: str) -> SeededAlerts:
+    """Alert states, episodes and a silence, as evaluation and ``alerts silence`` store them."""
+    from collector.store import alerts as rows
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    seeded = SeededAlerts(
+        now=now,
+        scope=scope,
+        fired_at=now - timedelta(minutes=20),
+        run_start=now - timedelta(minutes=25),
+        updated_at=now - timedelta(minutes=1),
+        resolved_start=now - timedelta(hours=3),
+    )
+
+    def state(rule: str, signal: str, status: str, **values: object) -> None:
+        base = dict.fromkeys(("run_start", "run_peak", "fired_at", "last_end", "last_value"), None)
+        body = {"signal": signal, "status": status, "until": now - timedelta(minutes=2)}
+        with engine.begin() as conn:
+            rows.save_state(
+                conn, rule, scope, {**base, **body, "updated_at": seeded.updated_at, **values}, None
+            )
+
+    state(
+        "throttled",
+        "rate_429",
+        "firing",
+        run_start=seeded.run_start,
+        run_peak=0.31,
+        fired_at=seeded.fired_at,
+        last_value=0.25,
+    )
+    state("slow", "p95_ms", "pending", run_start=now - timedelta(minutes=3), last_value=61000.0)
+    state("errors", "error_rate", "resolved", last_end=now - timedelta(hours=2), last_value=0.0)
+    state("retired", "rate_429", "firing", run_start=now, fired_at=now, last_value=1.0)
+    episode = {"scope": scope, "last_value": None, "updated_at": now}
+    with engine.begin() as conn:
+        rows.save_episodes(
+            conn,
+            [
+                episode
+                | {
+                    "rule": "throttled",
+                    "started_at": seeded.run_start,
+                    "signal": "rate_429",
+                    "severity": "warning",
+                    "fired_at": seeded.fired_at,
+                    "ended_at": None,
+                    "peak": 0.31,
+                },
+                episode
+                | {
+                    "rule": "errors",
+                    "started_at": seeded.resolved_start,
+                    "signal": "error_rate",
+                    "severity": "warning",
+                    "fired_at": seeded.resolved_start + timedelta(minutes=5),
+                    "ended_at": now - timedelta(hours=2),
+                    "peak": 0.4,
+                },
+            ],
+        )
+        rows.add_silence(
+            conn,
+            rows.Silence("throttled", scope, now, now + timedelta(hours=2), now, SILENCE_COMMENT),
+        )
+    return seeded
+
+
+def remove_alerts(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for name in ALERT_TABLES:
+            conn.execute(TABLES[name].delete())

@@ -26,6 +26,7 @@ PAGES = [
     "views/spend.py",
     "views/lookup.py",
     "views/health.py",
+    "views/alerts.py",
 ]
 TIMEOUT = 30
 
