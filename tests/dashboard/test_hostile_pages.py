@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from collector.store import migrate
 from tests import hostile
-from tests.dashboard.conftest import APP, use_store
+from tests.dashboard.conftest import APP, add_alerts, use_store
 from tests.hostile import HostileStore
 
 PAGES = [
@@ -42,6 +42,8 @@ MARKDOWN_ACTIVE = (
     "\x1b",
     "\u202e",
 )
+#: An alert scope as evaluation keys a deployment's: its resource and deployment names.
+ALERT_SCOPE = hostile.RESOURCES["contoso-eastus2"] + "/" + hostile.DEPLOYMENTS["support-bot"]
 TRAFFIC = [
     hostile.DEPLOYMENTS[n]
     for n in ("claude-opus-4-5", "support-bot", "claude-haiku-4-5", "gpt-4o-mini")
@@ -54,7 +56,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileStore]:
     engine = migrate.prepare(url)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     try:
-        yield hostile.hostile_store(engine, start)
+        built = hostile.hostile_store(engine, start)
+        add_alerts(engine, ALERT_SCOPE)  # firing on the overview and the Alerts page
+        yield built
     finally:
         engine.dispose()
 
@@ -141,6 +145,18 @@ def test_health_shows_the_azure_error_as_text(hostile_url: str) -> None:
     assert [w for w in at.warning if shown in hostile.unescape_markdown(w.value)]
     errors = [t for t in at.dataframe if "error" in t.value.columns]
     assert hostile.MESSAGE in set(errors[0].value["error"])
+
+
+def test_alerts_show_a_hostile_scope_as_text(hostile_url: str) -> None:
+    shown = hostile.visible(hostile.one_line(ALERT_SCOPE))
+    at = run(PAGES[0])
+    assert not active(markdown_bodies(at))
+    assert [w for w in at.warning if shown in hostile.unescape_markdown(w.value)]
+    at = run("views/alerts.py")
+    assert not active(markdown_bodies(at))
+    tables = [t.value for t in at.dataframe if "scope" in t.value.columns]
+    assert len(tables) == 3  # firing, history, silences
+    assert all(ALERT_SCOPE in set(t["scope"]) for t in tables)
 
 
 def test_an_empty_store_is_unaffected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
