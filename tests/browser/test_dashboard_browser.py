@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
+from collector.alerts.rules import DEFAULT_RULES
 from collector.store.queries import status_fix
 from collector.store.schema import TABLES
 from tests.browser.conftest import ROOT, VIEWPORT, BrowserPage, DemoStore, serve_dashboard
@@ -163,6 +164,16 @@ def check_health(page: Page, store: DemoStore) -> list[str]:
     return []
 
 
+def check_alerts(page: Page, store: DemoStore) -> list[str]:
+    heading(page, "Alerts")
+    for title in ("Firing now", "History", "Silences in force", "Rules"):
+        heading(page, title)
+    rules = tables(page).last
+    for rule in DEFAULT_RULES:
+        expect(rules).to_contain_text(rule["name"])
+    return []
+
+
 @dataclass(frozen=True)
 class DashboardPage:
     name: str  # the file in dashboard/views/ and the screenshot's name
@@ -178,6 +189,7 @@ PAGES = [
     DashboardPage("spend", "spend", check_spend),
     DashboardPage("lookup", "lookup", check_lookup),
     DashboardPage("health", "health", check_health),
+    DashboardPage("alerts", "alerts", check_alerts),
 ]
 
 
