@@ -15,6 +15,7 @@ from collector.alerts.evaluate import (
     episodes,
     fold,
     minutes,
+    shown_since,
     shown_state,
     window_values,
 )
@@ -47,6 +48,21 @@ def test_a_rule_fires_once_the_condition_has_held_for_minutes_and_resolves_at_th
     state, found = fold(r, "s", state, [(T0 + 5 * M, 0.05)])
     assert state.status == RESOLVED and found[0].end == T0 + 5 * M and found[0].peak == 0.7
     assert shown_state(state, T0 + 2 * 60 * M) == OK
+
+
+def test_each_shown_state_holds_since_its_own_moment() -> None:
+    """Pending since the run's first minute, firing since it fired, resolved since it ended."""
+    r = rule(for_minutes=2)
+    pending, _ = fold(r, "s", State(), series(0.0, 0.5))
+    firing, _ = fold(r, "s", pending, series(0.0, 0.5, 0.5, 0.7)[2:])
+    resolved, _ = fold(r, "s", firing, [(T0 + 4 * M, 0.0)])
+    seen = [(s, shown_state(s, T0 + 5 * M)) for s in (pending, firing, resolved)]
+    assert [(shown, shown_since(s, shown)) for s, shown in seen] == [
+        (PENDING, T0 + M),
+        (FIRING, T0 + 3 * M),
+        (RESOLVED, T0 + 4 * M),
+    ]
+    assert shown_since(resolved, shown_state(resolved, T0 + 2 * 60 * M)) is None  # ok
 
 
 def test_a_run_shorter_than_for_minutes_never_fires() -> None:
