@@ -68,7 +68,7 @@ def test_silence_then_status_and_evaluate(
     ]
     assert {s["rule"] for s in as_json["states"]} == {"throttled", "quiet"}
     rules = json.loads(run("alerts", "list", "--json", env=env, home=tmp_path).stdout)
-    assert [(r["name"], r["condition"]) for r in rules][0] == (
+    assert next((r["name"], r["condition"]) for r in rules) == (
         "throttled",
         "rate_429 > 0.1 over 5 min, per deployment",
     )
