@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from collector.store.pool_sql import pool_columns
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 
@@ -280,12 +281,13 @@ def _hist(
 
 def throttled_minutes(lo: datetime, hi: datetime) -> Any:
     """The deployment-minutes with 429s in ``[lo, hi)`` as a subquery: ts, deployment_id,
-    status_429 and ``shared`` (1 when another deployment of the same quota pool, subscription
-    and model, had 429s in the same minute, else 0)."""
+    status_429 and ``shared`` (1 when another deployment of the same quota pool, subscription,
+    model, version, kind and zone (:mod:`collector.pools`), had 429s in the same minute, else
+    0)."""
     m, d, r = TABLES["metric_minute"], TABLES["deployment"], TABLES["resource"]
-    subscription = func.coalesce(r.c.subscription_id, literal_column("''"))
+    key = pool_columns(r.c.subscription_id, d.c.model, d.c.model_version, d.c.sku, r.c.location)
     # with metric and status code fixed, (ts, deployment_id) is the key: one row per minute
-    pool_count = func.count().over(partition_by=(m.c.ts, subscription, d.c.model))
+    pool_count = func.count().over(partition_by=(m.c.ts, *(c.element for c in key)))
     return (
         select(
             m.c.ts,

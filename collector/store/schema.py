@@ -284,6 +284,24 @@ class ThrottleHour(Base):
     status_429: Mapped[float | None] = mapped_column(Float)
 
 
+class QuotaUsage(Base):
+    """ARM's usages list of a subscription in a location (``usages.list(location)``), as last
+    collected with the inventory: per usage name (``AIServices.GlobalStandard.<model>``, ...)
+    the capacity allocated (``current_value``) and the quota (``limit``), both in thousands of
+    tokens per minute for model pools. Rebuilt by every inventory run."""
+
+    __tablename__ = "quota_usage"
+
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    location: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    localized_name: Mapped[str | None] = mapped_column(String(400))
+    current_value: Mapped[float | None] = mapped_column(Float)
+    limit: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(40))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CostDaily(Base):
     """Billed cost per day, scope, resource and meter. Re-read days replace earlier values."""
 
