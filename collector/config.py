@@ -43,6 +43,7 @@ from collector.errors import ConfigError
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
+    from collector.quota_limits import QuotaSettings
     from collector.reports.config import ReportConfig
     from collector.spend.budgets import Budget
 
@@ -171,6 +172,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
     )
     _budgets: tuple[Any, ...] = PrivateAttr(default=())
+    _quota: Any = PrivateAttr(default=None)
 
     # Store
     data_dir: Path = Field(
@@ -326,6 +328,16 @@ class Settings(BaseSettings):
         "Foundry account (name or ARM id), overriding the automatic attribution (TOML table "
         "[foundry_monitor.bill_attribution] or JSON).",
     )
+    quota_offers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Subscription id -> its offer for Claude's default quota: pay-as-you-go "
+        "(the default) or enterprise (EA, MCA-E) (TOML table or JSON).",
+    )
+    quota_limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Granted Claude quota: "SUBSCRIPTION/MODEL[/VERSION]" -> {rpm, itpm, '
+        "otpm}, overriding the shipped defaults (TOML table or JSON).",
+    )
     budget_warning_fraction: float = Field(
         0.8,
         gt=0,
@@ -470,6 +482,18 @@ class Settings(BaseSettings):
 
         self._budgets = tuple(parse_budgets(self.budgets, self.budget_warning_fraction))
         return self
+
+    @model_validator(mode="after")
+    def _parse_quota(self) -> Settings:
+        from collector.quota_limits import parse_quota_settings
+
+        self._quota = parse_quota_settings(self.quota_offers, self.quota_limits)
+        return self
+
+    @property
+    def quota(self) -> QuotaSettings:
+        """The quota settings, typed and validated (:mod:`collector.quota_limits`)."""
+        return self._quota
 
     @property
     def spend(self) -> SpendSettings:
