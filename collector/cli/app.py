@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import collect, dashboard, db, demo, doctor, emulator, read, reports
+from collector.cli import collect, dashboard, db, demo, doctor, emulator, headroom, read, reports
 from collector.cli.context import CliContext
 from collector.errors import FoundryMonitorError
 
@@ -48,6 +48,7 @@ doctor.register(app)
 dashboard.register(app)
 demo.register(app)
 read.register(app)  # summary, lookup
+headroom.register(app)  # headroom
 reports.register(app)  # report
 emulator.register(app)  # the emulator group
 
