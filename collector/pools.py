@@ -10,7 +10,8 @@ therefore keyed ``(subscription, model, model version, kind, zone)``:
   ``DataZoneStandard`` -> ``DataZone``; any other SKU (``Standard``, ``ProvisionedManaged``,
   ``GlobalProvisionedManaged``, ...) is its own kind, named after the SKU, never an error;
   no SKU at all -> ``Unknown``.
-- ``zone`` is ``""`` for Global pools (one pool everywhere), the data zone (``US``/``EU``) of the
+- ``zone`` is ``""`` for Global pools (one pool everywhere) and for an unknown SKU (nothing says
+  the quota is regional, so the region does not split it), the data zone (``US``/``EU``) of the
   account's region for Data Zone pools (``collector/data/data_zones.toml``), and the region itself
   for every other kind (regional quota) or for a Data Zone deployment in a region of no known
   data zone.
@@ -74,7 +75,7 @@ def pool_zone(kind: str, region: str | None) -> str:
     """The zone part of a pool key: ``""`` for Global, the data zone for DataZone (the region
     when it is in no known data zone), the region for every other kind."""
     place = (region or "").lower().replace(" ", "")
-    if kind == GLOBAL:
+    if kind in (GLOBAL, UNKNOWN_KIND):
         return ""
     if kind == DATA_ZONE:
         return data_zones().get(place, place)

@@ -175,7 +175,6 @@ MODELS: dict[str, ModelSpec] = {
             38.0,
             450.0,
             2000.0,
-            requests_per_unit=0.5,
         ),
         # Azure OpenAI, Global Standard: $0.15 input / $0.60 output per million tokens, billed
         # under Azure meters (not the Marketplace); no prompt-cache tokens in the workload.
