@@ -95,3 +95,30 @@ def test_migration_0008_downgrades_and_upgrades(db_url: str) -> None:
 def test_a_deployment_without_sku_is_in_one_pool_of_unknown_kind(sku: str | None) -> None:
     assert pool_key(SUB, "m", "1", sku, "eastus").kind == "Unknown"
     assert pool_key(SUB, "m", "1", sku, "eastus") == pool_key(SUB, "m", "1", sku, "westeurope")
+
+
+def test_doctor_names_each_pools_limits_and_how_to_set_the_granted_ones(store: Engine) -> None:
+    from collector.config import Settings
+    from collector.doctor import _quota_limits
+
+    r, d = TABLES["resource"], TABLES["deployment"]
+    rid = f"/subscriptions/{SUB}/resourcegroups/g/providers/microsoft.cognitiveservices/accounts/a"
+    with store.begin() as conn:
+        upsert(conn, r, [{"id": rid, "subscription_id": SUB, "resource_group": "g", "name": "a",
+                          "kind": "AIServices", "location": "eastus2", "first_seen": NOW,
+                          "last_seen": NOW}])  # fmt: skip
+        upsert(conn, d, [
+            {"resource_id": rid, "name": n, "model": m, "model_version": "1",
+             "model_format": "Anthropic", "sku": "GlobalStandard"}
+            for n, m in (("s", "claude-sonnet-4-5"), ("h", "claude-haiku-4-5"), ("x", "claude-x-9"))
+        ])  # fmt: skip
+    settings = Settings(quota_limits={f"{SUB}/claude-sonnet-4-5": {"rpm": 9, "itpm": 9, "otpm": 9}})
+    checks = {c.target.split(" ")[0]: c for c in _quota_limits(settings, store)}
+    assert set(checks) == {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-x-9"}
+    assert checks["claude-sonnet-4-5"].ok and "(setting," in checks["claude-sonnet-4-5"].detail
+    assert checks["claude-sonnet-4-5"].fix == ""
+    haiku = checks["claude-haiku-4-5"]
+    assert haiku.ok and "RPM 80, ITPM 80,000, OTPM 16,000 (shipped default" in haiku.detail
+    assert "FOUNDRY_MONITOR_QUOTA_LIMITS" in haiku.fix
+    unknown = checks["claude-x-9"]
+    assert not unknown.ok and unknown.detail.startswith("limit unknown")

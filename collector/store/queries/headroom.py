@@ -199,6 +199,12 @@ def _read(
     return members, data, usages, last
 
 
+def stored_pools(engine: Engine) -> list[PoolKey]:
+    """The quota pools of the stored Claude deployments (``doctor`` names their limits)."""
+    with _reading(engine) as conn:
+        return sorted({m.key for m in _members(conn)})
+
+
 def _pools(members: list[_Member]) -> dict[PoolKey, list[_Member]]:
     pools: dict[PoolKey, list[_Member]] = {}
     for member in members:
@@ -362,4 +368,10 @@ def pool_utilization_series(
 
 
 PoolHeadroom = hr.PoolHeadroom
-__all__ = ["PoolHeadroom", "UtilizationPoint", "pool_headroom", "pool_utilization_series"]
+__all__ = [
+    "PoolHeadroom",
+    "UtilizationPoint",
+    "pool_headroom",
+    "pool_utilization_series",
+    "stored_pools",
+]
