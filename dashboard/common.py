@@ -310,9 +310,13 @@ def load_pools(url: str, since: datetime, until: datetime, step: str, ids: Ids) 
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Reading the quota pools' headroom…")
-def load_headroom(url: str, since: datetime, until: datetime) -> list[PoolHeadroom]:
-    """Headroom per quota pool, with the limits of the settings (else the shipped defaults)."""
-    return pool_headroom(engine(url), since, until, settings().quota)
+def load_headroom(
+    url: str, since: datetime, until: datetime, deployments: bool = False
+) -> list[PoolHeadroom]:
+    """Headroom per quota pool, with the limits of the settings (else the shipped defaults);
+    ``deployments`` adds each deployment's peaks and the level of each 429 minute (a read of
+    every deployment's minutes: the Capacity page asks for it up to a week)."""
+    return pool_headroom(engine(url), since, until, settings().quota, deployments=deployments)
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Reading the quota pools' utilization…")

@@ -255,7 +255,7 @@ def pool_lines(engine: Engine, period: Period, config: ReportConfig) -> tuple[Po
             throttled_minutes=p.throttled_minutes,
             limit_source=p.limits.source,
         )
-        for p in pool_headroom(engine, period.since, period.until, config.quota)
+        for p in pool_headroom(engine, period.since, period.until, config.quota, deployments=False)
     )
 
 

@@ -302,6 +302,29 @@ class QuotaUsage(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PoolMinute(Base):
+    """Usage per Claude quota pool and minute (issue 17), summed over the pool's deployments in
+    every region from ``metric_minute``: accepted requests (``ModelRequests`` of every status
+    but 429), the 429s, ITPM (``InputTokens`` + the two cache-write metrics: cache reads do not
+    count) and OTPM. The pool is the deployment's when the minute was rolled up
+    (:mod:`collector.store.pool_sql`). Written with the rollups, so headroom over 30 days reads
+    one row per pool and minute instead of every deployment's metric rows; kept as long as the
+    minutes."""
+
+    __tablename__ = "pool_minute"
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requests: Mapped[float | None] = mapped_column(Float)
+    status_429: Mapped[float | None] = mapped_column(Float)
+    itpm: Mapped[float | None] = mapped_column(Float)
+    otpm: Mapped[float | None] = mapped_column(Float)
+
+
 class CostDaily(Base):
     """Billed cost per day, scope, resource and meter. Re-read days replace earlier values."""
 

@@ -6,6 +6,8 @@ left and the forecast, and where each limit comes from."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -22,7 +24,10 @@ view = c.page_view(
 )
 c.show_freshness(view)
 
-pools = c.load_headroom(view.url, view.since, view.until)
+#: up to a week, each 429 minute is traced to the pool or a deployment (every deployment's
+#: minutes are read); beyond, the pool figures alone keep a 30-day page fast
+DETAIL = view.until - view.since <= timedelta(days=7)
+pools = c.load_headroom(view.url, view.since, view.until, DETAIL)
 if not pools:
     st.info("No Claude deployment is stored yet: run the collector (foundry-monitor run).")
     st.stop()
@@ -47,7 +52,7 @@ def _row(p: PoolHeadroom) -> dict[str, object]:
         "binding": p.binding_limit.upper() if p.binding_limit else "unknown",
         "minutes_over_80": p.minutes_over_80,
         "throttled_minutes": p.throttled_minutes,
-        "level": p.binding_level or "",
+        "level": (p.binding_level or "") if DETAIL else "—",
         "forecast": bind.forecast if bind else "",
         "source": p.limits.source,
     }
@@ -84,7 +89,7 @@ st.dataframe(
         "level": st.column_config.TextColumn(
             "Throttled by",
             help="What most 429 minutes point at: the pool's limits or a deployment's own "
-            "capacity (ARM sku.capacity).",
+            "capacity (ARM sku.capacity). Windows up to 7 days.",
         ),
         "forecast": st.column_config.TextColumn(
             "Binding limit reached", help="When the daily peak reaches it at the current trend."

@@ -1,5 +1,6 @@
 """quota_usage: ARM's usages list per subscription and location (Claude quota pools: capacity
-allocated and quota, thousands of tokens per minute), collected with the inventory
+allocated and quota, thousands of tokens per minute), collected with the inventory; pool_minute:
+usage per quota pool and minute, a rollup of metric_minute (filled from the stored minutes)
 
 Revision ID: 0008
 Revises: 0007
@@ -31,8 +32,37 @@ def upgrade() -> None:
         sa.Column("fetched_at", collector.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("subscription_id", "location", "name", name="pk_quota_usage"),
     )
+    op.create_table(
+        "pool_minute",
+        sa.Column("ts", collector.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("subscription_id", sa.String(length=36), nullable=False),
+        sa.Column("model", sa.String(length=100), nullable=False),
+        sa.Column("model_version", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("zone", sa.String(length=40), nullable=False),
+        sa.Column("requests", sa.Float(), nullable=True),
+        sa.Column("status_429", sa.Float(), nullable=True),
+        sa.Column("itpm", sa.Float(), nullable=True),
+        sa.Column("otpm", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "ts", "subscription_id", "model", "model_version", "kind", "zone",
+            name="pk_pool_minute",
+        ),
+    )  # fmt: skip
+    _fill_from_minutes()
+
+
+def _fill_from_minutes() -> None:
+    """Roll up the minute rows already stored, a day at a time (a no-op on a new database)."""
+    from collector.store import rollup
+
+    bind = op.get_bind()
+    for day in rollup.stored_days(bind, "metric_minute"):
+        rollup.refresh_pools(bind, day, day + rollup.DAY)
 
 
 def downgrade() -> None:
-    # rebuilt by the next inventory run: nothing is lost for good
+    # quota_usage is rebuilt by the next inventory run, pool_minute by an upgrade (from the
+    # minutes): nothing is lost for good
+    op.drop_table("pool_minute")
     op.drop_table("quota_usage")

@@ -39,6 +39,7 @@ def test_the_capacity_table_shows_the_headroom_of_each_pool(seeded: SeededStore)
         assert row["throttled_minutes"] == pool.throttled_minutes
         assert row["deployments"] == len(pool.deployments)
         assert row["source"] == "shipped default"
+        assert row["level"] == (pool.binding_level or "")  # a day: 429 minutes traced
     # the chart: the first pool's utilization per step; its highest step is the window's peak
     first = expected[0]
     assert at.selectbox[0].value == first.key.label

@@ -11,22 +11,24 @@ Public API (two functions; the arithmetic is :mod:`collector.headroom`):
   ``-> list[UtilizationPoint]``: per pool, limit and step, the peak minute's usage and its
   share of the limit, with the 429s.
 
-Usage per pool and minute is summed over the pool's deployments, in every region, from
-``metric_minute``: accepted requests (``ModelRequests`` of every status but 429), ITPM =
-``InputTokens`` (uncached input) + ``ephemeral5mInputTokens`` + ``ephemeral1hInputTokens`` (cache
-writes; cache reads do not count), OTPM = ``OutputTokens``. Only Claude deployments
+Usage per pool and minute is summed over the pool's deployments, in every region (the
+``pool_minute`` rollup of ``metric_minute``, written with the other rollups): accepted requests
+(``ModelRequests`` of every status but 429), ITPM = ``InputTokens`` (uncached input) +
+``ephemeral5mInputTokens`` + ``ephemeral1hInputTokens`` (cache writes; cache reads do not
+count), OTPM = ``OutputTokens``. Only Claude deployments
 (:func:`collector.versions.is_claude_deployment`) are pooled. The "last complete minute" is the
-newest minute of the window the store has ``ModelRequests`` for.
+newest minute of the window with usage in ``pool_minute``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import BigInteger, Engine, Integer, cast, func, literal_column, select
 
 from collector import headroom as hr
 from collector import metric_names as names
@@ -41,6 +43,7 @@ from collector.store.queries._sql import (
     _resource_name,
     _sum_if,
     parse_step,
+    time_bucket,
 )
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -182,21 +185,80 @@ def _usage_for(key: PoolKey, usages: list[Any]) -> Any | None:
     return None
 
 
-def _read(
-    engine: Engine, since: datetime, until: datetime
-) -> tuple[list[_Member], _Minutes, list[Any], int | None]:
+def _epoch_minute(column: Any, dialect: str) -> Any:
+    """Minutes since the epoch of a stored time, as an integer, in SQL."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / 60), BigInteger)
+    return cast(func.strftime(literal_column("'%s'"), column), Integer) / 60
+
+
+@dataclass
+class _PoolRows:
+    """``pool_minute`` rows of the window, as arrays; ``pool`` indexes ``keys``."""
+
+    keys: list[PoolKey]
+    pool: np.ndarray
+    minute: np.ndarray
+    requests: np.ndarray
+    s429: np.ndarray
+    itpm: np.ndarray
+    otpm: np.ndarray
+
+    def of(self, key: PoolKey) -> np.ndarray:
+        """The rows of one pool (a boolean mask)."""
+        if key not in self.keys:
+            return np.zeros(self.pool.shape, bool)
+        return self.pool == self.keys.index(key)
+
+
+def _pool_rows(conn: Any, since: datetime, until: datetime) -> _PoolRows:
+    pm = TABLES["pool_minute"]
+    stmt = select(
+        _epoch_minute(pm.c.ts, conn.dialect.name).label("minute"),
+        *(pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")),
+        pm.c.requests, pm.c.status_429, pm.c.itpm, pm.c.otpm,
+    ).where(pm.c.ts >= since, pm.c.ts < until)  # fmt: skip
+    rows = conn.execute(stmt).all()
+    keys: dict[PoolKey, int] = {}
+    pool = np.fromiter(
+        (keys.setdefault(PoolKey(*r[1:6]), len(keys)) for r in rows), np.int64, len(rows)
+    )
+
+    def col(i: int) -> np.ndarray:
+        return np.fromiter((r[i] or 0.0 for r in rows), float, len(rows))
+
+    return _PoolRows(
+        keys=list(keys),
+        pool=pool,
+        minute=np.fromiter((int(r[0]) for r in rows), np.int64, len(rows)),
+        requests=col(6),
+        s429=col(7),
+        itpm=col(8),
+        otpm=col(9),
+    )
+
+
+@dataclass
+class _Read:
+    members: list[_Member]
+    pools: _PoolRows
+    deployments: _Minutes | None
+    usages: list[Any]
+    last: int | None
+
+
+def _read(engine: Engine, since: datetime, until: datetime, deployments: bool) -> _Read:
     with _reading(engine) as conn:
         members = _members(conn)
-        data = _minutes(conn, since, until, [m.deployment_id for m in members])
+        pools = _pool_rows(conn, since, until)
+        data = (
+            _minutes(conn, since, until, [m.deployment_id for m in members])
+            if deployments
+            else None
+        )
         usages = _usages(conn)
-        m = _METRIC
-        newest = conn.execute(
-            select(func.max(m.c.ts)).where(
-                m.c.ts >= since, m.c.ts < until, m.c.metric == names.REQUESTS
-            )
-        ).scalar()
-    last = int(to_utc(newest).timestamp()) // 60 if newest is not None else None
-    return members, data, usages, last
+    last = int(pools.minute.max()) if pools.minute.size else None
+    return _Read(members, pools, data, usages, last)
 
 
 def stored_pools(engine: Engine) -> list[PoolKey]:
@@ -205,8 +267,10 @@ def stored_pools(engine: Engine) -> list[PoolKey]:
         return sorted({m.key for m in _members(conn)})
 
 
-def _pools(members: list[_Member]) -> dict[PoolKey, list[_Member]]:
-    pools: dict[PoolKey, list[_Member]] = {}
+def _pools(members: list[_Member], seen: Sequence[PoolKey] = ()) -> dict[PoolKey, list[_Member]]:
+    """The pools of the inventory's Claude deployments and those with usage in the window (a
+    deployment moved to another SKU or version leaves its old pool behind, with its minutes)."""
+    pools: dict[PoolKey, list[_Member]] = {key: [] for key in seen}
     for member in members:
         pools.setdefault(member.key, []).append(member)
     return dict(sorted(pools.items()))
@@ -217,33 +281,45 @@ def pool_headroom(
     since: datetime,
     until: datetime,
     limits: QuotaSettings | None = None,
+    *,
+    deployments: bool = True,
 ) -> list[PoolHeadroom]:
-    """Headroom of every Claude quota pool over ``[since, until)`` (see the module)."""
+    """Headroom of every Claude quota pool over ``[since, until)`` (see the module).
+
+    The pool figures come from ``pool_minute`` (one row per pool and minute). With
+    ``deployments`` (the default) each deployment's own peaks and the level each 429 minute
+    points at are read from ``metric_minute`` too; without, those stay empty (zero peaks, no
+    levels): what a 30-day page needs to stay fast."""
     since, until = _check_window(since, until)
-    members, data, usages, last = _read(engine, since, until)
+    read = _read(engine, since, until, deployments)
     window = max(1, int((until - since).total_seconds()) // 60)
     today = until.date()
     out = []
-    for key, group in _pools(members).items():
-        ids = np.array([m.deployment_id for m in group], np.int64)
-        mine = np.isin(data.dep, ids)
-        minute = data.minute[mine]
-        series: dict[str, np.ndarray] = {}
-        keys = np.zeros(0, np.int64)
-        for name, values in (
-            ("rpm", data.requests[mine]),
-            ("itpm", data.itpm[mine]),
-            ("otpm", data.otpm[mine]),
-        ):
-            keys, series[name] = _by_minute(minute, values)
-        keys429, s429 = _by_minute(minute, data.s429[mine])
+    for key, group in _pools(read.members, read.pools.keys).items():
+        mine = read.pools.of(key)
+        minute = read.pools.minute[mine]
+        order = np.argsort(minute, kind="stable")
+        keys = minute[order]
+        series = {
+            "rpm": read.pools.requests[mine][order],
+            "itpm": read.pools.itpm[mine][order],
+            "otpm": read.pools.otpm[mine][order],
+        }
+        s429 = read.pools.s429[mine][order]
         quota = pool_limits(key, limits)
         by_limit = {
-            name: hr.limit_headroom(name, quota.get(name), keys, series[name], window, last, today)
+            name: hr.limit_headroom(
+                name, quota.get(name), keys, series[name], window, read.last, today
+            )
             for name in LIMITS
         }
-        deployments, levels = _deployments(group, data, keys, series, quota, keys429[s429 > 0])
-        usage = _usage_for(key, usages)
+        if read.deployments is not None:
+            members, levels = _deployments(
+                group, read.deployments, keys, series, quota, keys[s429 > 0]
+            )
+        else:
+            members, levels = [_bare(m) for m in group], {}
+        usage = _usage_for(key, read.usages)
         out.append(
             hr.PoolHeadroom(
                 key=key,
@@ -254,14 +330,23 @@ def pool_headroom(
                 status_429=round(float(s429.sum())),
                 throttled_minutes=int((s429 > 0).sum()),
                 throttle_levels=levels,
-                last_complete_minute=hr.minute_dt(last) if last is not None else None,
-                deployments=deployments,
+                last_complete_minute=hr.minute_dt(read.last) if read.last is not None else None,
+                deployments=members,
                 quota_allocated=None if usage is None else usage.current_value,
                 quota_limit=None if usage is None else usage.limit,
                 usage_name=None if usage is None else usage.name,
             )
         )
     return out
+
+
+def _bare(member: _Member) -> hr.DeploymentHeadroom:
+    """A deployment of a pool with its capacity limits only (no minute read)."""
+    limit_rpm, limit_tpm = deployment_limits(member.model, member.capacity)
+    return hr.DeploymentHeadroom(
+        member.deployment_id, member.resource, member.deployment, member.region, member.sku,
+        member.capacity, limit_rpm, limit_tpm, 0, None, 0, None, 0, 0,
+    )  # fmt: skip
 
 
 def _deployments(
@@ -329,42 +414,45 @@ def pool_utilization_series(
     step: str | timedelta,
     limits: QuotaSettings | None = None,
 ) -> list[UtilizationPoint]:
-    """Per pool, limit and step: the peak minute's usage, its share of the limit, the 429s."""
+    """Per pool, limit and step (aligned on the epoch): the peak minute's usage, its share of
+    the limit (None when unknown) and the pool's 429s, from ``pool_minute`` in SQL."""
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    members, data, _usages_rows, _last = _read(engine, since, until)
-    step_min = max(1, seconds // 60)
+    pm = TABLES["pool_minute"]
+    with _reading(engine) as conn:
+        bucket = time_bucket(pm.c.ts, seconds, conn.dialect.name)
+        key = [pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
+        rows = conn.execute(
+            select(
+                bucket.label("ts"), *key,
+                func.max(pm.c.requests), func.max(pm.c.itpm), func.max(pm.c.otpm),
+                func.sum(pm.c.status_429),
+            )
+            .where(pm.c.ts >= since, pm.c.ts < until)
+            .group_by(bucket, *key)
+            .order_by(bucket, *key)
+        ).all()  # fmt: skip
     out = []
-    for key, group in _pools(members).items():
-        ids = np.array([m.deployment_id for m in group], np.int64)
-        mine = np.isin(data.dep, ids)
-        quota = pool_limits(key, limits)
-        minute = data.minute[mine]
-        keys429, s429 = _by_minute(minute, data.s429[mine])
-        buckets429 = keys429 // step_min
-        for limit, values in (
-            ("rpm", data.requests[mine]),
-            ("itpm", data.itpm[mine]),
-            ("otpm", data.otpm[mine]),
-        ):
-            keys, sums = _by_minute(minute, values)
-            buckets = keys // step_min
+    quotas: dict[PoolKey, Any] = {}
+    for row in rows:
+        pool = PoolKey(*row[1:6])
+        quota = quotas.get(pool) or quotas.setdefault(pool, pool_limits(pool, limits))
+        for i, limit in enumerate(LIMITS):
+            top = float(row[6 + i] or 0.0)
             value = quota.get(limit)
-            for b in np.unique(np.concatenate([buckets, buckets429])):
-                top = float(sums[buckets == b].max()) if (buckets == b).any() else 0.0
-                out.append(
-                    UtilizationPoint(
-                        ts=hr.minute_dt(int(b) * step_min),
-                        key=key,
-                        pool=key.label,
-                        limit=limit,
-                        peak=round(top),
-                        limit_value=value,
-                        utilization=top / value if value else None,
-                        status_429=round(float(s429[buckets429 == b].sum())),
-                    )
+            out.append(
+                UtilizationPoint(
+                    ts=to_utc(row.ts),
+                    key=pool,
+                    pool=pool.label,
+                    limit=limit,
+                    peak=round(top),
+                    limit_value=value,
+                    utilization=top / value if value else None,
+                    status_429=round(float(row[9] or 0.0)),
                 )
-    return sorted(out, key=lambda p: (p.ts, p.key, LIMITS.index(p.limit)))
+            )
+    return out
 
 
 PoolHeadroom = hr.PoolHeadroom
