@@ -24,8 +24,9 @@ NEAR = 0.8  # "minutes at or above 80 %"
 FORECAST_DAYS = 30
 NOT_WITHIN = f"not within {FORECAST_DAYS} days"
 REACHED = "reached"
-#: a 429 minute points at a level whose usage reached this share of its limit
-LEVEL_SHARE = 0.9
+#: a 429 minute points at a level whose usage reached this share of its limit that minute (a
+#: limit may be enforced over less than a minute: a throttled minute can end below it)
+LEVEL_SHARE = 0.75
 LEVEL_POOL, LEVEL_DEPLOYMENT, LEVEL_BOTH, LEVEL_UNEXPLAINED = (
     "pool",
     "deployment",
@@ -103,9 +104,12 @@ class PoolHeadroom:
 
     @property
     def binding_level(self) -> str | None:
-        """The level most of the pool's 429 minutes point at (None without 429s)."""
-        counted = {k: v for k, v in self.throttle_levels.items() if v}
-        return max(counted, key=lambda k: (counted[k], k)) if counted else None
+        """The level most of the pool's explained 429 minutes point at (pool, deployment or
+        both); ``unexplained`` when none is explained; None without 429s or levels."""
+        counted = {k: v for k, v in self.throttle_levels.items() if v and k != LEVEL_UNEXPLAINED}
+        if counted:
+            return max(counted, key=lambda k: (counted[k], k))
+        return LEVEL_UNEXPLAINED if self.throttle_levels.get(LEVEL_UNEXPLAINED) else None
 
     def headers(self) -> dict[str, str | int | None]:
         """The last complete minute in the shape of Anthropic's ``anthropic-ratelimit-*``

@@ -142,6 +142,32 @@ def test_headroom_matches_the_truth_per_pool(
     opus = by_key[("claude-opus-4-5", "20251101", "Global", None)]
     assert opus["limit_rpm"] == 10_000 and opus["offer"] == "enterprise"
 
+    # with the pools' real limits granted, each 429 minute is traced to the level that throttled
+    # it in the truth (or left unexplained), never to the other one
+    real = {
+        f"{k.subscription_id}/{k.model}/{k.model_version}": {
+            "rpm": q.rpm, "itpm": q.input_tpm, "otpm": q.output_tpm,
+        }
+        for k, q in emulator.workload.catalog.pools.items()
+    }  # fmt: skip
+    code, pools, err = _headroom(
+        monkeypatch, capsys, db_url, FOUNDRY_MONITOR_QUOTA_LIMITS=json.dumps(real)
+    )
+    assert code == 0, err
+    by_key = {_key(p): p for p in pools}
+    for pool in truth["pools"]:
+        levels = [m["level"] for day in pool["days"] for m in day["throttled_minutes"]]
+        if not pool["model"].startswith("claude") or not levels:
+            continue
+        ours = by_key[_key(pool)]
+        assert ours["throttled_minutes"] == len(levels)
+        counted = {level: levels.count(level) for level in ("pool", "deployment", "both")}
+        got = ours["throttle_levels"]
+        assert got["pool"] <= counted["pool"] + counted["both"], _key(pool)
+        assert got["deployment"] <= counted["deployment"] + counted["both"], _key(pool)
+        assert got["unexplained"] * 2 <= len(levels), _key(pool)
+        assert ours["binding_level"] == max(counted, key=lambda k: counted[k]), _key(pool)
+
     # a model nobody knows: "limit unknown", never 0 and never a division by zero
     d = TABLES["deployment"]
     with store.begin() as conn:

@@ -147,3 +147,15 @@ def test_headers_have_anthropics_names() -> None:
         "output-tokens-limit": 16_000, "output-tokens-remaining": 15_970,
         "reset": "2025-11-20T00:02:00Z",
     }  # fmt: skip
+
+
+def test_the_binding_level_ignores_unexplained_minutes() -> None:
+    key = PoolKey(SUB, "claude-sonnet-4-5", "1", "Global", "")
+
+    def pool(levels: dict[str, int]) -> hr.PoolHeadroom:
+        return hr.PoolHeadroom(key, pool_limits(key), {}, None, 0, 0, 0, levels, None)
+
+    assert pool({"pool": 2, "deployment": 0, "unexplained": 3}).binding_level == "pool"
+    assert pool({"pool": 0, "unexplained": 3}).binding_level == "unexplained"
+    assert pool({"pool": 0, "deployment": 0}).binding_level is None
+    assert pool({}).binding_level is None
