@@ -196,24 +196,52 @@ def limit_headroom(
     last_minute: int | None,
     today: date,
 ) -> LimitHeadroom:
-    """Every figure of one limit of one pool."""
+    """Every figure of one limit of one pool, from its minute series (the reference the SQL
+    aggregates of :mod:`collector.store.queries.pool_stats` are tested against)."""
     top, at = peak(minutes, values)
     used = round(float(values[minutes == last_minute].sum())) if last_minute is not None else 0
     over = at_100 = 0
     if value:
         over = int((values >= NEAR * value).sum())
         at_100 = int((values >= value).sum())
+    return limit_figures(
+        limit,
+        value,
+        top,
+        at,
+        p99(values, window_minutes),
+        over,
+        at_100,
+        used,
+        daily_peaks(minutes, values),
+        today,
+    )
+
+
+def limit_figures(
+    limit: str,
+    value: int | None,
+    top: int,
+    at: datetime | None,
+    p99_value: int,
+    over_80: int,
+    at_100: int,
+    last_used: int,
+    daily: Sequence[tuple[date, int]],
+    today: date,
+) -> LimitHeadroom:
+    """A :class:`LimitHeadroom` from its aggregates: remaining and forecast worked out here."""
     return LimitHeadroom(
         limit=limit,
         value=value,
         peak=top,
         peak_at=at,
-        p99=p99(values, window_minutes),
-        minutes_over_80=over,
-        minutes_at_100=at_100,
-        last_minute=used,
-        remaining=None if value is None else max(0, value - used),
-        forecast=forecast(daily_peaks(minutes, values), value, today),
+        p99=p99_value,
+        minutes_over_80=over_80 if value else 0,
+        minutes_at_100=at_100 if value else 0,
+        last_minute=last_used,
+        remaining=None if value is None else max(0, value - last_used),
+        forecast=forecast(daily, value, today),
     )
 
 

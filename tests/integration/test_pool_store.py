@@ -4,7 +4,7 @@ replaced through the store's write path; migration 0008 downgrades and upgrades.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, inspect, select
@@ -122,3 +122,64 @@ def test_doctor_names_each_pools_limits_and_how_to_set_the_granted_ones(store: E
     assert "FOUNDRY_MONITOR_QUOTA_LIMITS" in haiku.fix
     unknown = checks["claude-x-9"]
     assert not unknown.ok and unknown.detail.startswith("limit unknown")
+
+
+def test_the_sql_aggregates_equal_the_minute_series_arithmetic(store: Engine) -> None:
+    """pool_stats (SQL over pool_minute) against collector.headroom's numpy reference, on random
+    minutes with gaps, ties and zeros, for windows shorter and longer than the data."""
+    import numpy as np
+
+    from collector import headroom as hr
+    from collector.store.queries._sql import _reading
+    from collector.store.queries.pool_stats import pool_stats
+
+    rng = np.random.default_rng(3)
+    keys = [pool_key(SUB, m, "1", "GlobalStandard", "eastus2") for m in ("a", "b")]
+    start = NOW - timedelta(days=3)
+    series: dict[object, dict[str, np.ndarray]] = {}
+    rows = []
+    for key in keys:
+        minutes = np.sort(rng.choice(3 * 1440, size=1500, replace=False))
+        values = {
+            "rpm": rng.integers(0, 40, minutes.size).astype(float),
+            "itpm": rng.integers(0, 9_000, minutes.size).astype(float),
+            "otpm": np.where(
+                rng.random(minutes.size) < 0.3, 0.0, rng.integers(0, 900, minutes.size)
+            ),
+        }
+        series[key] = {"minute": minutes + int(start.timestamp()) // 60, **values}
+        for i, m in enumerate(minutes):
+            rows.append({"ts": start + timedelta(minutes=int(m)), **key._asdict(),
+                         "requests": values["rpm"][i], "status_429": float(i % 7 == 0),
+                         "itpm": values["itpm"][i], "otpm": values["otpm"][i]})  # fmt: skip
+    with store.begin() as conn:
+        upsert(conn, TABLES["pool_minute"], rows)
+    limits = {
+        keys[0]: {"rpm": 30, "itpm": 8000, "otpm": None},
+        keys[1]: {"rpm": 35, "itpm": None, "otpm": 800},
+    }
+    for since, until in ((start, NOW), (start + timedelta(hours=30), NOW - timedelta(hours=5)),
+                         (start - timedelta(days=10), NOW)):  # fmt: skip
+        window = int((until - since).total_seconds()) // 60
+        with _reading(store) as conn:
+            stats, newest = pool_stats(conn, since, until, limits, window)
+        assert newest is not None
+        last = int(newest.timestamp()) // 60
+        for key in keys:
+            s = series[key]
+            inside = (s["minute"] >= int(since.timestamp()) // 60) & (
+                s["minute"] < int(until.timestamp()) // 60
+            )
+            for limit in ("rpm", "itpm", "otpm"):
+                ref = hr.limit_headroom(
+                    limit, limits[key][limit], s["minute"][inside], s[limit][inside], window, last,
+                    until.date(),
+                )  # fmt: skip
+                got = stats[key]
+                assert (got.peak[limit], got.peak_at[limit]) == (ref.peak, ref.peak_at), limit
+                assert got.p99[limit] == ref.p99, (limit, since)
+                if limits[key][limit]:
+                    assert got.over_80[limit] == ref.minutes_over_80, limit
+                    assert got.at_100[limit] == ref.minutes_at_100, limit
+                assert got.last[limit] == ref.last_minute, limit
+                assert got.daily[limit] == hr.daily_peaks(s["minute"][inside], s[limit][inside])

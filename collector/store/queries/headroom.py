@@ -33,7 +33,13 @@ from sqlalchemy import BigInteger, Engine, Integer, cast, func, literal_column, 
 from collector import headroom as hr
 from collector import metric_names as names
 from collector.pools import DATA_ZONE, GLOBAL, PoolKey, data_zones, pool_key, usage_name
-from collector.quota_limits import LIMITS, QuotaSettings, deployment_limits, pool_limits
+from collector.quota_limits import (
+    LIMITS,
+    PoolLimits,
+    QuotaSettings,
+    deployment_limits,
+    pool_limits,
+)
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _METRIC,
@@ -45,6 +51,7 @@ from collector.store.queries._sql import (
     parse_step,
     time_bucket,
 )
+from collector.store.queries.pool_stats import PoolStats, pool_stats
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 from collector.versions import is_claude_deployment
@@ -157,14 +164,6 @@ def _minutes(conn: Any, since: datetime, until: datetime, ids: list[int]) -> _Mi
     )
 
 
-def _by_minute(minute: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values summed per minute (sorted minutes)."""
-    if minute.size == 0:
-        return minute, values
-    keys, inverse = np.unique(minute, return_inverse=True)
-    return keys, np.bincount(inverse, weights=values, minlength=keys.size)
-
-
 def _usages(conn: Any) -> list[Any]:
     q = TABLES["quota_usage"]
     return list(conn.execute(select(q)).all())
@@ -212,12 +211,13 @@ class _PoolRows:
 
 
 def _pool_rows(conn: Any, since: datetime, until: datetime) -> _PoolRows:
+    """The pool minutes with 429s (the levels compare them with the deployments' minutes)."""
     pm = TABLES["pool_minute"]
     stmt = select(
         _epoch_minute(pm.c.ts, conn.dialect.name).label("minute"),
         *(pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")),
         pm.c.requests, pm.c.status_429, pm.c.itpm, pm.c.otpm,
-    ).where(pm.c.ts >= since, pm.c.ts < until)  # fmt: skip
+    ).where(pm.c.ts >= since, pm.c.ts < until, pm.c.status_429 > 0)  # fmt: skip
     rows = conn.execute(stmt).all()
     keys: dict[PoolKey, int] = {}
     pool = np.fromiter(
@@ -241,24 +241,42 @@ def _pool_rows(conn: Any, since: datetime, until: datetime) -> _PoolRows:
 @dataclass
 class _Read:
     members: list[_Member]
-    pools: _PoolRows
+    limits: dict[PoolKey, PoolLimits]
+    stats: dict[PoolKey, PoolStats]
+    newest: datetime | None
+    throttled: _PoolRows | None
     deployments: _Minutes | None
     usages: list[Any]
-    last: int | None
 
 
-def _read(engine: Engine, since: datetime, until: datetime, deployments: bool) -> _Read:
+def _read(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    deployments: bool,
+    limits: QuotaSettings | None,
+) -> _Read:
+    window = max(1, int((until - since).total_seconds()) // 60)
     with _reading(engine) as conn:
         members = _members(conn)
-        pools = _pool_rows(conn, since, until)
-        data = (
-            _minutes(conn, since, until, [m.deployment_id for m in members])
-            if deployments
-            else None
-        )
+        pm = TABLES["pool_minute"]
+        seen = conn.execute(
+            select(
+                *(pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone"))
+            )
+            .where(pm.c.ts >= since, pm.c.ts < until)
+            .distinct()
+        ).all()
+        keys = {m.key for m in members} | {PoolKey(*row) for row in seen}
+        quotas = {key: pool_limits(key, limits) for key in keys}
+        values = {key: {n: q.get(n) for n in LIMITS} for key, q in quotas.items()}
+        stats, newest = pool_stats(conn, since, until, values, window)
+        throttled = data = None
+        if deployments:
+            throttled = _pool_rows(conn, since, until)
+            data = _minutes(conn, since, until, [m.deployment_id for m in members])
         usages = _usages(conn)
-    last = int(pools.minute.max()) if pools.minute.size else None
-    return _Read(members, pools, data, usages, last)
+    return _Read(members, quotas, stats, newest, throttled, data, usages)
 
 
 def stored_pools(engine: Engine) -> list[PoolKey]:
@@ -291,32 +309,30 @@ def pool_headroom(
     points at are read from ``metric_minute`` too; without, those stay empty (zero peaks, no
     levels): what a 30-day page needs to stay fast."""
     since, until = _check_window(since, until)
-    read = _read(engine, since, until, deployments)
-    window = max(1, int((until - since).total_seconds()) // 60)
+    read = _read(engine, since, until, deployments, limits)
     today = until.date()
+    last = int(read.newest.timestamp()) // 60 if read.newest is not None else None
     out = []
-    for key, group in _pools(read.members, read.pools.keys).items():
-        mine = read.pools.of(key)
-        minute = read.pools.minute[mine]
-        order = np.argsort(minute, kind="stable")
-        keys = minute[order]
-        series = {
-            "rpm": read.pools.requests[mine][order],
-            "itpm": read.pools.itpm[mine][order],
-            "otpm": read.pools.otpm[mine][order],
-        }
-        s429 = read.pools.s429[mine][order]
-        quota = pool_limits(key, limits)
+    for key, group in _pools(read.members, list(read.stats)).items():
+        quota = read.limits[key]
+        stats = read.stats.get(key, PoolStats())
         by_limit = {
-            name: hr.limit_headroom(
-                name, quota.get(name), keys, series[name], window, read.last, today
+            name: hr.limit_figures(
+                name, quota.get(name), stats.peak[name], stats.peak_at[name], stats.p99[name],
+                stats.over_80[name], stats.at_100[name], stats.last[name], stats.daily[name],
+                today,
             )
             for name in LIMITS
-        }
-        if read.deployments is not None:
-            members, levels = _deployments(
-                group, read.deployments, keys, series, quota, keys[s429 > 0]
-            )
+        }  # fmt: skip
+        if read.deployments is not None and read.throttled is not None:
+            mine = read.throttled.of(key)
+            keys = read.throttled.minute[mine]
+            series = {
+                "rpm": read.throttled.requests[mine],
+                "itpm": read.throttled.itpm[mine],
+                "otpm": read.throttled.otpm[mine],
+            }
+            members, levels = _deployments(group, read.deployments, keys, series, quota, keys)
         else:
             members, levels = [_bare(m) for m in group], {}
         usage = _usage_for(key, read.usages)
@@ -326,11 +342,11 @@ def pool_headroom(
                 limits=quota,
                 by_limit=by_limit,
                 binding_limit=hr.binding_limit(by_limit),
-                minutes_over_80=hr.minutes_over(keys, series, quota) if keys.size else 0,
-                status_429=round(float(s429.sum())),
-                throttled_minutes=int((s429 > 0).sum()),
+                minutes_over_80=stats.any_over_80,
+                status_429=stats.status_429,
+                throttled_minutes=stats.throttled_minutes,
                 throttle_levels=levels,
-                last_complete_minute=hr.minute_dt(read.last) if read.last is not None else None,
+                last_complete_minute=hr.minute_dt(last) if last is not None else None,
                 deployments=members,
                 quota_allocated=None if usage is None else usage.current_value,
                 quota_limit=None if usage is None else usage.limit,
