@@ -312,6 +312,12 @@ class PoolMinute(Base):
     minutes."""
 
     __tablename__ = "pool_minute"
+    __table_args__ = (
+        Index(
+            "ix_pool_minute_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
+            "ts", "requests", "status_429", "itpm", "otpm",
+        ),
+    )  # fmt: skip
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -49,6 +49,14 @@ def upgrade() -> None:
             name="pk_pool_minute",
         ),
     )  # fmt: skip
+    # one pool's minutes in time order, with their values (covering): headroom reads a pool
+    # at a time from the index alone
+    op.create_index(
+        "ix_pool_minute_pool_ts",
+        "pool_minute",
+        ["subscription_id", "model", "model_version", "kind", "zone", "ts", "requests",
+         "status_429", "itpm", "otpm"],
+    )  # fmt: skip
     _fill_from_minutes()
 
 
@@ -64,5 +72,6 @@ def _fill_from_minutes() -> None:
 def downgrade() -> None:
     # quota_usage is rebuilt by the next inventory run, pool_minute by an upgrade (from the
     # minutes): nothing is lost for good
+    op.drop_index("ix_pool_minute_pool_ts", table_name="pool_minute")
     op.drop_table("pool_minute")
     op.drop_table("quota_usage")

@@ -51,7 +51,7 @@ from collector.store.queries._sql import (
     parse_step,
     time_bucket,
 )
-from collector.store.queries.pool_stats import PoolStats, pool_stats
+from collector.store.queries.pool_stats import PoolStats, is_pool, pool_keys, pool_stats
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 from collector.versions import is_claude_deployment
@@ -259,18 +259,11 @@ def _read(
     window = max(1, int((until - since).total_seconds()) // 60)
     with _reading(engine) as conn:
         members = _members(conn)
-        pm = TABLES["pool_minute"]
-        seen = conn.execute(
-            select(
-                *(pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone"))
-            )
-            .where(pm.c.ts >= since, pm.c.ts < until)
-            .distinct()
-        ).all()
-        keys = {m.key for m in members} | {PoolKey(*row) for row in seen}
+        seen = pool_keys(conn, since, until)
+        keys = {m.key for m in members} | set(seen)
         quotas = {key: pool_limits(key, limits) for key in keys}
         values = {key: {n: q.get(n) for n in LIMITS} for key, q in quotas.items()}
-        stats, newest = pool_stats(conn, since, until, values, window)
+        stats, newest = pool_stats(conn, since, until, values, window, seen)
         throttled = data = None
         if deployments:
             throttled = _pool_rows(conn, since, until)
@@ -435,19 +428,22 @@ def pool_utilization_series(
     since, until = _check_window(since, until)
     seconds = parse_step(step)
     pm = TABLES["pool_minute"]
+    rows: list[Any] = []
     with _reading(engine) as conn:
         bucket = time_bucket(pm.c.ts, seconds, conn.dialect.name)
-        key = [pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
-        rows = conn.execute(
-            select(
-                bucket.label("ts"), *key,
-                func.max(pm.c.requests), func.max(pm.c.itpm), func.max(pm.c.otpm),
-                func.sum(pm.c.status_429),
-            )
-            .where(pm.c.ts >= since, pm.c.ts < until)
-            .group_by(bucket, *key)
-            .order_by(bucket, *key)
-        ).all()  # fmt: skip
+        for pool in pool_keys(conn, since, until):  # a pool at a time: its covering index
+            rows += [
+                (row[0], *pool, *row[1:])
+                for row in conn.execute(
+                    select(
+                        bucket, func.max(pm.c.requests), func.max(pm.c.itpm),
+                        func.max(pm.c.otpm), func.sum(pm.c.status_429),
+                    )
+                    .where(pm.c.ts >= since, pm.c.ts < until, is_pool(pool))
+                    .group_by(bucket)
+                )
+            ]  # fmt: skip
+    rows.sort(key=lambda r: (to_utc(r[0]), r[1:6]))
     out = []
     quotas: dict[PoolKey, Any] = {}
     for row in rows:
@@ -458,7 +454,7 @@ def pool_utilization_series(
             value = quota.get(limit)
             out.append(
                 UtilizationPoint(
-                    ts=to_utc(row.ts),
+                    ts=to_utc(row[0]),
                     key=pool,
                     pool=pool.label,
                     limit=limit,

@@ -1,7 +1,8 @@
 """Per quota pool and limit, the figures headroom needs, aggregated in SQL over ``pool_minute``
-(one row per pool and minute): a 30-day window is a few grouped scans, never 300,000 rows
-shipped to Python. The same numbers as :func:`collector.headroom.limit_headroom` over the
-pool's minute series (a test checks them against it on both databases):
+(one row per pool and minute), a pool at a time through its covering index: a 30-day window is
+a few index range scans per pool, never 300,000 rows shipped to Python. The same numbers as
+:func:`collector.headroom.limit_headroom` over the pool's minute series (a test checks them
+against it on both databases):
 
 - peak and its earliest minute; nearest-rank p99 over every minute of the window (minutes
   without a row count as 0: the ``t``-th largest value, ``t = n - ceil(0.99 n) + 1``, else 0);
@@ -50,21 +51,25 @@ class PoolStats:
     any_over_80: int = 0
     status_429: int = 0
     throttled_minutes: int = 0
+    newest: datetime | None = None
 
 
-def _is(key: PoolKey) -> ColumnElement[bool]:
+def is_pool(key: PoolKey) -> ColumnElement[bool]:
+    """The rows of one pool."""
     return and_(*(column == value for column, value in zip(_KEY, key, strict=True)))
-
-
-def _per_pool(values: Mapping[PoolKey, float]) -> Any:
-    """A value per pool as a CASE on the key (NULL for the others: comparisons then fail)."""
-    if not values:
-        return null()
-    return case(*((_is(k), v) for k, v in values.items()), else_=null())
 
 
 def _int(value: Any) -> int:
     return round(float(value or 0))
+
+
+def pool_keys(conn: Any, since: datetime, until: datetime) -> list[PoolKey]:
+    """The pools with minutes in ``[since, until)``."""
+    window = and_(_PM.c.ts >= since, _PM.c.ts < until)
+    return [
+        PoolKey(*row)
+        for row in conn.execute(select(*_KEY).where(window).distinct().order_by(*_KEY))
+    ]
 
 
 def pool_stats(
@@ -73,90 +78,82 @@ def pool_stats(
     until: datetime,
     limits: Mapping[PoolKey, Mapping[str, int | None]],
     window_minutes: int,
+    keys: list[PoolKey] | None = None,
 ) -> tuple[dict[PoolKey, PoolStats], datetime | None]:
-    """The aggregates of every pool with rows in ``[since, until)``, and the newest minute."""
+    """The aggregates of every pool with rows in ``[since, until)``, and the newest minute.
+
+    A pool at a time through ``ix_pool_minute_pool_ts`` (its minutes in time order): plain
+    aggregates, and top-N reads (``ORDER BY value DESC LIMIT 1 OFFSET k``) for the peaks and the
+    p99, which SQLite and Postgres answer with a bounded heap instead of sorting the window."""
     window = and_(_PM.c.ts >= since, _PM.c.ts < until)
-    thresholds = {
-        (limit, share): _per_pool(
-            {k: share * v[limit] for k, v in limits.items() if v.get(limit)}  # type: ignore[operator]
-        )
-        for limit in LIMITS
-        for share in (NEAR, 1.0)
-    }
-    counts = [
-        func.sum(case((_VALUE[limit] >= thresholds[(limit, share)], 1), else_=0))
-        for limit in LIMITS
-        for share in (NEAR, 1.0)
-    ]
-    near_any = or_(*(_VALUE[limit] >= thresholds[(limit, NEAR)] for limit in LIMITS))
-    rows = conn.execute(
-        select(
-            *_KEY, func.count(), *(func.max(_VALUE[k]) for k in LIMITS),
-            func.sum(_PM.c.status_429), func.sum(case((_PM.c.status_429 > 0, 1), else_=0)),
-            func.max(_PM.c.ts), *counts, func.sum(case((near_any, 1), else_=0)),
-        ).where(window).group_by(*_KEY)
-    ).all()  # fmt: skip
+    keys = pool_keys(conn, since, until) if keys is None else keys
     stats: dict[PoolKey, PoolStats] = {}
     newest: datetime | None = None
-    for row in rows:
-        s = stats.setdefault(PoolKey(*row[:5]), PoolStats())
-        s.rows = int(row[5])
-        for i, limit in enumerate(LIMITS):
-            s.peak[limit] = _int(row[6 + i])
-            s.over_80[limit] = int(row[12 + 2 * i] or 0)
-            s.at_100[limit] = int(row[13 + 2 * i] or 0)
-        s.status_429, s.throttled_minutes = _int(row[9]), int(row[10] or 0)
-        s.any_over_80 = int(row[18] or 0)
-        moment = to_utc(row[11])
-        newest = moment if newest is None or moment > newest else newest
+    for key in keys:
+        s = stats[key] = _one_pool(conn, key, and_(window, is_pool(key)), limits.get(key, {}))
+        moment = s.newest
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
     if not stats:
         return stats, None
-    _peak_minutes(conn, window, stats)
-    _p99(conn, window, stats, window_minutes)
-    _daily(conn, window, stats)
-    last = conn.execute(select(*_KEY, *(_VALUE[k] for k in LIMITS)).where(_PM.c.ts == newest)).all()
-    for row in last:
+    n = max(window_minutes, max(s.rows for s in stats.values()))
+    top_rank = n - math.ceil(0.99 * n) + 1  # the p99 is the top_rank-th largest minute
+    for key, s in stats.items():
+        where = and_(window, is_pool(key))
+        for limit in LIMITS:
+            value = _VALUE[limit]
+            if top_rank <= s.rows:
+                found = conn.execute(
+                    select(value).where(where).order_by(value.desc()).offset(top_rank - 1).limit(1)
+                ).scalar()
+                s.p99[limit] = _int(found)
+    for row in conn.execute(select(*_KEY, *(_VALUE[k] for k in LIMITS)).where(_PM.c.ts == newest)):
         s = stats[PoolKey(*row[:5])]
         for i, limit in enumerate(LIMITS):
             s.last[limit] = _int(row[5 + i])
     return stats, newest
 
 
-def _peak_minutes(conn: Any, window: Any, stats: dict[PoolKey, PoolStats]) -> None:
+def _one_pool(
+    conn: Any, key: PoolKey, where: ColumnElement[bool], limits: Mapping[str, int | None]
+) -> PoolStats:
+    s = PoolStats()
+    counts = []
+    near = []
+    for limit in LIMITS:
+        value, known = _VALUE[limit], limits.get(limit)
+        for share in (NEAR, 1.0):
+            threshold = share * known if known else None
+            counts.append(
+                func.sum(case((value >= threshold, 1), else_=0))
+                if threshold is not None
+                else null()
+            )
+        if known:
+            near.append(value >= NEAR * known)
+    row = conn.execute(
+        select(
+            func.count(), func.sum(_PM.c.status_429),
+            func.sum(case((_PM.c.status_429 > 0, 1), else_=0)), func.max(_PM.c.ts), *counts,
+            func.sum(case((or_(*near), 1), else_=0)) if near else null(),
+        ).where(where)
+    ).one()  # fmt: skip
+    s.rows, s.status_429, s.throttled_minutes = int(row[0]), _int(row[1]), int(row[2] or 0)
+    s.newest = to_utc(row[3]) if row[3] is not None else None
+    for i, limit in enumerate(LIMITS):
+        s.over_80[limit], s.at_100[limit] = int(row[4 + 2 * i] or 0), int(row[5 + 2 * i] or 0)
+    s.any_over_80 = int(row[10] or 0)
     for limit in LIMITS:
         value = _VALUE[limit]
-        top = select(*_KEY, func.max(value).label("top")).where(window).group_by(*_KEY).subquery()
-        on = and_(*(c == top.c[c.name] for c in _KEY), value == top.c.top)
-        for row in conn.execute(
-            select(*_KEY, func.min(_PM.c.ts))
-            .select_from(_PM.join(top, on))
-            .where(window)
-            .group_by(*_KEY)
-        ):
-            stats[PoolKey(*row[:5])].peak_at[limit] = to_utc(row[5])
-
-
-def _p99(conn: Any, window: Any, stats: dict[PoolKey, PoolStats], window_minutes: int) -> None:
-    n = max(window_minutes, max(s.rows for s in stats.values()))
-    top_rank = n - math.ceil(0.99 * n) + 1  # the p99 is the top_rank-th largest minute
-    for limit in LIMITS:
-        value = _VALUE[limit]
-        rank = func.row_number().over(partition_by=_KEY, order_by=value.desc()).label("rn")
-        ranked = select(*_KEY, value.label("v"), rank).where(window).subquery()
-        for row in conn.execute(
-            select(*(ranked.c[c.name] for c in _KEY), ranked.c.v).where(ranked.c.rn == top_rank)
-        ):
-            stats[PoolKey(*row[:5])].p99[limit] = _int(row[5])
-
-
-def _daily(conn: Any, window: Any, stats: dict[PoolKey, PoolStats]) -> None:
+        top = conn.execute(
+            select(value, _PM.c.ts).where(where).order_by(value.desc(), _PM.c.ts).limit(1)
+        ).first()
+        if top is not None:
+            s.peak[limit], s.peak_at[limit] = _int(top[0]), to_utc(top[1])
     day = time_bucket(_PM.c.ts, 86400, conn.dialect.name)
     for row in conn.execute(
-        select(day.label("day"), *_KEY, *(func.max(_VALUE[k]) for k in LIMITS))
-        .where(window)
-        .group_by(day, *_KEY)
-        .order_by(day)
+        select(day, *(func.max(_VALUE[k]) for k in LIMITS)).where(where).group_by(day).order_by(day)
     ):
-        s = stats[PoolKey(*row[1:6])]
         for i, limit in enumerate(LIMITS):
-            s.daily[limit].append((to_utc(row[0]).date(), _int(row[6 + i])))
+            s.daily[limit].append((to_utc(row[0]).date(), _int(row[1 + i])))
+    return s
