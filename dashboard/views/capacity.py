@@ -121,7 +121,10 @@ else:
         y=alt.Y(
             "utilization:Q", title=f"Peak minute per {view.step} / limit", axis=alt.Axis(format="%")
         ),
-        color=alt.Color("limit:N", title="Limit"),
+        # no red among the limits: red is the 100 % line and the 429 marks
+        color=alt.Color(
+            "limit:N", title="Limit", scale=alt.Scale(range=["#1f77b4", "#9467bd", "#2ca02c"])
+        ),
         tooltip=[
             alt.Tooltip("ts:T", title="Time (UTC)", format="%Y-%m-%d %H:%M"),
             "limit:N",
@@ -137,4 +140,4 @@ else:
         .encode(y=alt.value(0), tooltip=[alt.Tooltip("status_429:Q", title="429s")])
     )
     st.altair_chart((usage + ceiling + throttled).properties(height=300), width="stretch")
-    st.caption("Red line: the limit (100 %). Red ticks: steps with 429s in the pool.")
+    st.caption("Red line: the limit (100 %). Red ticks along the top: steps with 429s in the pool.")
