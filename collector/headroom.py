@@ -163,8 +163,8 @@ def daily_peaks(minutes: np.ndarray, values: np.ndarray) -> list[tuple[date, int
 
 def forecast(peaks: Sequence[tuple[date, int]], limit: int | None, today: date) -> str | None:
     """When the daily peak reaches ``limit`` at the current linear trend (least squares over
-    the last 14 days with traffic): an ISO day, :data:`REACHED` when the last day's peak is
-    already there, else :data:`NOT_WITHIN`; None when the limit is unknown."""
+    the last 14 days with traffic): an ISO day, :data:`REACHED` when the last day's peak or the
+    trend today is already there, else :data:`NOT_WITHIN`; None when the limit is unknown."""
     if not limit:
         return None
     recent = list(peaks)[-14:]
@@ -177,6 +177,8 @@ def forecast(peaks: Sequence[tuple[date, int]], limit: int | None, today: date) 
     x = np.array([d.toordinal() for d, _ in recent], float)
     y = np.array([v for _, v in recent], float)
     slope, intercept = np.polyfit(x, y, 1)
+    if slope * today.toordinal() + intercept >= limit:
+        return REACHED  # the trend is above it already (a quiet last day does not hide that)
     if slope <= 0:
         return NOT_WITHIN
     day = math.ceil((limit - intercept) / slope)

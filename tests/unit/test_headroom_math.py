@@ -60,6 +60,9 @@ def test_forecast_follows_the_trend_of_daily_peaks() -> None:
     flat = [(date(2025, 11, d), 50) for d in range(11, 21)]
     assert hr.forecast(flat, 100, today) == hr.NOT_WITHIN
     assert hr.forecast(flat, None, today) is None
+    # above the limit every day but a quiet partial last one: reached, not "not within"
+    over = [(date(2025, 11, d), 300) for d in range(11, 20)] + [(today, 60)]
+    assert hr.forecast(over, 100, today) == hr.REACHED
 
 
 def test_the_binding_limit_is_the_one_closest_to_its_ceiling() -> None:
