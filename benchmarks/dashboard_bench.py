@@ -75,6 +75,7 @@ from collector.histogram import buckets_of_integers  # noqa: E402
 from collector.spend import month as months  # noqa: E402
 from collector.store import migrate, queries, rollup  # noqa: E402
 from collector.store.engine import make_engine  # noqa: E402
+from collector.store.queries.headroom import pool_headroom, pool_utilization_series  # noqa: E402
 from collector.store.schema import TABLES  # noqa: E402
 from collector.store.writer import upsert  # noqa: E402
 from dashboard import common  # noqa: E402
@@ -671,10 +672,12 @@ class QueryTiming:
 
 OVERVIEW, LATENCY, RATE_LIMITS, ERRORS = "Overview", "Latency", "Rate limits", "Errors"
 SPEND, LOOKUP, HEALTH = "Spend", "Request look-up", "Collector health"
+CAPACITY = "Capacity"
 PAGES = (
     ("views/overview.py", OVERVIEW),
     ("views/latency.py", LATENCY),
     ("views/rate_limits.py", RATE_LIMITS),
+    ("views/capacity.py", CAPACITY),
     ("views/errors.py", ERRORS),
     ("views/spend.py", SPEND),
     ("views/lookup.py", LOOKUP),
@@ -734,6 +737,18 @@ def page_calls(engine: Engine, range_key: str, now: datetime, lookup_id: str) ->
             lambda: queries.pool_throttling(e, since, until, step=step),
         ),
         Call("throttle_causes", (RATE_LIMITS,), lambda: queries.throttle_causes(e, since, until)),
+        Call(
+            "pool_headroom",
+            (OVERVIEW, CAPACITY),
+            lambda: pool_headroom(
+                e, since, until, settings.quota, deployments=until - since <= timedelta(days=7)
+            ),
+        ),
+        Call(
+            f"pool_utilization_series step={step}",
+            (CAPACITY,),
+            lambda: pool_utilization_series(e, since, until, step, settings.quota),
+        ),
         Call("status_code_totals", (ERRORS,), lambda: queries.status_code_totals(e, since, until)),
         Call(
             f"status_codes_over_time step={step}",

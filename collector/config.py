@@ -7,19 +7,14 @@ given with ``--config`` (or ``FOUNDRY_MONITOR_CONFIG``), defaults. A bad value r
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
-    BeforeValidator,
     Field,
     PrivateAttr,
     SecretStr,
@@ -30,103 +25,39 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
 )
 
 from collector.config_errors import check_webhook_url as check_webhook_url
-from collector.config_errors import describe, read_toml, webhook_url_problem
+from collector.config_errors import describe, read_toml
+from collector.config_types import GUID_RE as GUID_RE
+from collector.config_types import (
+    CronExpr,
+    StrList,
+    SubscriptionIds,
+    WebhookUrl,
+    WorkspaceId,
+)
+from collector.config_types import cron_trigger as cron_trigger
+from collector.config_types import split_list as split_list
 from collector.errors import ConfigError
 
 if TYPE_CHECKING:
-    from apscheduler.triggers.cron import CronTrigger
-
     from collector.alerts.config import AlertSettings
+    from collector.quota_limits import QuotaSettings
     from collector.reports.config import ReportConfig
     from collector.spend.budgets import Budget
 
 ENV_PREFIX = "FOUNDRY_MONITOR_"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-GUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 
 
 def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/foundry-monitor`` (``~/.local/share/foundry-monitor`` when unset)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "foundry-monitor"
-
-
-def split_list(value: str | Iterable[Any]) -> list[str]:
-    """The one list splitter: a comma/whitespace separated string, or a list, as a list of
-    non-empty strings."""
-    if isinstance(value, str):
-        return [part for part in re.split(r"[,\s]+", value.strip()) if part]
-    return [str(part).strip() for part in value if str(part).strip()]
-
-
-def _list_input(value: Any) -> Any:
-    """A list setting's raw value: a list, a JSON list or a comma/whitespace separated string."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return split_list(text)
-    return value
-
-
-def cron_trigger(expression: str) -> CronTrigger:
-    """The one cron parser: a UTC CronTrigger from 5 cron fields (ValueError says what is wrong)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    return CronTrigger.from_crontab(expression.strip(), timezone=UTC)
-
-
-def _cron(value: str) -> str:
-    if value.strip():
-        try:
-            cron_trigger(value)
-        except ValueError as exc:
-            raise ValueError(f"expected 5 cron fields (UTC), e.g. '0 7 * * mon': {exc}") from None
-    return value.strip()
-
-
-def _webhook(value: SecretStr | None) -> SecretStr | None:
-    if value is None or not value.get_secret_value():
-        return None
-    if webhook_url_problem(value.get_secret_value()):
-        raise ValueError("expected an https:// webhook URL")
-    return value
-
-
-def _subscription_ids(value: list[str]) -> list[str]:
-    for item in value:
-        if not GUID_RE.match(item):
-            raise ValueError(f"{item!r} is not a subscription id (a GUID)")
-    return value
-
-
-def _workspace_id(value: str | None) -> str | None:
-    if value is not None and value != "" and not GUID_RE.match(value):
-        raise ValueError("expected the workspace GUID from the Log Analytics Overview page")
-    return value or None
-
-
-#: A list setting: a list, a JSON list or a comma/whitespace separated string.
-StrList = Annotated[list[str], NoDecode, BeforeValidator(_list_input)]
-#: A cron expression (5 fields, UTC), stripped; empty: off.
-CronExpr = Annotated[str, AfterValidator(_cron)]
-#: An https webhook URL (a secret); empty: unset.
-WebhookUrl = Annotated[SecretStr | None, AfterValidator(_webhook)]
-#: Subscription ids (GUIDs).
-SubscriptionIds = Annotated[StrList, AfterValidator(_subscription_ids)]
-#: A Log Analytics workspace id (a GUID); empty: unset.
-WorkspaceId = Annotated[str | None, AfterValidator(_workspace_id)]
 
 
 @dataclass(frozen=True)
@@ -153,6 +84,7 @@ class Settings(BaseSettings):
     )
     _budgets: tuple[Any, ...] = PrivateAttr(default=())
     _alert_rules: tuple[Any, ...] = PrivateAttr(default=())
+    _quota: Any = PrivateAttr(default=None)
 
     # Store
     data_dir: Path = Field(
@@ -327,6 +259,16 @@ class Settings(BaseSettings):
         description="Claude Marketplace charges' resource (ARM id or SaaS resource name) -> "
         "Foundry account (name or ARM id), overriding the automatic attribution (TOML table "
         "[foundry_monitor.bill_attribution] or JSON).",
+    )
+    quota_offers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Subscription id -> its offer for Claude's default quota: pay-as-you-go "
+        "(the default) or enterprise (EA, MCA-E) (TOML table or JSON).",
+    )
+    quota_limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Granted Claude quota: "SUBSCRIPTION/MODEL[/VERSION]" -> {rpm, itpm, '
+        "otpm}, overriding the shipped defaults (TOML table or JSON).",
     )
     budget_warning_fraction: float = Field(
         0.8,
@@ -513,6 +455,18 @@ class Settings(BaseSettings):
         from collector.alerts.config import AlertSettings
 
         return AlertSettings.from_settings(self, self._alert_rules)
+
+    @model_validator(mode="after")
+    def _parse_quota(self) -> Settings:
+        from collector.quota_limits import parse_quota_settings
+
+        self._quota = parse_quota_settings(self.quota_offers, self.quota_limits)
+        return self
+
+    @property
+    def quota(self) -> QuotaSettings:
+        """The quota settings, typed and validated (:mod:`collector.quota_limits`)."""
+        return self._quota
 
     @property
     def spend(self) -> SpendSettings:

@@ -107,6 +107,7 @@ def run_checks(
     if engine is not None:
         checks.append(_store(engine))
         checks.append(_price_tiers(settings, engine))
+        checks.extend(_quota_limits(settings, engine))
     checks.append(_credential(settings, clients))
     resources: list[ResourceRow] = []
     subscriptions = sorted(
@@ -270,6 +271,29 @@ def _price_tiers(settings: Settings, engine: Engine) -> Check:
         )
     labels = ", ".join(seen) if seen else "none seen yet"
     return Check("pricing", target, True, f"ContextLength labels mapped: {labels}")
+
+
+def _quota_limits(settings: Settings, engine: Engine) -> list[Check]:
+    """Per stored quota pool: its limits and whether they are shipped defaults (the offer's
+    documented ones) or set; how to set the granted quota; a failure when nobody knows them."""
+    from collector.quota_limits import SETTING_HINT, pool_limits
+    from collector.store.queries.headroom import stored_pools
+
+    try:
+        pools = stored_pools(engine)
+    except Exception as exc:  # the store check already names an unusable store
+        return [Check("quota limits", "-", False, _short(exc), "run foundry-monitor db upgrade")]
+    checks = []
+    for key in pools:
+        limits = pool_limits(key, settings.quota)
+        if limits.note:
+            checks.append(Check("quota limits", key.label, False, limits.note, SETTING_HINT))
+            continue
+        values = ", ".join(f"{n.upper()} {limits.get(n):,}" for n in ("rpm", "itpm", "otpm"))
+        fix = "" if limits.source == "setting" else f"if your granted quota differs, {SETTING_HINT}"
+        detail = f"{values} ({limits.source}, offer {limits.offer})"
+        checks.append(Check("quota limits", key.label, True, detail, fix))
+    return checks
 
 
 def _unlogged(engine: Engine, now: datetime, window: timedelta = timedelta(days=1)) -> list[Check]:

@@ -191,10 +191,16 @@ class Collector:
         wanted = [r for r in self.settings.resource_ids if r.lower().split("/")[2] == subscription]
         resources = list(inventory.list_resources(client, wanted))
         deployments = [d for res in resources for d in inventory.list_deployments(client, res)]
+        # quota pools: one usages call per location with accounts (issue 17)
+        locations = sorted({r.location for r in resources if r.location})
+        usages = list(inventory.list_usages(client, subscription, locations))
         now = self.now()
         with self.engine.begin() as conn:
             report.rows = inventory_rows.write_inventory(
                 conn, subscription, _plain(resources), _plain(deployments), now
+            )
+            report.rows += inventory_rows.write_usages(
+                conn, subscription, locations, _plain(usages), now
             )
 
     def known_resources(self) -> list[ResourceRow]:

@@ -227,6 +227,7 @@ def main() -> None:
             st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True),
             st.Page(PAGES / "latency.py", title="Latency", icon="⏱️"),
             st.Page(PAGES / "rate_limits.py", title="Rate limits", icon="🚦"),
+            st.Page(PAGES / "capacity.py", title="Capacity", icon="📈"),
             st.Page(PAGES / "errors.py", title="Errors", icon="❗"),
             st.Page(PAGES / "spend.py", title="Spend", icon="💵"),
             st.Page(PAGES / "lookup.py", title="Request look-up", icon="🔎"),

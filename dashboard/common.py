@@ -22,12 +22,14 @@ from sqlalchemy import Engine
 
 from collector.config import Settings, load_settings
 from collector.errors import FoundryMonitorError
+from collector.headroom import PoolHeadroom
 from collector.spend import hourly
 from collector.spend import month as months
 from collector.spend.budgets import Budget
 from collector.spend.prices import load_sheet
 from collector.store import migrate, queries
 from collector.store.alerts import Silence, StoredEpisode, StoredState
+from collector.store.queries.headroom import pool_headroom, pool_utilization_series
 from collector.text import csv_cell, visible
 
 # The view -------------------------------------------------------------------------------------
@@ -321,6 +323,21 @@ def load_pools(url: str, since: datetime, until: datetime, step: str, ids: Ids) 
     return frame(
         queries.pool_throttling(engine(url), since, until, step=step, deployment_ids=_ids(ids))
     )
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading the quota pools' headroom…")
+def load_headroom(
+    url: str, since: datetime, until: datetime, deployments: bool = False
+) -> list[PoolHeadroom]:
+    """Headroom per quota pool, with the limits of the settings (else the shipped defaults);
+    ``deployments`` adds each deployment's peaks and the level of each 429 minute (a read of
+    every deployment's minutes: the Capacity page asks for it up to a week)."""
+    return pool_headroom(engine(url), since, until, settings().quota, deployments=deployments)
+
+
+@st.cache_data(ttl=_TTL, show_spinner="Reading the quota pools' utilization…")
+def load_utilization(url: str, since: datetime, until: datetime, step: str) -> pd.DataFrame:
+    return frame(pool_utilization_series(engine(url), since, until, step, settings().quota))
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Comparing throttled minutes…")

@@ -21,6 +21,7 @@ from collector.cli import (
     doctor,
     emulator,
     export,
+    headroom,
     read,
     reports,
 )
@@ -60,6 +61,7 @@ doctor.register(app)
 dashboard.register(app)
 demo.register(app)
 read.register(app)  # summary, lookup
+headroom.register(app)  # headroom
 reports.register(app)  # report
 export.register(app)  # the export group
 alerts.register(app)  # the alerts group

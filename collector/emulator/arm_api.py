@@ -1,4 +1,5 @@
-"""ARM: subscriptions, Cognitive Services accounts and their deployments (GET, paged)."""
+"""ARM: subscriptions, Cognitive Services accounts, their deployments (GET, paged) and the
+subscription's usages per location (quota pools)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from collector.emulator.catalog import MODELS, AccountSpec, DeploymentSpec
 from collector.emulator.errors import ApiError, arm_error
 from collector.emulator.workload import Workload, stable_hash
+from collector.pools import DATA_ZONE, GLOBAL, data_zones, usage_name
 
 DEFAULT_PAGE_SIZE = 100
 CREATED_BY = "platform-team@contoso.com"
@@ -209,6 +211,64 @@ class ArmApi:
         items = [self.deployment_json(account, d, now) for d in account.deployments]
         items += [self._other_deployment_json(account, o) for o in account.other_deployments]
         return self._page(items, params, f"{account.id}/deployments", base)
+
+    def list_usages(self, sub: str, location: str, now: datetime) -> dict[str, Any]:
+        """``GET .../subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/
+        {location}/usages``, shaped like azure-rest-api-specs' ``ListUsages.json`` example
+        (tests/contract/fixtures/arm-ListUsages.json): the account count, then one entry per
+        Claude quota pool that applies in the location (Global pools everywhere, Data Zone pools
+        in their zone's regions, other kinds in their own region). ``currentValue`` is the
+        capacity allocated to the pool's deployments and ``limit`` the pool's quota, both in
+        thousands of tokens per minute (the pool's ITPM / 1,000: the emulator's assumption);
+        pools sharing a usage name (version 1 and a dated version) are added up, as one name
+        cannot tell them apart."""
+        known = self._subscription(sub)
+        place = location.lower().replace(" ", "")
+        accounts = [
+            a for a in self.workload.accounts if a.subscription == known and a.location == place
+        ]
+        value: list[dict[str, Any]] = [
+            {
+                "name": {
+                    "value": "AccountCount",
+                    "localizedValue": "Cognitive Services total account limit",
+                },
+                "currentValue": len(accounts),
+                "limit": 200,
+                "unit": "Count",
+            }
+        ]
+        entries: dict[str, dict[str, Any]] = {}
+        for key, members in self.workload.pools:
+            quota = self.workload.catalog.pools.get(key)
+            if key.subscription_id != known.lower() or quota is None:
+                continue
+            if key.kind == GLOBAL:
+                applies = True
+            elif key.kind == DATA_ZONE:
+                applies = data_zones().get(place, place) == key.zone
+            else:
+                applies = key.zone == place
+            if not applies:
+                continue
+            name = usage_name(key.kind, key.model, key.model_version)
+            allocated = sum(self.workload.deployments[i].spec.capacity_at(now) for i in members)
+            entry = entries.setdefault(
+                name,
+                {
+                    "name": {
+                        "value": name,
+                        "localizedValue": f"Tokens Per Minute (thousands) - {name}",
+                    },
+                    "currentValue": 0,
+                    "limit": 0,
+                    "unit": "Count",
+                },
+            )
+            entry["currentValue"] += allocated
+            entry["limit"] = max(entry["limit"], quota.input_tpm // 1000)
+        value += [entries[name] for name in sorted(entries)]
+        return {"value": value}
 
     def get_deployment(self, sub: str, rg: str, name: str, dep: str, now: datetime) -> dict:
         account = self._account(sub, rg, name)

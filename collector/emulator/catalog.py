@@ -12,6 +12,8 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from collector.pools import PoolKey, pool_key
+
 COST_UNITS_PER_USD = 100_000_000  # 1 unit = 1e-8 USD
 CCU_USD = 0.01  # one Claude Consumption Unit costs one cent
 MODEL_FORMAT = "Anthropic"  # ARM's properties.model.format of Claude deployments
@@ -64,6 +66,10 @@ class ModelSpec:
     format: str = MODEL_FORMAT
     context_window: int = LONG_CONTEXT_TOKENS
     long_prices: Prices | None = None
+    #: requests per minute one unit of ARM ``sku.capacity`` allows (a unit is 1,000 tokens per
+    #: minute; issue 17: capacity 25 was observed limited to 25 requests a minute, and the
+    #: ratio differs by model)
+    requests_per_unit: float = 1.0
 
     @property
     def anthropic(self) -> bool:
@@ -158,7 +164,17 @@ MODELS: dict[str, ModelSpec] = {
             "claude-haiku-4-5", "20251001", 100, 500, 125, 200, 10, 380.0, 140.0, 260.0, 1100.0
         ),
         ModelSpec(
-            "claude-opus-4-1", "20250805", 1500, 7500, 1875, 3000, 150, 1900.0, 38.0, 450.0, 2000.0
+            "claude-opus-4-1",
+            "20250805",
+            1500,
+            7500,
+            1875,
+            3000,
+            150,
+            1900.0,
+            38.0,
+            450.0,
+            2000.0,
         ),
         # Azure OpenAI, Global Standard: $0.15 input / $0.60 output per million tokens, billed
         # under Azure meters (not the Marketplace); no prompt-cache tokens in the workload.
@@ -207,6 +223,12 @@ class DeploymentSpec:
             return self.new_capacity
         return self.capacity
 
+    def pool(self, account: AccountSpec) -> PoolKey:
+        """The quota pool this deployment of ``account`` draws from."""
+        return pool_key(
+            account.subscription, self.model, self.model_version(), self.sku, account.location
+        )
+
 
 @dataclass(frozen=True)
 class AccountSpec:
@@ -254,7 +276,9 @@ class OrphanCharge:
 
 @dataclass(frozen=True)
 class QuotaPool:
-    """Per-subscription, per-model limits shared by every deployment of the model."""
+    """The per-minute limits of one quota pool (:class:`collector.pools.PoolKey`: subscription,
+    model, version, kind and zone), shared by every deployment in it. ``input_tpm`` counts
+    uncached input plus cache writes (cache reads excluded), as Foundry's ITPM does."""
 
     rpm: int
     input_tpm: int
@@ -264,7 +288,7 @@ class QuotaPool:
 @dataclass(frozen=True)
 class Catalog:
     accounts: tuple[AccountSpec, ...]
-    pools: dict[tuple[str, str], QuotaPool] = field(default_factory=dict)
+    pools: dict[PoolKey, QuotaPool] = field(default_factory=dict)
     orphan_charges: tuple[OrphanCharge, ...] = ()
     workspace_id: str = "5b7a1f0e-3c2d-4e8f-9a6b-0123456789ab"
 
@@ -289,7 +313,10 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
     ``contoso-ai-eus2`` also serves ``gpt-4o-mini`` (format OpenAI, about 4 requests a minute):
     Azure-metered, no cache tokens, no quota pool shared with Claude. ``contoso-ai-swc`` also
     serves ``claude-sonnet-4-5`` in version ``1`` (Anthropic-hosted) beside the model's default
-    version. Claude's Marketplace charges are booked on SaaS resources in ``rg-ai``
+    version. Quota pools (:mod:`collector.pools`): the Global Standard sonnet pool spans both
+    regions; ``claude-haiku-4-5`` is Data Zone Standard in both, so it has a US and an EU pool;
+    sonnet version 1 has a pool of its own, and ``gpt-4o-mini`` a pool without limits. Claude's
+    Marketplace charges are booked on SaaS resources in ``rg-ai``
     (:mod:`collector.emulator.billing`): ``contoso-ai-swc`` is on the older per-model token
     meters and its ``claude-opus-4-1`` SaaS name carries a stale internalId; a
     ``claude-haiku-4-5`` SaaS resource in ``rg-sandbox`` (no Foundry account there) keeps billing
@@ -304,7 +331,10 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
         deployments=(
             DeploymentSpec("claude-opus-4-5", "claude-opus-4-5", 200, 6.0),
             DeploymentSpec("claude-sonnet-4-5", "claude-sonnet-4-5", 400, 16.0),
-            DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 500, 14.0),
+            # Data Zone Standard in the US zone: its own pool, apart from the EU one below
+            DeploymentSpec(
+                "claude-haiku-4-5", "claude-haiku-4-5", 500, 14.0, sku="DataZoneStandard"
+            ),
             DeploymentSpec(
                 "support-bot",
                 "claude-sonnet-4-5",
@@ -324,9 +354,13 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
         deployments=(
             DeploymentSpec("claude-sonnet-4-5", "claude-sonnet-4-5", 300, 11.0),
             DeploymentSpec("claude-opus-4-1", "claude-opus-4-1", 100, 3.0),
-            DeploymentSpec("claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0),
-            # the same model in version 1 (hosted on Anthropic's infrastructure), low traffic
-            DeploymentSpec("sonnet-anthropic-hosted", "claude-sonnet-4-5", 100, 6.0, version="1"),
+            DeploymentSpec(
+                "claude-haiku-4-5", "claude-haiku-4-5", 300, 7.0, sku="DataZoneStandard"
+            ),
+            # the same model in version 1 (hosted on Anthropic's infrastructure), low traffic: a
+            # pool of its own, and a small capacity (60,000 tokens a minute) that its bursts
+            # exceed before the pool's limits do (deployment-level 429s)
+            DeploymentSpec("sonnet-anthropic-hosted", "claude-sonnet-4-5", 60, 6.0, version="1"),
         ),
         legacy_meters=True,
         stale_saas_models=("claude-opus-4-1",),
@@ -340,11 +374,22 @@ def default_catalog(change_at: datetime | None = None) -> Catalog:
         other_deployments=(("gpt-4o-mini", "gpt-4o-mini", "2024-07-18", "OpenAI"),),
         daily_other_cost_cents=1234,
     )
-    pools = {
-        (sub, "claude-opus-4-5"): QuotaPool(rpm=14, input_tpm=60_000, output_tpm=12_000),
-        (sub, "claude-sonnet-4-5"): QuotaPool(rpm=80, input_tpm=260_000, output_tpm=60_000),
-        (sub, "claude-haiku-4-5"): QuotaPool(rpm=60, input_tpm=200_000, output_tpm=40_000),
-        (sub, "claude-opus-4-1"): QuotaPool(rpm=8, input_tpm=40_000, output_tpm=8_000),
+    limits = {
+        # Global pools: sonnet's spans eastus2 and swedencentral (three deployments, one pool)
+        ("claude-opus-4-5", ""): QuotaPool(rpm=14, input_tpm=70_000, output_tpm=12_000),
+        ("claude-sonnet-4-5", ""): QuotaPool(rpm=80, input_tpm=300_000, output_tpm=60_000),
+        ("claude-opus-4-1", ""): QuotaPool(rpm=8, input_tpm=45_000, output_tpm=8_000),
+        # Data Zone pools: haiku in the US zone and in the EU zone are two pools
+        ("claude-haiku-4-5", "US"): QuotaPool(rpm=40, input_tpm=150_000, output_tpm=27_000),
+        ("claude-haiku-4-5", "EU"): QuotaPool(rpm=20, input_tpm=80_000, output_tpm=14_000),
     }
+    pools: dict[PoolKey, QuotaPool] = {}
+    for account in (eus2, swc):
+        for spec in account.deployments:
+            key = spec.pool(account)
+            if key.model_version == "1":  # sonnet v1: generous, its capacity binds first
+                pools[key] = QuotaPool(rpm=60, input_tpm=200_000, output_tpm=40_000)
+            elif (key.model, key.zone) in limits:
+                pools[key] = limits[(key.model, key.zone)]
     orphan = OrphanCharge(sub, "rg-sandbox", "claude-haiku-4-5", 317)
     return Catalog(accounts=(eus2, swc, openai), pools=pools, orphan_charges=(orphan,))

@@ -7,6 +7,7 @@ Routes (all JSON, all need ``Authorization: Bearer <token>`` except the health c
 ``GET  /subscriptions/{sub}/providers/Microsoft.CognitiveServices/accounts``  arm
 ``GET  .../resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts[/{name}]``  arm
 ``GET  .../accounts/{name}/deployments[/{deployment}]``                     arm
+``GET  /subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/{loc}/usages``  arm
 ``POST /metrics/{region}/subscriptions/{sub}/metrics:getBatch``             metrics
 ``POST /logs/v1/workspaces/{workspace}/query``                               logs
 ``POST /{scope}/providers/Microsoft.CostManagement/query``                  costs
@@ -72,6 +73,10 @@ _RG_ACCOUNTS = re.compile(_RG + "$", re.I)
 _ACCOUNT = re.compile(_RG + r"/([^/]+)$", re.I)
 _DEPLOYMENTS = re.compile(_RG + r"/([^/]+)/deployments$", re.I)
 _DEPLOYMENT = re.compile(_RG + r"/([^/]+)/deployments/([^/]+)$", re.I)
+_USAGES = re.compile(
+    r"^/subscriptions/([^/]+)/providers/microsoft\.cognitiveservices/locations/([^/]+)/usages$",
+    re.I,
+)
 
 
 class Clock:
@@ -522,6 +527,8 @@ class _Handler(BaseHTTPRequestHandler):
             return emulator.arm.list_deployments(match[1], match[2], match[3], params, base, now)
         if match := _DEPLOYMENT.match(path):
             return emulator.arm.get_deployment(match[1], match[2], match[3], match[4], now)
+        if match := _USAGES.match(path):
+            return emulator.arm.list_usages(match[1], match[2], now)
         raise arm_error(
             404,
             "PathNotFound",

@@ -19,7 +19,16 @@ Shape (issue #3, plus extra keys)::
      "billed_azure": [{"resource", "day", "meter", "deployment", "cost", "quantity",
                        "currency", "first_seen"}],
      "deployment_changes": [...], "failed_requests": [{"apim_request_id", "request_id",
-                 "deployment", "resource", "status", "time", "duration_ms"}]}
+                 "deployment", "resource", "status", "time", "duration_ms"}],
+     "pools": [{"subscription_id", "model", "model_version", "kind", "zone", "limit_rpm",
+                "limit_itpm", "limit_otpm", "deployments": [{"resource", "deployment", "region",
+                "sku", "capacity", "limit_rpm", "limit_tpm"}],
+                "days": [{"day", "peak_rpm", "peak_rpm_minute", "peak_itpm", "peak_itpm_minute",
+                          "peak_otpm", "peak_otpm_minute",
+                          "throttled_minutes": [{"minute", "level", "status_429",
+                                                 "deployments"}]}]}]}
+
+``pools`` is the truth about quota pools (:mod:`collector.emulator.pool_truth`).
 
 Every deployment with traffic is listed, Claude (``model_format`` "Anthropic") or not
 ("OpenAI": ``gpt-4o-mini``, whose cache token counts are always 0).
@@ -55,6 +64,7 @@ import numpy as np
 
 from collector.emulator.billing import bill_rows, quantity_of
 from collector.emulator.catalog import CONTEXT_LENGTHS, COST_UNITS_PER_USD
+from collector.emulator.pool_truth import pool_day, pool_entries
 from collector.emulator.workload import (
     DAY_MS,
     Workload,
@@ -87,6 +97,7 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
     days = workload.days(until)
     per_dep: dict[int, list[dict[str, Any]]] = {d.index: [] for d in workload.deployments}
     failed_parts: list[tuple[np.ndarray, ...]] = []
+    pool_days: dict[int, list[dict[str, Any]]] = {}
     for day in days:
         day_str = datetime.fromtimestamp(day * DAY_MS / 1000, tz=UTC).strftime("%Y-%m-%d")
         req = workload.requests(day * DAY_MS, (day + 1) * DAY_MS)
@@ -155,6 +166,10 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
                 "true_cost_parts": {k: v / COST_UNITS_PER_USD for k, v in parts.items()},
             }
             per_dep[dep.index].append(entry)
+        for pool_index in range(len(workload.pools)):
+            pool_days.setdefault(pool_index, []).append(
+                pool_day(workload, pool_index, req, day_str)
+            )
         failed = np.flatnonzero(req.status != 200)
         failed_parts.append(
             (
@@ -237,6 +252,7 @@ def build_truth(workload: Workload, until: datetime | None = None) -> dict[str, 
         "billed_azure": billed_azure,
         "deployment_changes": changes,
         "failed_requests": _failed_sample(workload, failed_parts),
+        "pools": pool_entries(workload, pool_days),
     }
 
 

@@ -1,10 +1,16 @@
 """The simulated workload: every request of every deployment, a pure function of (seed, time).
 
 Requests are generated lazily per (quota pool, UTC hour) *chunk*: each deployment of the pool
-draws its own requests from a generator seeded with (seed, deployment id, hour), then the pool's
-per-minute demand is compared with the subscription's quota for the model and the excess share
-of requests gets 429 on every deployment of that model. Nothing depends on the window being
-served, so any hour can be produced on its own and always comes out the same.
+draws its own requests from a generator seeded with (seed, deployment id, hour). Throttling has
+two levels (issue 17). First each deployment's own capacity (ARM ``sku.capacity``, thousands of
+tokens per minute, and ``capacity x requests_per_unit`` requests per minute): the share of a
+minute's demand above it gets 429 (level *deployment*). The tokens a deployment's capacity counts
+are uncached input + cache writes + output: the emulator's assumption, Azure does not document
+it for Claude. Then the pool (:class:`collector.pools.PoolKey`: subscription, model, version,
+kind, zone): the demand that passed its deployments is compared with the pool's RPM, ITPM
+(uncached input + cache writes, cache reads excluded) and OTPM, and the excess share gets 429 on
+every deployment of the pool (level *pool*). Nothing depends on the window being served, so any
+hour can be produced on its own and always comes out the same.
 
 Per-minute *atoms* (minute x context class x deployment x status x stream type: counts, token
 sums, latency sums/min/max) are cached per UTC day; metrics answers, costs and the truth are built
@@ -37,8 +43,11 @@ from collector.emulator.catalog import (
     QuotaPool,
     default_catalog,
 )
+from collector.pools import PoolKey
 
 MINUTE_MS = 60_000
+#: ``Requests.throttle``: not throttled, throttled by its deployment's capacity, by its pool
+THROTTLE_NONE, THROTTLE_DEPLOYMENT, THROTTLE_POOL = 0, 1, 2
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
@@ -102,6 +111,16 @@ class Deployment:
     def region(self) -> str:
         return self.account.location
 
+    @property
+    def pool(self) -> PoolKey:
+        """The quota pool the deployment draws from."""
+        return self.spec.pool(self.account)
+
+    def capacity_limits(self, at_ms: int) -> tuple[float, float]:
+        """(requests, tokens) per minute its ARM capacity allows at ``at_ms``."""
+        capacity = self.spec.capacity_at(from_ms(at_ms))
+        return capacity * self.model.requests_per_unit, capacity * 1000.0
+
 
 @dataclass
 class Requests:
@@ -126,6 +145,8 @@ class Requests:
     cache_write_1h_tokens: np.ndarray  # int32, 0 unless 200
     ttft_ms: np.ndarray  # int32 time to first token, below duration_ms; 0 unless 200
     context: np.ndarray  # int8 index into CONTEXT_LENGTHS (whole prompt <= or > 200k tokens)
+    #: int8 THROTTLE_NONE / THROTTLE_DEPLOYMENT / THROTTLE_POOL: which limit gave the 429
+    throttle: np.ndarray
 
     def __len__(self) -> int:
         return int(self.ts_ms.shape[0])
@@ -169,6 +190,7 @@ class Requests:
             cache_write_1h_tokens=z32,
             ttft_ms=z32,
             context=np.zeros(0, np.int8),
+            throttle=np.zeros(0, np.int8),
         )
 
 
@@ -307,6 +329,15 @@ def atoms_of(req: Requests) -> Atoms:
     )
 
 
+def _excess(demands: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Per minute, the share of demand above the tightest of the (demand, limit) pairs."""
+    allowed = np.ones(60)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for demand, limit in demands:
+            allowed = np.minimum(allowed, np.where(demand > 0, limit / demand, 1.0))
+    return np.clip(1.0 - allowed, 0.0, 1.0)
+
+
 def diurnal(hour_of_day: np.ndarray) -> np.ndarray:
     """Traffic multiplier by UTC hour (mean ~1 over a day, peak ~2.5 at 14:30)."""
     return 0.35 + 2.2 * np.exp(-(((hour_of_day - 14.5) / 4.0) ** 2))
@@ -364,10 +395,10 @@ class Workload:
                 self.deployments.append(
                     Deployment(len(self.deployments), account, spec, MODELS[spec.model], r_index)
                 )
-        pools: dict[tuple[str, str], list[int]] = {}
+        pools: dict[PoolKey, list[int]] = {}
         for dep in self.deployments:
-            pools.setdefault((dep.account.subscription, dep.model.id), []).append(dep.index)
-        self.pools: list[tuple[tuple[str, str], list[int]]] = sorted(pools.items())
+            pools.setdefault(dep.pool, []).append(dep.index)
+        self.pools: list[tuple[PoolKey, list[int]]] = sorted(pools.items())
         self.dep_resource = np.array([d.resource_index for d in self.deployments], np.int16)
         self._chunks: OrderedDict[tuple[int, int], Requests] = OrderedDict()
         self._chunk_cache = chunk_cache
@@ -376,7 +407,7 @@ class Workload:
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- generation
-    def _quota(self, pool_key: tuple[str, str]) -> QuotaPool | None:
+    def _quota(self, pool_key: PoolKey) -> QuotaPool | None:
         return self.catalog.pools.get(pool_key)
 
     def _deployment_hour(self, dep: Deployment, hour: int, burst: np.ndarray) -> dict:
@@ -447,25 +478,44 @@ class Workload:
             burst[first : first + int(prng.integers(5, 21))] = float(prng.uniform(2.0, 3.2))
         parts = [self._deployment_hour(self.deployments[i], hour, burst) for i in members]
         cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        # Quota pool: the share of each minute's demand above the pool limits gets 429.
         minute = cat["minute"]
-        demand_r = np.bincount(minute, minlength=60).astype(float)
-        demand_i = np.bincount(minute, weights=cat["inp"], minlength=60)
-        demand_o = np.bincount(minute, weights=cat["out"], minlength=60)
+        u = cat["u_quota"]
+        # Level 1, each deployment's capacity: the share of its minute's demand above it.
+        dep_excess = np.zeros(minute.shape)
+        for i in members:
+            mine = cat["dep"] == i
+            if not mine.any():
+                continue
+            m = minute[mine]
+            cap_r, cap_t = self.deployments[i].capacity_limits(hour * HOUR_MS)
+            d_r = np.bincount(m, minlength=60).astype(float)
+            d_t = np.bincount(m, weights=(cat["inp"] + cat["cw"] + cat["out"])[mine], minlength=60)
+            dep_excess[mine] = _excess([(d_r, cap_r), (d_t, cap_t)])[m]
+        by_deployment = u < dep_excess
+        # Level 2, the pool: the demand that passed its deployments against the pool's limits.
+        passed = ~by_deployment
         quota = self._quota(pool_key)
         if quota is None:
-            excess = np.zeros(60)
+            pool_excess = np.zeros(60)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                allowed = np.minimum.reduce(
-                    [
-                        np.where(demand_r > 0, quota.rpm / demand_r, 1.0),
-                        np.where(demand_i > 0, quota.input_tpm / demand_i, 1.0),
-                        np.where(demand_o > 0, quota.output_tpm / demand_o, 1.0),
-                    ]
-                )
-            excess = np.clip(1.0 - allowed, 0.0, 1.0)
-        throttled = cat["u_quota"] < excess[minute]
+            m = minute[passed]
+            pool_excess = _excess(
+                [
+                    (np.bincount(m, minlength=60).astype(float), quota.rpm),
+                    (
+                        np.bincount(m, weights=(cat["inp"] + cat["cw"])[passed], minlength=60),
+                        quota.input_tpm,
+                    ),
+                    (np.bincount(m, weights=cat["out"][passed], minlength=60), quota.output_tpm),
+                ]
+            )
+        # one uniform decides both levels: below dep_excess the deployment refuses; of the rest,
+        # the pool refuses the share pool_excess
+        by_pool = passed & (u < dep_excess + (1.0 - dep_excess) * pool_excess[minute])
+        throttled = by_deployment | by_pool
+        level = np.where(
+            by_deployment, THROTTLE_DEPLOYMENT, np.where(by_pool, THROTTLE_POOL, THROTTLE_NONE)
+        ).astype(np.int8)
         status = np.full(minute.shape, 200, np.int16)
         edges = np.cumsum(ERROR_RATES)
         err_index = np.searchsorted(edges, cat["u_error"], side="right")
@@ -528,6 +578,7 @@ class Workload:
             cache_write_1h_tokens=cw1h[order].astype(np.int32),
             ttft_ms=ttft[order].astype(np.int32),
             context=cat["context"][order],
+            throttle=level[order],
         )
 
     def chunk(self, pool_index: int, hour: int) -> Requests:

@@ -14,7 +14,7 @@ clock. Re-running a past period on an unchanged store gives the same report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from collector.spend.budgets import budget_state
 from collector.spend.estimate import sum_known
 from collector.spend.forecast import month_end
 from collector.store import queries
+from collector.store.queries.headroom import pool_headroom
 
 TOP_MOVERS = 5
 FINAL = "final"
@@ -169,6 +170,20 @@ class MonthOutlook:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolLine:
+    """A quota pool's peak utilization over the period (issue 17): each limit's peak minute
+    against the limit (None: limit unknown), the binding limit, its 429 minutes."""
+
+    pool: str
+    peak_rpm: float | None
+    peak_itpm: float | None
+    peak_otpm: float | None
+    binding_limit: str | None
+    throttled_minutes: int
+    limit_source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A cost report for ``period`` (every figure from :mod:`collector.store.queries`)."""
 
@@ -182,6 +197,7 @@ class Report:
     budgets: tuple[BudgetLine, ...]
     month: MonthOutlook
     credits_warning: str | None
+    pools: tuple[PoolLine, ...] = ()
 
 
 def as_of(period: Period) -> datetime:
@@ -194,7 +210,7 @@ def build_report(engine: Engine, period: Period, config: ReportConfig) -> Report
     """Read the period (and the previous one) through the query module and assemble the report."""
     previous = period.previous()
     now = as_of(period)
-    return assemble(
+    report = assemble(
         period,
         summary=queries.summary(engine, period.since, period.until),
         previous_summary=queries.summary(engine, previous.since, previous.until),
@@ -215,6 +231,23 @@ def build_report(engine: Engine, period: Period, config: ReportConfig) -> Report
             window_days=config.forecast_days,
             trend=config.forecast_trend,
         ),
+    )
+    return replace(report, pools=pool_lines(engine, period, config))
+
+
+def pool_lines(engine: Engine, period: Period, config: ReportConfig) -> tuple[PoolLine, ...]:
+    """Each quota pool's peak utilization over the period (the headroom read of the store)."""
+    return tuple(
+        PoolLine(
+            pool=p.key.label,
+            peak_rpm=p.by_limit["rpm"].utilization,
+            peak_itpm=p.by_limit["itpm"].utilization,
+            peak_otpm=p.by_limit["otpm"].utilization,
+            binding_limit=p.binding_limit,
+            throttled_minutes=p.throttled_minutes,
+            limit_source=p.limits.source,
+        )
+        for p in pool_headroom(engine, period.since, period.until, config.quota, deployments=False)
     )
 
 

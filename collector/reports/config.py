@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from collector.config import split_list
 from collector.errors import ConfigError
+from collector.quota_limits import QuotaSettings
 from collector.spend.budgets import Budget
 from collector.spend.forecast import DEFAULT_WINDOW_DAYS
 
@@ -54,12 +55,14 @@ class ReportConfig:
     forecast_days: int = DEFAULT_WINDOW_DAYS
     forecast_trend: bool = True
     credits_warning: bool = True
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReportConfig:
         """The report fields of a (validated) Settings object."""
         spend = settings.spend
         return cls(
+            quota=settings.quota,
             out_dir=settings.report_dir or settings.data_dir / "reports",
             formats=tuple(settings.report_formats),
             deliver=tuple(settings.report_deliver),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from collector.sources.rows import DeploymentRow, ResourceRow
+from collector.sources.rows import DeploymentRow, QuotaUsageRow, ResourceRow
 
 FOUNDRY_KIND = "aiservices"
 
@@ -72,3 +72,30 @@ def list_resources(client: Any, resource_ids: Iterable[str] = ()) -> Iterator[Re
 def list_deployments(client: Any, resource: ResourceRow) -> Iterator[DeploymentRow]:
     for deployment in client.deployments.list(resource.resource_group, resource.name):
         yield deployment_row(resource.id, deployment)
+
+
+def list_usages(
+    client: Any, subscription: str, locations: Iterable[str]
+) -> Iterator[QuotaUsageRow]:
+    """ARM's usages list of the client's subscription in each location, one
+    ``usages.list(location)`` call per location (REST ``GET /subscriptions/{sub}/providers/
+    Microsoft.CognitiveServices/locations/{location}/usages``; azure-mgmt-cognitiveservices'
+    ``UsagesOperations.list``). Claude's quota pools appear as ``AIServices.GlobalStandard.<model>``
+    and ``AIServices.DataZoneStandard.<model>`` (``.Azure`` for version 2), in thousands of tokens
+    per minute (issue 17)."""
+    for location in sorted({loc.lower().replace(" ", "") for loc in locations if loc}):
+        for usage in client.usages.list(location):
+            name = getattr(usage, "name", None)
+            value = getattr(name, "value", None)
+            if not value:
+                continue
+            unit = getattr(usage, "unit", None)
+            yield QuotaUsageRow(
+                subscription_id=subscription.lower(),
+                location=location,
+                name=value,
+                localized_name=getattr(name, "localized_value", None),
+                current_value=getattr(usage, "current_value", None),
+                limit=getattr(usage, "limit", None),
+                unit=None if unit is None else str(getattr(unit, "value", unit)),
+            )

@@ -32,6 +32,19 @@ class DeploymentRow:
 
 
 @dataclass(frozen=True)
+class QuotaUsageRow:
+    """One entry of ARM's usages list of a subscription in a location."""
+
+    subscription_id: str
+    location: str
+    name: str
+    localized_name: str | None
+    current_value: float | None
+    limit: float | None
+    unit: str | None
+
+
+@dataclass(frozen=True)
 class MetricPoint:
     ts: datetime
     resource_id: str

@@ -153,3 +153,27 @@ def write_inventory(
         ],
     )
     return len(resources) + len(deployments)
+
+
+def write_usages(
+    conn: Connection,
+    subscription: str,
+    locations: Sequence[str],
+    rows: Sequence[Row],
+    now: datetime,
+) -> int:
+    """Replace the subscription's usages in ``locations`` by ``rows`` (fields of the sources'
+    ``QuotaUsageRow``): upsert what was listed, delete what these locations no longer list."""
+    table = TABLES["quota_usage"]
+    writer.upsert(conn, table, [{**dict(r), "fetched_at": now} for r in rows])
+    listed = {(r["location"], r["name"]) for r in rows}
+    stored = conn.execute(
+        select(table.c.location, table.c.name).where(
+            table.c.subscription_id == subscription, table.c.location.in_(list(locations))
+        )
+    ).all()
+    gone = [{"subscription_id": subscription, "location": loc, "name": name}
+            for loc, name in stored if (loc, name) not in listed]  # fmt: skip
+    if gone:
+        writer.delete(conn, table, gone)
+    return len(rows)

@@ -27,6 +27,7 @@ HOURLY = {
     "metric_hour": "ts",
     "latency_hist_hour": "ts",
     "throttle_hour": "ts",
+    "pool_minute": "ts",
     "latency_pct_15m": "ts",
     "latency_pct_hour": "ts",
 }

@@ -30,10 +30,12 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from collector.store.pool_sql import pool_columns
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 
@@ -95,6 +97,7 @@ def refresh(
         sum_into(conn, "metric_15m", "metric_hour", HOUR, lo, hi)
         sum_into(conn, "metric_hour", "metric_day", DAY, *days)
         refresh_throttles(conn, lo, hi)
+        refresh_pools(conn, lo, hi)
     if hist:
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
@@ -280,12 +283,13 @@ def _hist(
 
 def throttled_minutes(lo: datetime, hi: datetime) -> Any:
     """The deployment-minutes with 429s in ``[lo, hi)`` as a subquery: ts, deployment_id,
-    status_429 and ``shared`` (1 when another deployment of the same quota pool, subscription
-    and model, had 429s in the same minute, else 0)."""
+    status_429 and ``shared`` (1 when another deployment of the same quota pool, subscription,
+    model, version, kind and zone (:mod:`collector.pools`), had 429s in the same minute, else
+    0)."""
     m, d, r = TABLES["metric_minute"], TABLES["deployment"], TABLES["resource"]
-    subscription = func.coalesce(r.c.subscription_id, literal_column("''"))
+    key = pool_columns(r.c.subscription_id, d.c.model, d.c.model_version, d.c.sku, r.c.location)
     # with metric and status code fixed, (ts, deployment_id) is the key: one row per minute
-    pool_count = func.count().over(partition_by=(m.c.ts, subscription, d.c.model))
+    pool_count = func.count().over(partition_by=(m.c.ts, *(c.element for c in key)))
     return (
         select(
             m.c.ts,
@@ -303,6 +307,49 @@ def throttled_minutes(lo: datetime, hi: datetime) -> Any:
         )
         .subquery("throttled")
     )
+
+
+#: The metrics ``pool_minute`` sums: requests, and the tokens Foundry's ITPM and OTPM count.
+_POOL_INPUT = ("InputTokens", "ephemeral5mInputTokens", "ephemeral1hInputTokens")
+_POOL_METRICS = (REQUESTS, "OutputTokens", *_POOL_INPUT)
+
+
+def refresh_pools(conn: Connection, lo: datetime, hi: datetime) -> None:
+    """Recompute ``pool_minute`` for the minutes in ``[lo, hi)``: each Claude deployment's
+    accepted requests, 429s, ITPM and OTPM summed per minute and quota pool (the pool of its
+    current inventory)."""
+    m, d, r = TABLES["metric_minute"], TABLES["deployment"], TABLES["resource"]
+    pm = TABLES["pool_minute"]
+    conn.execute(pm.delete().where(pm.c.ts >= lo, pm.c.ts < hi))
+    key = pool_columns(r.c.subscription_id, d.c.model, d.c.model_version, d.c.sku, r.c.location)
+    requests = m.c.metric == REQUESTS
+    fmt = func.lower(d.c.model_format)
+    claude = or_(fmt == "anthropic", and_(fmt.is_(None), func.lower(d.c.model).like("claude%")))
+
+    def total_if(condition: Any) -> Any:
+        return func.sum(case((condition, m.c.total), else_=0.0))
+
+    conn.execute(
+        insert(pm).from_select(
+            ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
+             "status_429", "itpm", "otpm"],
+            select(
+                m.c.ts, *key,
+                total_if(and_(requests, m.c.status_code != 429)),
+                total_if(and_(requests, m.c.status_code == 429)),
+                total_if(m.c.metric.in_(_POOL_INPUT)),
+                total_if(m.c.metric == "OutputTokens"),
+            )
+            .select_from(
+                m.join(d, d.c.id == m.c.deployment_id).outerjoin(r, r.c.id == d.c.resource_id)
+            )
+            .where(
+                m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(_POOL_METRICS), d.c.model.is_not(None),
+                claude,
+            )
+            .group_by(m.c.ts, *(c.element for c in key)),
+        )
+    )  # fmt: skip
 
 
 def refresh_throttles(conn: Connection, lo: datetime, hi: datetime) -> None:

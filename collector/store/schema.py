@@ -284,6 +284,53 @@ class ThrottleHour(Base):
     status_429: Mapped[float | None] = mapped_column(Float)
 
 
+class QuotaUsage(Base):
+    """ARM's usages list of a subscription in a location (``usages.list(location)``), as last
+    collected with the inventory: per usage name (``AIServices.GlobalStandard.<model>``, ...)
+    the capacity allocated (``current_value``) and the quota (``limit``), both in thousands of
+    tokens per minute for model pools. Rebuilt by every inventory run."""
+
+    __tablename__ = "quota_usage"
+
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    location: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    localized_name: Mapped[str | None] = mapped_column(String(400))
+    current_value: Mapped[float | None] = mapped_column(Float)
+    limit: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(40))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PoolMinute(Base):
+    """Usage per Claude quota pool and minute (issue 17), summed over the pool's deployments in
+    every region from ``metric_minute``: accepted requests (``ModelRequests`` of every status
+    but 429), the 429s, ITPM (``InputTokens`` + the two cache-write metrics: cache reads do not
+    count) and OTPM. The pool is the deployment's when the minute was rolled up
+    (:mod:`collector.store.pool_sql`). Written with the rollups, so headroom over 30 days reads
+    one row per pool and minute instead of every deployment's metric rows; kept as long as the
+    minutes."""
+
+    __tablename__ = "pool_minute"
+    __table_args__ = (
+        Index(
+            "ix_pool_minute_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
+            "ts", "requests", "status_429", "itpm", "otpm",
+        ),
+    )  # fmt: skip
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requests: Mapped[float | None] = mapped_column(Float)
+    status_429: Mapped[float | None] = mapped_column(Float)
+    itpm: Mapped[float | None] = mapped_column(Float)
+    otpm: Mapped[float | None] = mapped_column(Float)
+
+
 class CostDaily(Base):
     """Billed cost per day, scope, resource and meter. Re-read days replace earlier values."""
 

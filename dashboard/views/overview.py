@@ -31,6 +31,17 @@ if not points.empty:
 
 table = c.frame(rows)
 table["trend"] = [trend.get(s.deployment_id, []) for s in rows]
+# the peak utilization of each deployment's quota pool (its tightest limit): marked at 80 %
+pool_peak: dict[int, float] = {}
+for pool in c.load_headroom(view.url, view.since, view.until):
+    peaks = [h.utilization for h in pool.by_limit.values() if h.utilization is not None]
+    for member in pool.deployments:
+        if peaks:
+            pool_peak[member.deployment_id] = max(peaks)
+table["pool_peak"] = [pool_peak.get(s.deployment_id) for s in rows]
+table["pool_mark"] = [
+    "⚠ pool ≥ 80 %" if pool_peak.get(s.deployment_id, 0.0) >= 0.8 else "" for s in rows
+]
 table["publisher"] = [c.publisher(s.claude) for s in rows]
 columns = [
     "resource",
@@ -48,6 +59,8 @@ columns = [
     "cache_savings",
     "spend_estimated",
     "spend_billed",
+    "pool_peak",
+    "pool_mark",
     "trend",
     "publisher",
 ]
@@ -99,6 +112,15 @@ downloads.show_table(
             "Spend billed (USD)",
             format="dollar",
             help="The Marketplace bill allocated by the estimates; arrives about a day late.",
+        ),
+        "pool_peak": st.column_config.NumberColumn(
+            "Pool peak",
+            format="percent",
+            help="Peak minute of the deployment's quota pool against its tightest limit "
+            "(Capacity page).",
+        ),
+        "pool_mark": st.column_config.TextColumn(
+            "Quota", help="Marked when the deployment's quota pool peaked at 80 % or more."
         ),
         "trend": st.column_config.LineChartColumn(f"Requests per {spark_step}"),
         "publisher": st.column_config.TextColumn(

@@ -1,13 +1,15 @@
 """Rate limits: 429s over time per deployment and per quota pool, the likely cause and the fix.
 
-Claude quota is set per subscription: the deployments of one model in one subscription share a
-pool, so a deployment can be throttled by traffic elsewhere.
+Claude quota is set per subscription: the deployments of one model and version in one
+subscription share a pool (Global Standard across regions, Data Zone Standard per data zone), so
+a deployment can be throttled by traffic elsewhere.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from collector.pools import PoolKey
 from collector.store.queries import CAUSE_POOL, ThrottleCause
 from dashboard import charts, downloads
 from dashboard import common as c
@@ -46,12 +48,18 @@ right.altair_chart(
     width="stretch",
 )
 
-st.subheader("Per quota pool (subscription × model)")
+st.subheader("Per quota pool (subscription × model × version × Global / Data Zone)")
 pools = c.load_pools(view.url, view.since, view.until, view.step, view.deployment_ids)
 if pools.empty:
     st.info("No request of a deployment with a known model in this window.")
 else:
-    pools["pool"] = pools["model"] + " · " + pools["subscription_id"].str[:8] + "…"
+    pools["pool"] = [
+        PoolKey(*key).label
+        for key in zip(
+            pools["subscription_id"], pools["model"], pools["model_version"], pools["kind"],
+            pools["zone"], strict=True,
+        )
+    ]  # fmt: skip
     pools = charts.fill_steps(
         pools, view.since, view.until, view.step, "pool", ["requests", "status_429"]
     )
@@ -62,8 +70,9 @@ else:
         width="stretch",
     )
     st.caption(
-        "A pool covers every deployment of the model in the subscription, including ones outside "
-        "the sidebar's filters: they all draw on the same quota."
+        "A pool covers every deployment of the model and version in the subscription (Global "
+        "Standard: every region; Data Zone Standard: its data zone), including ones outside the "
+        "sidebar's filters: they all draw on the same quota. Headroom: the Capacity page."
     )
 
 st.subheader("Likely cause and what to do")

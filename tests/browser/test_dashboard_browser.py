@@ -90,13 +90,26 @@ def check_latency(page: Page, store: DemoStore) -> list[str]:
 
 def check_rate_limits(page: Page, store: DemoStore) -> list[str]:
     heading(page, "Rate limits")
-    heading(page, "Per quota pool (subscription × model)")
+    heading(page, "Per quota pool (subscription × model × version × Global / Data Zone)")
     heading(page, "Likely cause and what to do")
     charts_drawn(page, at_least=3)
     expect(axis_title(page, "429 responses per 15m")).to_have_count(2)  # deployments and pools
     expect(axis_title(page, "429 rate (% of requests)")).to_be_visible()
     long_percentages = re.compile(r"\.\d{3,}%$")  # d3's "%" alone means six decimals
     expect(page.get_by_test_id("stVegaLiteChart").get_by_text(long_percentages)).to_have_count(0)
+    return []
+
+
+def check_capacity(page: Page, store: DemoStore) -> list[str]:
+    heading(page, "Capacity")
+    heading(page, "Quota pools")
+    heading(page, "Utilization over time")
+    grid = tables(page).first
+    # the Global sonnet pool spans both regions; haiku has one Data Zone pool per zone
+    for text in ("eastus2, swedencentral", "DataZone US", "DataZone EU"):
+        expect(grid).to_contain_text(text)
+    charts_drawn(page, at_least=1)
+    expect(axis_title(page, "Peak minute per 15m / limit")).to_be_visible()
     return []
 
 
@@ -185,6 +198,7 @@ PAGES = [
     DashboardPage("overview", "", check_overview),
     DashboardPage("latency", "latency", check_latency),
     DashboardPage("rate_limits", "rate_limits", check_rate_limits),
+    DashboardPage("capacity", "capacity", check_capacity),
     DashboardPage("errors", "errors", check_errors),
     DashboardPage("spend", "spend", check_spend),
     DashboardPage("lookup", "lookup", check_lookup),

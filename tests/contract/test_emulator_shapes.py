@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.mgmt.cognitiveservices.models import Account, Deployment
+from azure.mgmt.cognitiveservices.models import Account, Deployment, UsageListResult
 from azure.mgmt.costmanagement.models import QueryResult
 from azure.monitor.query import LogsQueryResult
 from azure.monitor.querymetrics import MetricsQueryResult
@@ -159,6 +159,33 @@ def test_deployments_parse_like_azures_example(workload: Workload) -> None:
         assert dep.properties.model.format and dep.properties.model.name
         assert dep.properties.model.version and dep.properties.provisioning_state == "Succeeded"
     assert ours.properties.model.format == "Anthropic"
+
+
+def _usage_shape(usage: Any) -> tuple[bool, ...]:
+    return (
+        bool(usage.name.value),
+        bool(usage.name.localized_value),
+        isinstance(usage.current_value, float),
+        isinstance(usage.limit, float),
+        usage.unit == "Count",
+    )
+
+
+def test_usages_parse_like_azures_example(workload: Workload) -> None:
+    example = UsageListResult.deserialize(_example("arm-ListUsages.json"))
+    answer = UsageListResult.deserialize(ArmApi(workload).list_usages(SUBSCRIPTION, "eastus2", NOW))
+    assert {_usage_shape(u) for u in example.value} == {_usage_shape(u) for u in answer.value}
+    names = [u.name.value for u in answer.value]
+    assert names[0] == example.value[0].name.value == "AccountCount"
+    # Global pools everywhere, the US data zone's pool in eastus2, not the EU one's
+    assert "AIServices.GlobalStandard.claude-sonnet-4-5" in names
+    assert "AIServices.DataZoneStandard.claude-haiku-4-5" in names
+    eu = UsageListResult.deserialize(
+        ArmApi(workload).list_usages(SUBSCRIPTION, "Sweden Central", NOW)
+    )
+    haiku = {u.name.value: u.current_value for u in eu.value if "claude-haiku" in u.name.value}
+    us = {u.name.value: u.current_value for u in answer.value if "claude-haiku" in u.name.value}
+    assert haiku != us  # two Data Zone pools: each location reports its own zone's allocation
 
 
 def test_accounts_deserialise_with_kind_location_and_endpoint(workload: Workload) -> None:

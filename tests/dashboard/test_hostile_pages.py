@@ -27,6 +27,7 @@ PAGES = [
     "views/spend.py",
     "views/lookup.py",
     "views/health.py",
+    "views/capacity.py",
     "views/alerts.py",
 ]
 #: What Markdown (with Streamlit's extensions) or a browser would act on in an element's body.

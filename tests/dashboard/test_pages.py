@@ -22,6 +22,7 @@ PAGES = [
     "views/overview.py",
     "views/latency.py",
     "views/rate_limits.py",
+    "views/capacity.py",
     "views/errors.py",
     "views/spend.py",
     "views/lookup.py",

@@ -1,7 +1,8 @@
 """Rate limits (issue #6): quota pools and throttle causes.
 
-A quota pool is one model in one subscription: its deployments share the Claude quota, so a
-deployment can be throttled by traffic on another one.
+A quota pool is (subscription, model, version, kind Global / DataZone / other SKU, zone)
+(:mod:`collector.pools`, :mod:`collector.store.pool_sql`): its deployments share the Claude
+quota, so a deployment can be throttled by traffic on another one, in another region too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, case, func, literal_column, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
+from collector.store.pool_sql import POOL_COLUMNS, pool_columns
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _RESOURCE,
@@ -43,7 +45,7 @@ CAUSE_OWN = "own"  # only this deployment was throttled
 
 @dataclass(frozen=True, slots=True)
 class PoolPoint:
-    """One quota pool (subscription x model) over one step."""
+    """One quota pool (subscription, model, version, kind, zone) over one step."""
 
     ts: datetime
     subscription_id: str
@@ -52,6 +54,9 @@ class PoolPoint:
     status_429: int
     rate_429: float | None
     deployments_throttled: int
+    model_version: str = ""
+    kind: str = ""
+    zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +77,22 @@ class ThrottleCause:
     throttled_minutes: int
     shared_minutes: int
     cause: str
+    model_version: str = ""
+    kind: str = ""
+    zone: str = ""
 
 
 def _pool_members() -> Any:
-    """Deployment id with its pool key (subscription, model) and resource name."""
+    """Deployment id with its pool key (:data:`POOL_COLUMNS`), raw model and resource name."""
     d, r = _DEPLOYMENT, _RESOURCE
     return (
         select(
             d.c.id.label("deployment_id"),
             d.c.name,
-            d.c.model,
+            d.c.model.label("raw_model"),
             d.c.resource_id,
             r.c.name.label("resource_name"),
-            func.coalesce(r.c.subscription_id, literal_column("''")).label("subscription_id"),
+            *pool_columns(r.c.subscription_id, d.c.model, d.c.model_version, d.c.sku, r.c.location),
         )
         .select_from(d.outerjoin(r, r.c.id == d.c.resource_id))
         .subquery("members")
@@ -109,44 +117,37 @@ def pool_throttling(
     m = _metric_rows(since, until, [REQUESTS], step_s=seconds)
     members = _pool_members()
     bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
-    where: list[ColumnElement[bool]] = [members.c.model.is_not(None)]
+    key = [members.c[c] for c in POOL_COLUMNS]
+    where: list[ColumnElement[bool]] = [members.c.raw_model.is_not(None)]
     if deployment_ids is not None:
         chosen = (
-            select(members.c.subscription_id, members.c.model)
-            .where(members.c.deployment_id.in_(list(deployment_ids)))
-            .subquery("chosen")
+            select(*key).where(members.c.deployment_id.in_(list(deployment_ids))).subquery("chosen")
         )
-        where.append(
-            and_(
-                members.c.subscription_id.in_(select(chosen.c.subscription_id)),
-                members.c.model.in_(select(chosen.c.model)),
-            )
-        )
+        where.append(and_(*(members.c[c].in_(select(chosen.c[c])) for c in POOL_COLUMNS)))
     per_dep = (
         select(
             bucket.label("ts"),
-            members.c.subscription_id,
-            members.c.model,
+            *key,
             m.c.deployment_id,
             func.sum(m.c.total).label("requests"),
             _sum_if(m.c.status_code == 429, m.c.total).label("s429"),
         )
         .select_from(m.join(members, members.c.deployment_id == m.c.deployment_id))
         .where(*where)
-        .group_by(bucket, members.c.subscription_id, members.c.model, m.c.deployment_id)
+        .group_by(bucket, *key, m.c.deployment_id)
         .subquery("per_dep")
     )
+    pkey = [per_dep.c[c] for c in POOL_COLUMNS]
     stmt = (
         select(
             per_dep.c.ts,
-            per_dep.c.subscription_id,
-            per_dep.c.model,
+            *pkey,
             func.sum(per_dep.c.requests).label("requests"),
             func.sum(per_dep.c.s429).label("s429"),
             func.sum(case((per_dep.c.s429 > 0, 1), else_=0)).label("throttled"),
         )
-        .group_by(per_dep.c.ts, per_dep.c.subscription_id, per_dep.c.model)
-        .order_by(per_dep.c.ts, per_dep.c.subscription_id, per_dep.c.model)
+        .group_by(per_dep.c.ts, *pkey)
+        .order_by(per_dep.c.ts, *pkey)
     )
     with _reading(engine) as conn:
         rows = conn.execute(stmt).all()
@@ -162,6 +163,9 @@ def pool_throttling(
                 status_429=s429,
                 rate_429=_ratio(s429, requests),
                 deployments_throttled=int(r.throttled or 0),
+                model_version=r.model_version,
+                kind=r.kind,
+                zone=r.zone,
             )
         )
     return result
@@ -212,10 +216,11 @@ def throttle_causes(
         .group_by(throttled.c.deployment_id)
         .subquery("per_dep")
     )
+    key = [members.c[c] for c in POOL_COLUMNS]
     pool_size = (
-        select(members.c.subscription_id, members.c.model, func.count().label("size"))
+        select(*key, func.count().label("size"))
         .where(_DEPLOYMENT.c.id == members.c.deployment_id, _DEPLOYMENT.c.removed_at.is_(None))
-        .group_by(members.c.subscription_id, members.c.model)
+        .group_by(*key)
         .subquery("pool_size")
     )
     stmt = (
@@ -223,10 +228,7 @@ def throttle_causes(
         .select_from(
             per_dep.join(members, members.c.deployment_id == per_dep.c.deployment_id).outerjoin(
                 pool_size,
-                and_(
-                    pool_size.c.subscription_id == members.c.subscription_id,
-                    pool_size.c.model == members.c.model,
-                ),
+                and_(*(pool_size.c[c] == members.c[c] for c in POOL_COLUMNS)),
             )
         )
         .order_by(per_dep.c.s429.desc(), per_dep.c.deployment_id)
@@ -242,7 +244,10 @@ def throttle_causes(
                 resource=_resource_name(r["resource_name"], r["resource_id"]),
                 deployment=r["name"],
                 subscription_id=r["subscription_id"],
-                model=r["model"],
+                model=r["raw_model"],
+                model_version=r["model_version"],
+                kind=r["kind"],
+                zone=r["zone"],
                 pool_deployments=int(r["size"] or 1),
                 status_429=_int(r["s429"]),
                 throttled_minutes=minutes,

@@ -1,0 +1,236 @@
+"""Headroom benchmark: the Capacity page and its reads over 30 days x 100 deployments.
+
+Run from the repository root (on demand; it is not a test)::
+
+    python benchmarks/headroom_bench.py [--db sqlite,postgres] [--deployments 100] [--days 30]
+
+On each database (SQLite in a temporary file; PostgreSQL 15 started by ``tests/pg.py``) it
+writes the inventory the dashboard benchmark uses (10 resources in 2 subscriptions, 3 regions,
+four Claude models; every fifth deployment Data Zone Standard, the rest Global Standard) and,
+for ``--days`` days, the ``pool_minute`` rows the rollups would write for it: one row per quota
+pool and minute with accepted requests, 429s, ITPM and OTPM (a diurnal curve with noise and
+bursts). The Capacity page over 30 days reads only these (and the inventory), so the raw
+minutes are left out to keep the build short; ``dashboard_bench.py`` times the page over a
+store with every raw table too. Then it times ``pool_headroom`` (without per-deployment
+minutes, as the page asks for beyond a week) and ``pool_utilization_series`` (cold, then the
+median of 5 warm calls) and the page itself in ``AppTest`` (``?range=30d``, no cached figure,
+median of 3), each against its 24-hour baseline, and rewrites the ``headroom-bench`` section
+of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._doc import machine, write_section  # noqa: E402
+from benchmarks.dashboard_bench import (  # noqa: E402
+    MODELS,
+    REGIONS,
+    RESOURCES,
+    SUBSCRIPTIONS,
+    default_settings,
+    log,
+    render_page,
+    resource_id,
+    resource_name,
+)
+from collector.pools import pool_key  # noqa: E402
+from collector.quota_limits import QuotaSettings  # noqa: E402
+from collector.store import migrate  # noqa: E402
+from collector.store.queries.headroom import (  # noqa: E402
+    pool_headroom,
+    pool_utilization_series,
+)
+from collector.store.writer import upsert  # noqa: E402
+from dashboard import common  # noqa: E402
+from tests.pg import PostgresServer  # noqa: E402
+
+SECTION = "headroom-bench"
+WARM_RUNS, PAGE_RUNS = 5, 3
+BATCH = 50_000
+
+
+def build(url: str, deployments: int, days: int, end: datetime) -> tuple[int, int]:
+    """Inventory and ``pool_minute`` rows; returns (pools, rows)."""
+    engine = migrate.prepare(url)
+    rng = np.random.default_rng(17)
+    resources = [
+        {"id": resource_id(r), "subscription_id": SUBSCRIPTIONS[r % len(SUBSCRIPTIONS)], "resource_group": "rg",
+         "name": resource_name(r), "kind": "AIServices", "location": REGIONS[r % len(REGIONS)],
+         "first_seen": end - timedelta(days=days), "last_seen": end}
+        for r in range(RESOURCES)
+    ]  # fmt: skip
+    deps, pools = [], set()
+    for i in range(deployments):
+        r, model = i % RESOURCES, MODELS[i % len(MODELS)][0]
+        sku = "DataZoneStandard" if i % 5 == 0 else "GlobalStandard"
+        deps.append(
+            {"resource_id": resource_id(r), "name": f"{model}-{i:03d}", "model": model,
+             "model_version": "1", "model_format": "Anthropic", "sku": sku, "capacity": 100,
+             "first_seen": end - timedelta(days=days), "last_seen": end}
+        )  # fmt: skip
+        pools.add(
+            pool_key(
+                SUBSCRIPTIONS[r % len(SUBSCRIPTIONS)], model, "1", sku, resources[r]["location"]
+            )
+        )
+    with engine.begin() as conn:
+        upsert(conn, "resource", resources)
+        upsert(conn, "deployment", deps)
+    minutes = days * 1440
+    start = end - timedelta(minutes=minutes)
+    hour = (np.arange(minutes) // 60 + start.hour) % 24
+    curve = 0.35 + 2.2 * np.exp(-(((hour - 14.5) / 4.0) ** 2))
+    rows = 0
+    for key in sorted(pools):
+        rpm = curve * rng.uniform(10, 60) * rng.lognormal(0, 0.2, minutes)
+        rpm *= np.where(rng.random(minutes) < 0.03, 2.5, 1.0)
+        s429 = np.where(rpm > np.quantile(rpm, 0.99), rng.integers(1, 20, minutes), 0)
+        batch = []
+        for m in np.flatnonzero(rpm >= 0.5):
+            batch.append(
+                {"ts": start + timedelta(minutes=int(m)), **key._asdict(),
+                 "requests": float(round(rpm[m])), "status_429": float(s429[m]),
+                 "itpm": float(round(rpm[m] * 1800)), "otpm": float(round(rpm[m] * 400))}
+            )  # fmt: skip
+            if len(batch) >= BATCH:
+                with engine.begin() as conn:
+                    rows += upsert(conn, "pool_minute", batch)
+                batch = []
+        if batch:
+            with engine.begin() as conn:
+                rows += upsert(conn, "pool_minute", batch)
+    engine.dispose()
+    return len(pools), rows
+
+
+def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:
+    """(cold seconds, median warm seconds)."""
+    started = time.perf_counter()
+    action()
+    cold = time.perf_counter() - started
+    warm = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        warm.append(time.perf_counter() - started)
+    return cold, statistics.median(warm)
+
+
+def run(kind: str, deployments: int, days: int) -> list[tuple[str, str, float, float, float]]:
+    """Rows (database, what, seconds over 30 days (cold), warm, 24-hour baseline)."""
+    import os
+
+    folder = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
+    server = None
+    try:
+        if kind == "postgres":
+            server = PostgresServer.start()
+            url = server.create_database("headroom_bench")
+        else:
+            url = f"sqlite:///{folder / 'headroom.db'}"
+        now = datetime.now(UTC)
+        end = common.floor_minute(now) + timedelta(minutes=1)
+        started = time.perf_counter()
+        pools, rows = build(url, deployments, days, end)
+        log(
+            f"[{kind}] {pools} pools, {rows:,} pool_minute rows in {time.perf_counter() - started:.0f} s"
+        )
+        engine = migrate.prepare(url)
+        quota = QuotaSettings()
+        out = []
+        for name, call in (
+            ("pool_headroom", lambda s, u: pool_headroom(engine, s, u, quota, deployments=False)),
+            (
+                "pool_utilization_series",
+                lambda s, u: pool_utilization_series(engine, s, u, common.step_for(u - s), quota),
+            ),
+        ):
+            long = timed(lambda c=call: c(end - timedelta(days=days), end), WARM_RUNS)
+            short = timed(lambda c=call: c(end - timedelta(hours=24), end), WARM_RUNS)
+            out.append((kind, name, long[0], long[1], short[1]))
+        engine.dispose()
+        os.environ["FOUNDRY_MONITOR_DATABASE_URL"] = url
+        render_page("views/capacity.py", "1h", "")  # imports and the engine: not counted
+        page, base = [], []
+        for range_key, into in (("30d", page), ("24h", base)):
+            for _ in range(PAGE_RUNS):
+                seconds, problems, title = render_page("views/capacity.py", range_key, "")
+                if problems or title != "Capacity":
+                    raise SystemExit(f"the Capacity page failed: {title!r} {problems}")
+                into.append(seconds)
+        out.append((kind, "Capacity page (AppTest)", page[0], statistics.median(page),
+                    statistics.median(base)))  # fmt: skip
+        return out
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def render(rows: list[tuple[str, str, float, float, float]], command: str, days: int) -> str:
+    lines = [
+        "## Capacity page (headroom per quota pool)",
+        "",
+        f"`{command}`: the inventory of 100 deployments and {days} days of `pool_minute` (one row "
+        "per quota pool and minute, what the page reads beyond a week); each read cold, then "
+        "warm (median of 5), against its 24-hour baseline; the page in AppTest with no cached "
+        "figure (first run, then the median of 3). Target: the page under a second.",
+        "",
+        f"| database | read | {days} days, cold | {days} days, warm (median) | 24 hours, warm "
+        "| ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, name, cold, warm, base in rows:
+        ratio = f"{warm / base:.1f}x" if base else "-"
+        lines.append(f"| {kind} | {name} | {cold:.3f} s | {warm:.3f} s | {base:.3f} s | {ratio} |")
+    lines += [
+        "",
+        "Measured with the machine's load average near 5 on 2 cores (other test suites running): "
+        "absolute times are inflated, ratios less so. Per query, CPU time (not wall) of one "
+        "30-day `pool_headroom` on SQLite was about 1.6 s: the per-pool aggregate, the daily "
+        "peaks and the pool skip scan dominate. Still to do for a page under a second: an hourly "
+        "pool rollup (per-hour maxima and 429s) for the series and the daily peaks, and a pool "
+        "table with integer ids so that the index and the skip scan compare one integer.",
+    ]
+    lines += ["", "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--deployments", type=int, default=100)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args(argv)
+    rows = []
+    with default_settings():
+        for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
+            rows += run(kind, args.deployments, args.days)
+    command = (
+        f"python benchmarks/headroom_bench.py --db {args.db} --deployments {args.deployments} "
+        f"--days {args.days}"
+    )
+    section = render(rows, command, args.days)
+    write_section(SECTION, section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
