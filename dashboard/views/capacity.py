@@ -14,7 +14,7 @@ import streamlit as st
 
 from collector.headroom import PoolHeadroom
 from collector.quota_limits import LIMITS
-from dashboard import charts
+from dashboard import charts, downloads
 from dashboard import common as c
 
 view = c.page_view(
@@ -60,7 +60,8 @@ def _row(p: PoolHeadroom) -> dict[str, object]:
 
 st.subheader("Quota pools")
 table = pd.DataFrame([_row(p) for p in pools])
-st.dataframe(
+downloads.show_table(
+    "capacity_pools",
     table,
     hide_index=True,
     placeholder=c.DASH,

@@ -1,7 +1,7 @@
 """Alerts: per rule and scope state, episodes, notifications (the delivery claims) and silences
 
 Revision ID: 0009
-Revises: 0007 (re-chained after the headroom migration 0008 when both land)
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from collector.store.types import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
