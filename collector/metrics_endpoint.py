@@ -36,7 +36,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
+from collector.quota_limits import QuotaSettings
 from collector.store import queries
+from collector.store.queries.headroom import pool_utilization_series
 
 log = logging.getLogger("foundry_monitor.metrics_endpoint")
 
@@ -47,6 +49,7 @@ METRICS_DELAY = timedelta(minutes=3)
 STATUS_CLASSES = ("2xx", "429", "4xx_other", "5xx")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
 DEPLOYMENT_LABELS = ["resource", "deployment", "model"]
+POOL_LABELS = ["pool", "model", "limit"]
 
 
 def last_complete_window(now: datetime) -> tuple[datetime, datetime]:
@@ -69,6 +72,16 @@ class DeploymentFigures:
     spend_billed: Decimal | None
 
 
+@dataclass(frozen=True, slots=True)
+class PoolFigures:
+    """One quota pool's one limit (rpm, itpm, otpm) over the window: its busiest minute."""
+
+    labels: tuple[str, str, str]  # pool label, model, limit
+    peak: int
+    limit: int | None
+    utilization: float | None
+
+
 @dataclass
 class Snapshot:
     """What the last refresh read from the store."""
@@ -77,6 +90,7 @@ class Snapshot:
     window: tuple[datetime, datetime]
     deployments: list[DeploymentFigures] = field(default_factory=list)
     last_success: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    pools: list[PoolFigures] = field(default_factory=list)
 
 
 def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
@@ -84,8 +98,9 @@ def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
     return sum(known, Decimal(0)) if known else None
 
 
-def read_snapshot(engine: Engine, now: datetime) -> Snapshot:
-    """The per-deployment figures and last successes, read from the store."""
+def read_snapshot(engine: Engine, now: datetime, quota: QuotaSettings | None = None) -> Snapshot:
+    """The per-deployment and per-pool figures and last successes, read from the store
+    (``quota``: the granted limits; None: the shipped defaults)."""
     start, end = last_complete_window(now)
     rows = queries.summary(engine, start, end)
     month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -124,17 +139,25 @@ def read_snapshot(engine: Engine, now: datetime) -> Snapshot:
                 spend_billed=_sum(d.billed_allocated for d in days),
             )
         )
-    return Snapshot(now, (start, end), figures, queries.last_successes(engine))
+    pools = [
+        PoolFigures((p.pool, p.key.model, p.limit), p.peak, p.limit_value, p.utilization)
+        for p in pool_utilization_series(engine, start, end, end - start, quota)
+    ]
+    return Snapshot(now, (start, end), figures, queries.last_successes(engine), pools)
 
 
 class StoreMetrics(Collector):
     """The endpoint's collector: this process's run counters and the store's last snapshot."""
 
     def __init__(
-        self, engine: Engine, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        engine: Engine,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        quota: QuotaSettings | None = None,
     ) -> None:
         self.engine = engine
         self.now = now
+        self.quota = quota
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], float] = {}
         self._lag: dict[str, float] = {}
@@ -163,7 +186,7 @@ class StoreMetrics(Collector):
     def refresh(self) -> None:
         """Re-read the store; a failing read keeps the previous snapshot (and is logged)."""
         try:
-            snapshot = read_snapshot(self.engine, self.now())
+            snapshot = read_snapshot(self.engine, self.now(), self.quota)
         except Exception:  # the endpoint must never stop the collector
             log.warning("metrics endpoint: reading the store failed", exc_info=True)
             return
@@ -219,6 +242,23 @@ class StoreMetrics(Collector):
         ):
             yield GaugeMetricFamily(f"{PREFIX}_{name}_timestamp_seconds", doc, value.timestamp())
         yield from _deployment_families(snap.deployments)
+        yield from _pool_families(snap.pools)
+
+
+def _pool_families(pools: list[PoolFigures]) -> Iterator[Metric]:
+    def gauge(name: str, doc: str) -> GaugeMetricFamily:
+        return GaugeMetricFamily(f"{PREFIX}_pool_{name}", doc, labels=POOL_LABELS)
+
+    usage = gauge("peak_minute_5m", "A quota pool's busiest minute in the 5 minutes, per limit.")
+    limit = gauge("limit_per_minute", "The pool's limit per minute (left out when unknown).")
+    ratio = gauge("utilization_ratio_5m", "Busiest minute / limit (left out when unknown).")
+    for p in pools:
+        usage.add_metric(list(p.labels), p.peak)
+        if p.limit is not None:
+            limit.add_metric(list(p.labels), p.limit)
+        if p.utilization is not None:
+            ratio.add_metric(list(p.labels), p.utilization)
+    yield from (usage, limit, ratio)
 
 
 def _deployment_families(deps: list[DeploymentFigures]) -> Iterator[Metric]:
@@ -265,11 +305,13 @@ class MetricsServer:
         self.thread.join(timeout=5)
 
 
-def serve(engine: Engine, host: str, port: int) -> MetricsServer:
+def serve(
+    engine: Engine, host: str, port: int, quota: QuotaSettings | None = None
+) -> MetricsServer:
     """Start ``/metrics`` on ``host:port`` (a daemon thread) with a first snapshot read."""
     from prometheus_client import start_http_server
 
-    metrics = StoreMetrics(engine)
+    metrics = StoreMetrics(engine, quota=quota)
     metrics.refresh()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(metrics)

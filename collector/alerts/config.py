@@ -20,6 +20,7 @@ from collector.errors import ConfigError
 
 if TYPE_CHECKING:
     from collector.config import Settings
+    from collector.quota_limits import QuotaSettings
     from collector.reports.config import ReportConfig
     from collector.spend.budgets import Budget
 
@@ -75,6 +76,7 @@ class AlertSettings:
     budgets: tuple[Budget, ...]
     forecast_days: int
     forecast_trend: bool
+    quota: QuotaSettings | None = None  # the granted quota limits (pool_utilization)
 
     @classmethod
     def from_settings(cls, settings: Settings, rules: tuple[Rule, ...]) -> AlertSettings:
@@ -89,6 +91,7 @@ class AlertSettings:
             budgets=spend.budgets,
             forecast_days=spend.forecast_days,
             forecast_trend=spend.forecast_trend,
+            quota=settings.quota,
         )
 
     def rule(self, name: str) -> Rule:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Signals and the scope kinds they are computed for (``all`` is always allowed).
-#: ``pool_utilization`` needs the quota-pool headroom (issue 17): not in the registry yet.
 SIGNAL_SCOPES: dict[str, tuple[str, ...]] = {
     "rate_429": ("deployment", "resource", "pool", "all"),
     "error_rate": ("deployment", "resource", "pool", "all"),
@@ -229,6 +228,18 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "scope": "deployment",
         "severity": "warning",
         "description": "More than 10 % of a deployment's calls got 429 for 5 minutes.",
+    },
+    {
+        "name": "pool-near-limit",
+        "signal": "pool_utilization",
+        "op": ">",
+        "threshold": 90,
+        "window_minutes": 5,
+        "for_minutes": 10,
+        "scope": "pool",
+        "severity": "warning",
+        "description": "A quota pool used more than 90 % of a limit (RPM, ITPM or OTPM) "
+        "for 10 minutes: 429s are near; ask for more quota or spread the load.",
     },
     {
         "name": "errors",

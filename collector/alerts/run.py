@@ -93,7 +93,12 @@ class ReplayEpisode:
 
 def _context(engine: Engine, settings: AlertSettings, now: datetime) -> Context:
     return Context.load(
-        engine, now, settings.budgets, settings.forecast_days, settings.forecast_trend
+        engine,
+        now,
+        settings.budgets,
+        settings.forecast_days,
+        settings.forecast_trend,
+        settings.quota,
     )
 
 
@@ -111,6 +116,7 @@ def horizons(engine: Engine, settings: AlertSettings, now: datetime) -> dict[str
     traffic, latency = behind(metrics), behind(logs)
     out = {signal: traffic for signal in TRAFFIC}
     out["p95_ms"] = latency
+    out["pool_utilization"] = traffic
     for signal in ("spend_day", "budget_forecast", "stale_source", "cost_without_traffic"):
         out[signal] = top
     return out

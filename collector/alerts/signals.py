@@ -10,9 +10,10 @@ None where it is unknown). Per-deployment traffic signals are computed from addi
 (requests and 429s, a latency histogram, ...) summed over the rule's scope and window, so a
 resource, a quota pool or ``all`` is exact, not an average of averages.
 
-``pool_utilization`` (the binding limit of a quota pool, %) needs the pool headroom of issue 17
-and joins :data:`SIGNALS` as one more entry when it lands; until then a rule naming it is
-refused at start-up.
+``pool_utilization`` is a quota pool's binding limit in % (the highest of its RPM, ITPM and
+OTPM minutes over the window, each against the pool's limit): the headroom reads of
+:mod:`collector.store.queries.headroom`, whose pools (:func:`collector.pools.pool_key`) every
+``pool`` scope here uses too.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from collector.alerts.evaluate import MINUTE, PartRow, minutes, window_values
 from collector.alerts.robust import WEEK, WEEKS, scores
 from collector.alerts.rules import Rule
 from collector.histogram import MAX_BUCKET, bucket_bounds
+from collector.pools import PoolKey, pool_key
+from collector.quota_limits import QuotaSettings
 from collector.spend.budgets import Budget
 from collector.store import queries
 from collector.store.queries import DeploymentInfo
+from collector.store.queries.headroom import pool_utilization_series
 
 Values = list[tuple[datetime, float | None]]
 
@@ -64,6 +68,8 @@ class Context:
     forecast_days: int = 14
     forecast_trend: bool = True
     by_id: dict[int, DeploymentInfo] = field(default_factory=dict)
+    quota: QuotaSettings | None = None  # the granted limits (None: the shipped defaults)
+    regions: dict[str, str] = field(default_factory=dict)  # account id -> its ARM location
 
     @classmethod
     def load(
@@ -73,6 +79,7 @@ class Context:
         budgets: Sequence[Budget] = (),
         forecast_days: int = 14,
         forecast_trend: bool = True,
+        quota: QuotaSettings | None = None,
     ) -> Context:
         inventory = tuple(queries.deployments(engine, include_removed=True))
         return cls(
@@ -83,6 +90,18 @@ class Context:
             forecast_days,
             forecast_trend,
             {d.deployment_id: d for d in inventory},
+            quota,
+            {a.resource_id: a.location for a in queries.accounts(engine)},
+        )
+
+    def pool_of(self, info: DeploymentInfo) -> PoolKey:
+        """The quota pool ``info`` draws from (as the headroom reads key it)."""
+        return pool_key(
+            subscription_of(info.resource_id),
+            info.model,
+            info.model_version,
+            info.sku,
+            self.regions.get(info.resource_id.lower()),
         )
 
 
@@ -91,8 +110,16 @@ def subscription_of(resource_id: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-def deployment_scope(rule: Rule, info: DeploymentInfo) -> Scope | None:
-    """The scope a deployment's traffic counts in under ``rule`` (None: filtered out)."""
+def pool_scope(pool: PoolKey) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """A pool's scope key, the names a rule's ``match`` may give it, and its labels."""
+    key = "/".join(pool)
+    labels = {"model": pool.model, "subscription": pool.subscription_id, "pool": pool.label}
+    return key, (pool.model, pool.label, key), labels
+
+
+def deployment_scope(rule: Rule, info: DeploymentInfo, pool: PoolKey | None = None) -> Scope | None:
+    """The scope a deployment's traffic counts in under ``rule`` (None: filtered out); ``pool``
+    is the deployment's quota pool (:meth:`Context.pool_of`), needed for ``pool`` scopes."""
     sub = subscription_of(info.resource_id)
     model = info.model or "?"
     labels = {
@@ -108,10 +135,8 @@ def deployment_scope(rule: Rule, info: DeploymentInfo) -> Scope | None:
     elif rule.scope == "resource":
         key, names = info.resource, (info.resource,)
         labels = {"resource": info.resource, "subscription": sub}
-    elif rule.scope == "pool":  # a quota pool: one model in one subscription (rate-limit page)
-        key = f"{sub}/{model}"
-        names = (model, key)
-        labels = {"model": model, "subscription": sub}
+    elif rule.scope == "pool":  # a quota pool (subscription, model, version, kind, zone)
+        key, names, labels = pool_scope(pool or pool_key(sub, info.model, None, None, None))
     else:
         return Scope("all")
     if not any(rule.matches(n) for n in names):
@@ -187,7 +212,7 @@ class Windowed:
             info = ctx.by_id.get(dep_id)
             if info is None:
                 continue
-            scope = deployment_scope(rule, info)
+            scope = deployment_scope(rule, info, ctx.pool_of(info))
             if scope is None:
                 continue
             scopes.setdefault(scope.key, scope)
@@ -221,7 +246,7 @@ def spend_day(ctx: Context, rule: Rule, since: datetime, until: datetime) -> Ser
         amount = s.billed_allocated if s.billed_allocated is not None else s.estimated
         if info is None or amount is None:
             continue
-        scope = deployment_scope(rule, info)
+        scope = deployment_scope(rule, info, ctx.pool_of(info))
         if scope is not None:
             scopes.setdefault(scope.key, scope)
             day = datetime(s.day.year, s.day.month, s.day.day, tzinfo=UTC)
@@ -322,9 +347,54 @@ def cost_without_traffic(ctx: Context, rule: Rule, since: datetime, until: datet
     return series
 
 
+def pool_utilization(ctx: Context, rule: Rule, since: datetime, until: datetime) -> Series:
+    """Per quota pool: its binding limit in % over the window (per minute, the highest of its
+    RPM, ITPM and OTPM minutes against the pool's limits); None while a pool's limits are
+    unknown. The minutes come from ``pool_minute`` (:func:`pool_utilization_series`)."""
+    window = rule.window_minutes
+    start = since - (window - 1) * MINUTE
+    points = pool_utilization_series(ctx.engine, start, until, "1m", ctx.quota)
+    if not points:
+        return {}
+    per_pool: dict[PoolKey, dict[datetime, float | None]] = defaultdict(dict)
+    for p in points:
+        value = None if p.utilization is None else 100.0 * p.utilization
+        minute = per_pool[p.key]
+        if p.ts not in minute or (value is not None and value > (minute[p.ts] or 0.0)):
+            minute[p.ts] = value
+    series: Series = {}
+    for pool, by_minute in sorted(per_pool.items()):
+        key, names, labels = pool_scope(pool)
+        if rule.scope == "pool" and not any(rule.matches(n) for n in names):
+            continue
+        known = any(v is not None for v in by_minute.values())
+        values: Values = []
+        for m in minutes(since, until):
+            if not known:
+                values.append((m, None))
+                continue
+            seen = [by_minute.get(m - i * MINUTE) for i in range(window)]
+            values.append((m, max((v or 0.0) for v in seen)))  # a quiet minute used 0 %
+        if rule.scope == "all":
+            continue
+        series[Scope(key, tuple(sorted(labels.items())))] = values
+    if rule.scope == "all":  # the fullest pool of all
+        merged: dict[datetime, float | None] = {}
+        for by_minute in per_pool.values():
+            for ts, v in by_minute.items():
+                if v is not None and v > (merged.get(ts) or 0.0):
+                    merged[ts] = v
+        if merged:
+            series[Scope("all")] = [
+                (m, max((merged.get(m - i * MINUTE) or 0.0) for i in range(window)))
+                for m in minutes(since, until)
+            ]
+    return series
+
+
 Signal = Callable[[Context, Rule, datetime, datetime], Series]
 
-#: The registry: signal name -> its function. ``pool_utilization`` (issue 17) is one entry to add.
+#: The registry: signal name -> its function.
 SIGNALS: dict[str, Signal] = {
     "rate_429": Windowed(_traffic_parts(lambda p: (p.requests, p.status_429)), _ratio, 2),
     "error_rate": Windowed(
@@ -345,6 +415,7 @@ SIGNALS: dict[str, Signal] = {
         2,
     ),
     "p95_ms": Windowed(_latency_parts, p95_of, MAX_BUCKET + 1),
+    "pool_utilization": pool_utilization,
     "spend_day": spend_day,
     "budget_forecast": budget_forecast,
     "stale_source": stale_source,

@@ -97,7 +97,7 @@ def serve_metrics(cfg: Settings, engine: Engine) -> MetricsServer | None:
     from collector.metrics_endpoint import serve
 
     try:
-        endpoint = serve(engine, cfg.metrics_host, cfg.metrics_port)
+        endpoint = serve(engine, cfg.metrics_host, cfg.metrics_port, cfg.quota)
     except OSError as exc:
         raise ConfigError(
             f"cannot serve /metrics on {cfg.metrics_host}:{cfg.metrics_port} "

@@ -47,6 +47,7 @@ def deployment_json(d: DeploymentHeadroom) -> dict[str, Any]:
 def pool_json(p: PoolHeadroom) -> dict[str, Any]:
     """One pool in ``headroom --json`` (the fields issue 17 lists, and more)."""
     out: dict[str, Any] = {
+        "pool": p.key.label,
         "subscription_id": p.key.subscription_id,
         "model": p.key.model,
         "model_version": p.key.model_version or None,

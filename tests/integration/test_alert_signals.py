@@ -96,3 +96,51 @@ def test_spend_day_and_budget_forecast_follow_the_spend_tables(
     found = replay(store, settings, day_start, seeded.end, rules=[settings.rules[1]])
     assert [e.scope for e in found] == [deployment]
     assert found[0].peak > 1.0
+
+
+def test_pool_utilization_peaks_at_the_headroom_peak_of_each_pool(
+    store: Engine, seeded: seed.Seed
+) -> None:
+    """A pool's signal over one-minute windows peaks where ``headroom`` says the pool peaked:
+    its binding limit's peak minute / limit, in %; ``all`` is the fullest pool."""
+    from collector.store.queries.headroom import pool_headroom
+
+    since, until = seeded.start, seeded.end
+    pools = {"/".join(p.key): p for p in pool_headroom(store, since, until, deployments=False)}
+    busy = {k for k, p in pools.items() if any(x.peak for x in p.by_limit.values())}
+    known = {k: p for k, p in pools.items() if p.binding_limit is not None and k in busy}
+    assert known, "the seeded store has busy pools with known limits"
+    for scope_kind in ("pool", "all"):
+        (rule,) = parse_rules(
+            [{"name": "u", "signal": "pool_utilization", "op": ">", "threshold": 80,
+              "window_minutes": 1, "scope": scope_kind}]
+        )  # fmt: skip
+        series = compute(Context.load(store, seeded.end), rule, since, until)
+        peaks = {
+            s.key: max((v for _, v in vs if v is not None), default=None)
+            for s, vs in series.items()
+        }
+        expected = {
+            k: 100.0 * p.by_limit[p.binding_limit].utilization  # type: ignore[index,operator]
+            for k, p in known.items()
+        }
+        if scope_kind == "pool":
+            assert {k: peaks[k] for k in expected} == pytest.approx(expected)
+            assert set(peaks) == busy  # a pool without a minute of traffic has no values
+        else:
+            assert peaks == {"all": pytest.approx(max(expected.values()))}
+
+
+def test_a_pool_scope_is_the_headroom_pool_of_the_deployment(
+    store: Engine, seeded: seed.Seed
+) -> None:
+    """Traffic signals scoped ``pool`` group deployments as the headroom reads do (model,
+    version, kind and zone in one subscription), not by model alone."""
+    from collector.store.queries.headroom import stored_pools
+
+    (rule,) = parse_rules(
+        [{"name": "r", "signal": "requests", "op": "<", "threshold": 1, "scope": "pool"}]
+    )
+    series = compute(Context.load(store, seeded.end), rule, seeded.start, seeded.end)
+    assert {s.key for s in series} <= {"/".join(k) for k in stored_pools(store)}
+    assert series

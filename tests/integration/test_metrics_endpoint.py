@@ -141,9 +141,11 @@ def live_run(
         yield samples, env, log
 
 
-def _summary(env: dict[str, str], since: datetime, until: datetime) -> list[dict[str, Any]]:
+def _summary(
+    env: dict[str, str], since: datetime, until: datetime, command: str = "summary"
+) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [EXE, "summary", "--since", since.isoformat(), "--until", until.isoformat(), "--json"],
+        [EXE, command, "--since", since.isoformat(), "--until", until.isoformat(), "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -206,6 +208,28 @@ def test_a_scrape_during_run_equals_summary_over_the_same_five_minutes(
                 who,
                 basis,
             )
+
+
+def test_a_scrape_shows_each_quota_pools_busiest_minute_as_headroom_does(
+    live_run: tuple[Samples, dict[str, str], Path],
+) -> None:
+    samples, env, _ = live_run
+    start = _one(samples, "foundry_monitor_window_start_timestamp_seconds")
+    end = _one(samples, "foundry_monitor_window_end_timestamp_seconds")
+    assert start is not None and end is not None
+    since, until = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    pools = _summary(env, since, until, command="headroom")
+    busy = [p for p in pools if any(p[f"peak_{k}"] for k in ("rpm", "itpm", "otpm"))]
+    assert busy, "the live workload uses some pool in the window"
+    for p in busy:
+        for limit in ("rpm", "itpm", "otpm"):
+            who = {"pool": p["pool"], "model": p["model"], "limit": limit}
+            assert _one(samples, "foundry_monitor_pool_peak_minute_5m", **who) == p[f"peak_{limit}"]
+            assert (
+                _one(samples, "foundry_monitor_pool_limit_per_minute", **who) == p[f"limit_{limit}"]
+            )
+            ratio = _one(samples, "foundry_monitor_pool_utilization_ratio_5m", **who)
+            assert ratio == pytest.approx(p[f"utilization_{limit}"]), who
 
 
 def test_the_scrape_shows_the_collectors_own_health(

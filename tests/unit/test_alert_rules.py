@@ -75,11 +75,12 @@ def test_the_setting_names_the_variable_in_one_line(monkeypatch: pytest.MonkeyPa
     assert text == "FOUNDRY_MONITOR_ALERT_RULES is invalid: rule 'throttled': op must be '>' or '<'"
 
 
-def test_pool_utilization_waits_for_the_quota_pool_headroom() -> None:
-    with pytest.raises(ConfigError, match="needs the quota-pool headroom"):
-        load_settings(
-            alert_rules=[{**GOOD, "signal": "pool_utilization", "threshold": 90, "scope": "pool"}]
-        )
+def test_pool_utilization_is_a_pool_signal() -> None:
+    rule = {**GOOD, "signal": "pool_utilization", "threshold": 90, "scope": "pool"}
+    (parsed,) = load_settings(alert_rules=[rule]).alerts.rules
+    assert parsed.signal == "pool_utilization"
+    with pytest.raises(ConfigError, match="pool_utilization"):
+        load_settings(alert_rules=[{**rule, "scope": "deployment"}])
 
 
 def test_a_rule_notifying_a_target_without_its_settings_fails_at_start() -> None:
