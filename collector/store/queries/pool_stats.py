@@ -157,18 +157,30 @@ def _one_pool(
             )
         if known:
             near.append(value >= NEAR * known)
-    row = conn.execute(
+    # One scan per UTC day: the day's peaks (for the forecast) and the counts, summed here.
+    day = time_bucket(_PM.c.ts, 86400, conn.dialect.name)
+    days = conn.execute(
         select(
+            day, *(func.max(_VALUE[k]) for k in LIMITS),
             func.count(), func.sum(_PM.c.status_429),
             func.sum(case((_PM.c.status_429 > 0, 1), else_=0)), func.max(_PM.c.ts), *counts,
             func.sum(case((or_(*near), 1), else_=0)) if near else null(),
-        ).where(where)
-    ).one()  # fmt: skip
-    s.rows, s.status_429, s.throttled_minutes = int(row[0]), _int(row[1]), int(row[2] or 0)
-    s.newest = to_utc(row[3]) if row[3] is not None else None
-    for i, limit in enumerate(LIMITS):
-        s.over_80[limit], s.at_100[limit] = int(row[4 + 2 * i] or 0), int(row[5 + 2 * i] or 0)
-    s.any_over_80 = int(row[10] or 0)
+        ).where(where).group_by(day).order_by(day)
+    ).all()  # fmt: skip
+    s429 = 0.0
+    for row in days:
+        for i, limit in enumerate(LIMITS):
+            s.daily[limit].append((to_utc(row[0]).date(), _int(row[1 + i])))
+        row = row[4:]
+        s.rows += int(row[0])
+        s429 += float(row[1] or 0)
+        s.throttled_minutes += int(row[2] or 0)
+        s.newest = max(s.newest or to_utc(row[3]), to_utc(row[3]))
+        for i, limit in enumerate(LIMITS):
+            s.over_80[limit] += int(row[4 + 2 * i] or 0)
+            s.at_100[limit] += int(row[5 + 2 * i] or 0)
+        s.any_over_80 += int(row[10] or 0)
+    s.status_429 = _int(s429)
     for limit in LIMITS:
         value = _VALUE[limit]
         top = conn.execute(
@@ -177,10 +189,4 @@ def _one_pool(
         if top:
             s.peak[limit], s.peak_at[limit] = _int(top[0][0]), to_utc(top[0][1])
             s.top[limit] = [float(row[0] or 0.0) for row in top]
-    day = time_bucket(_PM.c.ts, 86400, conn.dialect.name)
-    for row in conn.execute(
-        select(day, *(func.max(_VALUE[k]) for k in LIMITS)).where(where).group_by(day).order_by(day)
-    ):
-        for i, limit in enumerate(LIMITS):
-            s.daily[limit].append((to_utc(row[0]).date(), _int(row[1 + i])))
     return s
