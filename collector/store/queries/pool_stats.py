@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, null, or_, select, tuple_
+from sqlalchemy import and_, case, func, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.headroom import NEAR
@@ -65,23 +65,36 @@ def _int(value: Any) -> int:
 
 
 def pool_keys(conn: Any, since: datetime, until: datetime) -> list[PoolKey]:
-    """The pools with minutes in ``[since, until)``: a skip scan of the pool index, one seek
-    per pool to the next pool, then one seek into that pool's minutes of the window.
+    """The pools with minutes in ``[since, until)``: a skip scan of the pool index (one seek
+    per distinct value of each key column in turn), then per pool one seek into its window.
 
     The skip scan leaves the window out: with it, SQLite's planner picks the primary key
     (``ts`` first) and sorts every minute of the window to find each next pool (about 0.1 s a
-    pool over 30 days); ``SELECT DISTINCT`` over the window would read every minute too."""
+    pool over 30 days). It compares one column at a time under equal leading columns: SQLite
+    seeks a row-value comparison ``(a, b, ...) > (...)`` on its first column only, reading
+    every minute of the pools that share it. ``SELECT DISTINCT`` would read every minute."""
     window = and_(_PM.c.ts >= since, _PM.c.ts < until)
-    keys: list[PoolKey] = []
-    last: PoolKey | None = None
+    return [
+        key
+        for key in _distinct(conn, ())
+        if conn.execute(select(_PM.c.ts).where(is_pool(key), window).limit(1)).first()
+    ]
+
+
+def _distinct(conn: Any, prefix: tuple[str, ...]) -> list[PoolKey]:
+    """The stored pool keys that start with ``prefix``, in index order."""
+    column = _KEY[len(prefix)]
+    equal = [c == v for c, v in zip(_KEY, prefix, strict=False)]
+    out: list[PoolKey] = []
+    last: str | None = None
     while True:
-        after = [tuple_(*_KEY) > tuple_(*last)] if last is not None else []
-        row = conn.execute(select(*_KEY).where(*after).order_by(*_KEY).limit(1)).first()
+        after = [column > last] if last is not None else []
+        row = conn.execute(select(column).where(*equal, *after).order_by(column).limit(1)).first()
         if row is None:
-            return keys
-        last = PoolKey(*row)
-        if conn.execute(select(_PM.c.ts).where(is_pool(last), window).limit(1)).first():
-            keys.append(last)
+            return out
+        last = row[0]
+        found = (*prefix, row[0])
+        out += [PoolKey(*found)] if len(found) == len(_KEY) else _distinct(conn, found)
 
 
 def pool_stats(
