@@ -171,7 +171,10 @@ def _one_pool(
         if known:
             near.append(value >= NEAR * known)
     # One scan per UTC day: the day's peaks (for the forecast) and the counts, summed here.
-    day = time_bucket(_PM.c.ts, 86400, conn.dialect.name)
+    # On SQLite the day is the stored text's date part: grouping on ``time_bucket``'s
+    # ``substr(ts, 1, 10) || ' 00:00:00.000000'`` builds a string per minute (twice the time).
+    sqlite = conn.dialect.name == "sqlite"
+    day = func.substr(_PM.c.ts, 1, 10) if sqlite else time_bucket(_PM.c.ts, 86400, "postgresql")
     days = conn.execute(
         select(
             day, *(func.max(_VALUE[k]) for k in LIMITS),
@@ -183,7 +186,8 @@ def _one_pool(
     s429 = 0.0
     for row in days:
         for i, limit in enumerate(LIMITS):
-            s.daily[limit].append((to_utc(row[0]).date(), _int(row[1 + i])))
+            when = date.fromisoformat(row[0]) if sqlite else to_utc(row[0]).date()
+            s.daily[limit].append((when, _int(row[1 + i])))
         row = row[4:]
         s.rows += int(row[0])
         s429 += float(row[1] or 0)
