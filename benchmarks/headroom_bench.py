@@ -200,12 +200,12 @@ def render(rows: list[tuple[str, str, float, float, float]], command: str, days:
         lines.append(f"| {kind} | {name} | {cold:.3f} s | {warm:.3f} s | {base:.3f} s | {ratio} |")
     lines += [
         "",
-        "Measured with the machine's load average near 5 on 2 cores (other test suites running): "
-        "absolute times are inflated, ratios less so. Per query, CPU time (not wall) of one "
-        "30-day `pool_headroom` on SQLite was about 1.6 s: the per-pool aggregate, the daily "
-        "peaks and the pool skip scan dominate. Still to do for a page under a second: an hourly "
-        "pool rollup (per-hour maxima and 429s) for the series and the daily peaks, and a pool "
-        "table with integer ids so that the index and the skip scan compare one integer.",
+        "Measured on 2 shared cores (other test suites running): absolute times are inflated, "
+        "ratios less so. The 30-day `pool_headroom` reads each pool's minutes in one GROUP BY "
+        "day scan (counts and daily peaks) and one top-N read per limit (peak and p99); the "
+        "skip scan of the pool index is one seek per key value. Still to do for a page under a "
+        "second: an hourly pool rollup (per-hour maxima and 429s) for the series and the daily "
+        "peaks, and a pool table with integer ids so that the index compares one integer.",
     ]
     lines += ["", "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine()]
