@@ -9,6 +9,12 @@ against it on both databases):
 - minutes at or above 80 % and 100 % of each known limit, and at or above 80 % of any;
 - the 429s and the minutes with 429s; each UTC day's peak (for the forecast); the usage in the
   newest minute of the window (the last complete minute).
+
+The minute count, 429s, minutes with 429s and daily peaks of the window's whole hours come from
+``pool_hour`` (one row per pool and hour), those of its ragged ends from the minutes. The counts
+against the limits read the minutes from the first to the last hour whose largest minute reaches
+80 % of a known limit (the hours outside count none); the peaks, the p99 and the last minute
+read the minutes.
 """
 
 from __future__ import annotations
