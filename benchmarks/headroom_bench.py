@@ -205,9 +205,10 @@ def render(rows: list[tuple[str, str, float, float, float]], command: str, days:
         "Measured on 2 shared cores (other test suites running): absolute times are inflated, "
         "ratios less so. The 30-day `pool_headroom` reads the counts, 429s and daily peaks "
         "from `pool_hour` (one row per pool and hour) and the minutes of the ragged ends, the "
-        "minutes at or above 80 % / 100 % from the minutes of the hours whose largest minute "
-        "reaches 80 % of a limit, and one top-N read of the minutes per limit (peak and p99); "
-        "the series with steps of an hour or more reads `pool_hour`.",
+        "minutes at or above 80 % / 100 % from the minutes between the first and the last hour "
+        "whose largest minute reaches 80 % of a limit (here nearly every hour: no saving), and "
+        "one top-N read of the minutes per limit (peak and p99, what remains of the time); the "
+        "series with steps of an hour or more reads `pool_hour`.",
     ]
     lines += ["", "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine()]
