@@ -85,6 +85,7 @@ def prune(
             result.deleted[name] = int(count or 0)
         else:
             result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
+    result.deleted["pool_hour"] = _prune_pool_hours(engine, cutoff)
     _record_cutoff(engine, cutoff, now)
     day_cutoff = datetime(rollup_cutoff.year, rollup_cutoff.month, rollup_cutoff.day, tzinfo=UTC)
     for name, column in DAILY.items():
@@ -109,6 +110,18 @@ def prune(
                 or 0
             )
     return result
+
+
+def _prune_pool_hours(engine: Engine, cutoff: datetime) -> int:
+    """Drop the ``pool_hour`` rows of the hours before the cut-off's and recompute the hour the
+    cut-off falls inside from its remaining minutes, so the rollup stays ``pool_minute``'s."""
+    table = TABLES["pool_hour"]
+    hour = rollup.floor_time(cutoff, rollup.HOUR)
+    with engine.begin() as conn:
+        count = int(conn.execute(delete(table).where(table.c.ts < hour)).rowcount or 0)
+        if hour < cutoff:
+            rollup.refresh_pool_hours(conn, hour, hour + rollup.HOUR)
+    return count
 
 
 def _record_cutoff(engine: Engine, cutoff: datetime, now: datetime) -> None:

@@ -98,6 +98,7 @@ def refresh(
         sum_into(conn, "metric_hour", "metric_day", DAY, *days)
         refresh_throttles(conn, lo, hi)
         refresh_pools(conn, lo, hi)
+        refresh_pool_hours(conn, lo, hi)
     if hist:
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
@@ -348,6 +349,29 @@ def refresh_pools(conn: Connection, lo: datetime, hi: datetime) -> None:
                 claude,
             )
             .group_by(m.c.ts, *(c.element for c in key)),
+        )
+    )  # fmt: skip
+
+
+def refresh_pool_hours(conn: Connection, lo: datetime, hi: datetime) -> None:
+    """Recompute ``pool_hour`` for the hours in ``[lo, hi)`` (hour-aligned) from ``pool_minute``:
+    per pool and hour the largest minute of each limit, the 429s, the minutes and those with
+    429s, and the newest minute."""
+    pm, ph = TABLES["pool_minute"], TABLES["pool_hour"]
+    conn.execute(ph.delete().where(ph.c.ts >= lo, ph.c.ts < hi))
+    hour = hour_of(pm.c.ts, conn.dialect.name)
+    key = [pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
+    conn.execute(
+        insert(ph).from_select(
+            ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
+             "itpm", "otpm", "status_429", "minutes", "throttled_minutes", "newest"],
+            select(
+                hour, *key, func.max(pm.c.requests), func.max(pm.c.itpm), func.max(pm.c.otpm),
+                func.sum(pm.c.status_429), func.count(),
+                func.sum(case((pm.c.status_429 > 0, 1), else_=0)), func.max(pm.c.ts),
+            )
+            .where(pm.c.ts >= lo, pm.c.ts < hi)
+            .group_by(hour, *key),
         )
     )  # fmt: skip
 

@@ -132,6 +132,7 @@ def test_the_sql_aggregates_equal_the_minute_series_arithmetic(store: Engine) ->
     from collector import headroom as hr
     from collector.store.queries._sql import _reading
     from collector.store.queries.pool_stats import pool_stats
+    from collector.store.rollup import refresh_pool_hours
 
     rng = np.random.default_rng(3)
     keys = [pool_key(SUB, m, "1", "GlobalStandard", "eastus2") for m in ("a", "b")]
@@ -154,12 +155,17 @@ def test_the_sql_aggregates_equal_the_minute_series_arithmetic(store: Engine) ->
                          "itpm": values["itpm"][i], "otpm": values["otpm"][i]})  # fmt: skip
     with store.begin() as conn:
         upsert(conn, TABLES["pool_minute"], rows)
+        # pool_hour follows pool_minute on the store's write path (rollup.refresh)
+        refresh_pool_hours(conn, start, NOW)
     limits = {
         keys[0]: {"rpm": 30, "itpm": 8000, "otpm": None},
         keys[1]: {"rpm": 35, "itpm": None, "otpm": 800},
     }
     for since, until in ((start, NOW), (start + timedelta(hours=30), NOW - timedelta(hours=5)),
-                         (start - timedelta(days=10), NOW)):  # fmt: skip
+                         (start - timedelta(days=10), NOW),
+                         # ragged ends: minutes of the partial hours, hours in between
+                         (start + timedelta(hours=30, minutes=17), NOW - timedelta(minutes=303)),
+                         (start + timedelta(minutes=7), start + timedelta(minutes=50))):  # fmt: skip
         window = int((until - since).total_seconds()) // 60
         with _reading(store) as conn:
             stats, newest = pool_stats(conn, since, until, limits, window)

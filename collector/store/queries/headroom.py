@@ -51,7 +51,15 @@ from collector.store.queries._sql import (
     parse_step,
     time_bucket,
 )
-from collector.store.queries.pool_stats import PoolStats, is_pool, pool_keys, pool_stats
+from collector.store.queries.pool_stats import (
+    PoolStats,
+    in_spans,
+    is_hour_of,
+    is_pool,
+    pool_keys,
+    pool_stats,
+    split_window,
+)
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 from collector.versions import is_claude_deployment
@@ -427,22 +435,32 @@ def pool_utilization_series(
     the limit (None when unknown) and the pool's 429s, from ``pool_minute`` in SQL."""
     since, until = _check_window(since, until)
     seconds = parse_step(step)
-    pm = TABLES["pool_minute"]
-    rows: list[Any] = []
+    pm, ph = TABLES["pool_minute"], TABLES["pool_hour"]
+    # Steps of whole hours read the hours of pool_hour (aligned on the epoch, an hour lies in
+    # one step) and the minutes of the ragged ends only; shorter steps read the minutes.
+    hourly = seconds % 3600 == 0
+    ragged, hours = split_window((since, until)) if hourly else ([(since, until)], (since, since))
+    merged: dict[tuple[datetime, PoolKey], list[float]] = {}
     with _reading(engine) as conn:
-        bucket = time_bucket(pm.c.ts, seconds, conn.dialect.name)
+        reads = [(pm, is_pool, spans) for spans in ([ragged] if ragged else [])]
+        if hours[0] < hours[1]:
+            reads.append((ph, is_hour_of, [hours]))
         for pool in pool_keys(conn, since, until):  # a pool at a time: its covering index
-            rows += [
-                (row[0], *pool, *row[1:])
+            for table, of_pool, spans in reads:
+                bucket = time_bucket(table.c.ts, seconds, conn.dialect.name)
                 for row in conn.execute(
                     select(
-                        bucket, func.max(pm.c.requests), func.max(pm.c.itpm),
-                        func.max(pm.c.otpm), func.sum(pm.c.status_429),
+                        bucket, func.max(table.c.requests), func.max(table.c.itpm),
+                        func.max(table.c.otpm), func.sum(table.c.status_429),
                     )
-                    .where(pm.c.ts >= since, pm.c.ts < until, is_pool(pool))
+                    .where(in_spans(table, spans), of_pool(pool))
                     .group_by(bucket)
-                )
-            ]  # fmt: skip
+                ):  # fmt: skip
+                    seen = merged.setdefault((to_utc(row[0]), pool), [0.0, 0.0, 0.0, 0.0])
+                    for i in range(3):
+                        seen[i] = max(seen[i], float(row[1 + i] or 0.0))
+                    seen[3] += float(row[4] or 0.0)
+    rows: list[Any] = [(ts, *pool, *values) for (ts, pool), values in merged.items()]
     rows.sort(key=lambda r: (to_utc(r[0]), r[1:6]))
     out = []
     quotas: dict[PoolKey, Any] = {}

@@ -9,6 +9,12 @@ against it on both databases):
 - minutes at or above 80 % and 100 % of each known limit, and at or above 80 % of any;
 - the 429s and the minutes with 429s; each UTC day's peak (for the forecast); the usage in the
   newest minute of the window (the last complete minute).
+
+The minute count, 429s, minutes with 429s and daily peaks of the window's whole hours come from
+``pool_hour`` (one row per pool and hour), those of its ragged ends from the minutes. The counts
+against the limits read the minutes from the first to the last hour whose largest minute reaches
+80 % of a known limit (the hours outside count none); the peaks, the p99 and the last minute
+read the minutes.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, null, or_, select
@@ -26,12 +32,18 @@ from collector.headroom import NEAR
 from collector.pools import PoolKey
 from collector.quota_limits import LIMITS
 from collector.store.queries._sql import time_bucket
+from collector.store.rollup import ceil_time, floor_time
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 
 _PM = TABLES["pool_minute"]
 _KEY = [_PM.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
 _VALUE = {"rpm": _PM.c.requests, "itpm": _PM.c.itpm, "otpm": _PM.c.otpm}
+_PH = TABLES["pool_hour"]
+_HKEY = [_PH.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
+_HCOL = {"rpm": "requests", "itpm": "itpm", "otpm": "otpm"}
+_HOUR = timedelta(hours=1)
+Span = tuple[datetime, datetime]
 
 
 @dataclass
@@ -53,6 +65,71 @@ class PoolStats:
     status_429: int = 0
     throttled_minutes: int = 0
     newest: datetime | None = None
+
+
+def is_hour_of(key: PoolKey) -> ColumnElement[bool]:
+    """The ``pool_hour`` rows of one pool."""
+    return and_(*(column == value for column, value in zip(_HKEY, key, strict=True)))
+
+
+def split_window(window: tuple[datetime, datetime]) -> tuple[list[Span], Span]:
+    """The window's ragged ends (read from the minutes) and its whole hours (from the hours)."""
+    since, until = window
+    lo, hi = ceil_time(since, _HOUR), floor_time(until, _HOUR)
+    if lo >= hi:
+        return [(since, until)], (lo, lo)
+    return [span for span in ((since, lo), (hi, until)) if span[0] < span[1]], (lo, hi)
+
+
+def in_spans(table: Any, spans: list[Span]) -> ColumnElement[bool]:
+    """The rows of ``table`` in any of ``spans``."""
+    return or_(*(and_(table.c.ts >= lo, table.c.ts < hi) for lo, hi in spans))
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """``spans`` sorted, the adjacent and overlapping ones joined."""
+    out: list[Span] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _days(conn: Any, table: Any, where: ColumnElement[bool], sqlite: bool) -> list[Any]:
+    """Per UTC day of ``table`` (``pool_minute`` or ``pool_hour``) rows under ``where``: the day,
+    the largest minute of each limit, the minutes, the 429s, the minutes with 429s, the newest.
+    On SQLite the day is the stored text's date part (``time_bucket``'s string per row is twice
+    the time)."""
+    day = func.substr(table.c.ts, 1, 10) if sqlite else time_bucket(table.c.ts, 86400, "postgresql")
+    hourly = table is _PH
+    rows = conn.execute(
+        select(
+            day, func.max(table.c.requests), func.max(table.c.itpm), func.max(table.c.otpm),
+            func.sum(table.c.minutes) if hourly else func.count(),
+            func.sum(table.c.status_429),
+            func.sum(table.c.throttled_minutes) if hourly
+            else func.sum(case((table.c.status_429 > 0, 1), else_=0)),
+            func.max(table.c.newest if hourly else table.c.ts),
+        ).where(where).group_by(day)
+    ).all()  # fmt: skip
+    return [(date.fromisoformat(r[0]) if sqlite else to_utc(r[0]).date(), *r[1:]) for r in rows]
+
+
+def _hot_hours(
+    conn: Any, key: PoolKey, hours: Span, limits: Mapping[str, int | None]
+) -> list[datetime]:
+    """The pool's whole hours whose largest minute reaches 80 % of a known limit."""
+    near = [_PH.c[_HCOL[n]] >= NEAR * v for n, v in limits.items() if v and n in _HCOL]
+    if not near or hours[0] >= hours[1]:
+        return []
+    rows = conn.execute(
+        select(_PH.c.ts).where(
+            is_hour_of(key), _PH.c.ts >= hours[0], _PH.c.ts < hours[1], or_(*near)
+        )
+    ).scalars()
+    return [to_utc(t) for t in rows]
 
 
 def is_pool(key: PoolKey) -> ColumnElement[bool]:
@@ -116,8 +193,7 @@ def pool_stats(
     newest: datetime | None = None
     ranked = _top_rank(window_minutes)
     for key in keys:
-        where = and_(window, is_pool(key))
-        s = stats[key] = _one_pool(conn, key, where, limits.get(key, {}), ranked)
+        s = stats[key] = _one_pool(conn, key, (since, until), limits.get(key, {}), ranked)
         moment = s.newest
         if moment is not None and (newest is None or moment > newest):
             newest = moment
@@ -150,13 +226,14 @@ def _top_rank(n: int) -> int:
 def _one_pool(
     conn: Any,
     key: PoolKey,
-    where: ColumnElement[bool],
+    window: tuple[datetime, datetime],
     limits: Mapping[str, int | None],
     ranked: int,
 ) -> PoolStats:
     """The pool's aggregates; per limit its ``ranked`` largest minutes in one top-N read, the
     first the peak (earliest minute on ties), the last the p99 when the window sets the rank."""
     s = PoolStats()
+    where = and_(_PM.c.ts >= window[0], _PM.c.ts < window[1], is_pool(key))
     counts = []
     near = []
     for limit in LIMITS:
@@ -170,33 +247,47 @@ def _one_pool(
             )
         if known:
             near.append(value >= NEAR * known)
-    # One scan per UTC day: the day's peaks (for the forecast) and the counts, summed here.
-    # On SQLite the day is the stored text's date part: grouping on ``time_bucket``'s
-    # ``substr(ts, 1, 10) || ' 00:00:00.000000'`` builds a string per minute (twice the time).
+    # Whole hours from ``pool_hour`` (counts, 429s, daily peaks), the ragged ends from the
+    # minutes; the counts against the limits from the minutes of the ragged ends and of the
+    # hours whose largest minute reaches 80 % of a known limit (the others count none).
     sqlite = conn.dialect.name == "sqlite"
-    day = func.substr(_PM.c.ts, 1, 10) if sqlite else time_bucket(_PM.c.ts, 86400, "postgresql")
-    days = conn.execute(
-        select(
-            day, *(func.max(_VALUE[k]) for k in LIMITS),
-            func.count(), func.sum(_PM.c.status_429),
-            func.sum(case((_PM.c.status_429 > 0, 1), else_=0)), func.max(_PM.c.ts), *counts,
-            func.sum(case((or_(*near), 1), else_=0)) if near else null(),
-        ).where(where).group_by(day).order_by(day)
-    ).all()  # fmt: skip
+    ragged, hours = split_window(window)
+    by_day: dict[date, list[Any]] = {}
+    for row in _days(conn, _PH, and_(is_hour_of(key), _PH.c.ts >= hours[0], _PH.c.ts < hours[1]),
+                     sqlite) + (_days(conn, _PM, and_(is_pool(key), in_spans(_PM, ragged)), sqlite)
+                                if ragged else []):  # fmt: skip
+        seen = by_day.setdefault(row[0], [0.0, 0.0, 0.0, 0, 0.0, 0, None])
+        for i in range(3):
+            seen[i] = max(seen[i], float(row[1 + i] or 0.0))
+        seen[3] += int(row[4] or 0)
+        seen[4] += float(row[5] or 0.0)
+        seen[5] += int(row[6] or 0)
+        newest = to_utc(row[7])
+        seen[6] = newest if seen[6] is None else max(seen[6], newest)
     s429 = 0.0
-    for row in days:
+    for when, (*peaks, rows, day429, throttled, newest) in sorted(by_day.items()):
         for i, limit in enumerate(LIMITS):
-            when = date.fromisoformat(row[0]) if sqlite else to_utc(row[0]).date()
-            s.daily[limit].append((when, _int(row[1 + i])))
-        row = row[4:]
-        s.rows += int(row[0])
-        s429 += float(row[1] or 0)
-        s.throttled_minutes += int(row[2] or 0)
-        s.newest = max(s.newest or to_utc(row[3]), to_utc(row[3]))
-        for i, limit in enumerate(LIMITS):
-            s.over_80[limit] += int(row[4 + 2 * i] or 0)
-            s.at_100[limit] += int(row[5 + 2 * i] or 0)
-        s.any_over_80 += int(row[10] or 0)
+            s.daily[limit].append((when, _int(peaks[i])))
+        s.rows += rows
+        s429 += day429
+        s.throttled_minutes += throttled
+        s.newest = newest if s.newest is None else max(s.newest, newest)
+    if near:
+        hot = _hot_hours(conn, key, hours, limits)
+        spans = _merge(ragged + [(h, h + _HOUR) for h in hot])
+        # One range from the first to the last such span: the minutes of the hours between
+        # count none (each is under 80 % of every known limit), and a single range scan beats
+        # an OR of many ranges (which SQLite also nests one level per term).
+        if spans:
+            row = conn.execute(
+                select(*counts, func.sum(case((or_(*near), 1), else_=0))).where(
+                    is_pool(key), in_spans(_PM, [(spans[0][0], spans[-1][1])])
+                )
+            ).one()
+            for i, limit in enumerate(LIMITS):
+                s.over_80[limit] += int(row[2 * i] or 0)
+                s.at_100[limit] += int(row[2 * i + 1] or 0)
+            s.any_over_80 += int(row[6] or 0)
     s.status_429 = _int(s429)
     for limit in LIMITS:
         value = _VALUE[limit]
