@@ -167,6 +167,32 @@ def _where(resource_id: str, accounts: Mapping[str, AccountInfo]) -> AccountInfo
     return AccountInfo(resource_id.lower(), name, sub, group, None)
 
 
+def _shared(where: AccountInfo, day: date, amount: Decimal, currency: str) -> dict[str, Any]:
+    """The FOCUS columns every row fills alike: the amount as billed, effective and list cost
+    (pay-as-you-go at list price), the day, the account and the Claude Marketplace service."""
+    start, end = _period(day)
+    return {
+        "BilledCost": amount,
+        "EffectiveCost": amount,
+        "ListCost": amount,
+        "BillingCurrency": currency,
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": end,
+        "ChargeCategory": "Usage",
+        "ResourceId": where.resource_id,
+        "ResourceName": where.name,
+        "RegionId": where.location,
+        "SubAccountId": f"/subscriptions/{where.subscription_id}"
+        if where.subscription_id
+        else None,
+        "ServiceName": SERVICE_NAME,
+        "ServiceCategory": SERVICE_CATEGORY,
+        "ProviderName": PROVIDER,
+        "PublisherName": PUBLISHER,
+        "x_ResourceGroupName": where.resource_group or None,
+    }
+
+
 def focus_rows(
     deployment_days: Iterable[DeploymentDay],
     unallocated_days: Iterable[UnallocatedDay],
@@ -182,7 +208,6 @@ def focus_rows(
     for d in deployment_days:
         where = _where(d.resource_id, accounts)
         key = (d.day, where.resource_id)
-        start, end = _period(d.day)
         billed = _money(d.billed)
         tokens = (
             d.input_tokens,
@@ -194,31 +219,14 @@ def focus_rows(
         model = d.model or "unknown model"
         rows.append(
             FocusRow(
-                BilledCost=billed,
-                EffectiveCost=billed,
-                ListCost=billed,
-                BillingCurrency=currencies.get(key, DEFAULT_CURRENCY),
-                ChargePeriodStart=start,
-                ChargePeriodEnd=end,
-                ChargeCategory="Usage",
+                **_shared(where, d.day, billed, currencies.get(key, DEFAULT_CURRENCY)),
                 ChargeDescription=(
                     f"{model} tokens of deployment {d.deployment}: its share of the "
                     "Claude Marketplace bill, allocated by estimate"
                 ),
-                ResourceId=where.resource_id,
-                ResourceName=where.name,
                 ResourceType=ACCOUNT_TYPE,
-                RegionId=where.location,
-                SubAccountId=f"/subscriptions/{where.subscription_id}"
-                if where.subscription_id
-                else None,
-                ServiceName=SERVICE_NAME,
-                ServiceCategory=SERVICE_CATEGORY,
-                ProviderName=PROVIDER,
-                PublisherName=PUBLISHER,
                 ConsumedQuantity=sum(tokens),
                 ConsumedUnit=TOKENS,
-                x_ResourceGroupName=where.resource_group or None,
                 x_DeploymentName=d.deployment,
                 x_Model=d.model,
                 x_ModelVersion=d.model_version,
@@ -237,37 +245,19 @@ def focus_rows(
             continue
         where = _where(u.resource_id, accounts)
         key = (u.day, where.resource_id)
-        start, end = _period(u.day)
         amount = _money(u.unallocated)
         account = where.resource_id in accounts
         rows.append(
             FocusRow(
-                BilledCost=amount,
-                EffectiveCost=amount,
-                ListCost=amount,
-                BillingCurrency=currencies.get(key, DEFAULT_CURRENCY),
-                ChargePeriodStart=start,
-                ChargePeriodEnd=end,
-                ChargeCategory="Usage",
+                **_shared(where, u.day, amount, currencies.get(key, DEFAULT_CURRENCY)),
                 ChargeDescription=(
                     "Claude Marketplace charges not allocated to a deployment"
                     if account
                     else "Claude Marketplace charges matching no Foundry account (unattributed)"
                 ),
-                ResourceId=where.resource_id,
-                ResourceName=where.name,
                 ResourceType=ACCOUNT_TYPE if account else SAAS_TYPE,
-                RegionId=where.location,
-                SubAccountId=f"/subscriptions/{where.subscription_id}"
-                if where.subscription_id
-                else None,
-                ServiceName=SERVICE_NAME,
-                ServiceCategory=SERVICE_CATEGORY,
-                ProviderName=PROVIDER,
-                PublisherName=PUBLISHER,
                 ConsumedQuantity=None,
                 ConsumedUnit=None,
-                x_ResourceGroupName=where.resource_group or None,
                 x_DeploymentName=None,
                 x_Model=None,
                 x_ModelVersion=None,
