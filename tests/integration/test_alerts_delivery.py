@@ -107,7 +107,7 @@ def _evaluate_in_child(url: str, webhook: str, at: str, barrier: Any, out: Any) 
     try:
         alerts = _settings(url, webhook).alerts
         if barrier is not None:
-            barrier.wait(timeout=600)
+            barrier.wait(timeout=60)
         report = evaluate(
             engine, alerts, clock=lambda: datetime.fromisoformat(at), sleep=lambda _: None
         )
@@ -126,9 +126,9 @@ def _in_processes(url: str, webhook: str, at: datetime, count: int) -> list[tupl
     ]
     for p in procs:
         p.start()
-    results = [out.get(timeout=600) for _ in procs]
+    results = [out.get(timeout=120) for _ in procs]
     for p in procs:
-        p.join(timeout=120)
+        p.join(timeout=60)
         assert p.exitcode == 0
     return results
 
