@@ -33,4 +33,4 @@ echo "== mypy collector/ dashboard/"
 echo "== import contracts (pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports
 echo "== pytest"
-.venv/bin/pytest -v "$@"
+.venv/bin/pytest -v --durations=30 "$@"
