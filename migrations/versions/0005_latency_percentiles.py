@@ -4,17 +4,13 @@ Revision ID: 0005
 Revises: 0004
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-import collector.store.types
+from migrations._tables import fill_by_day, ints, when
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TABLES = {
     "latency_pct_15m": "latency_hist_15m",
@@ -27,13 +23,11 @@ def upgrade() -> None:
     for name in TABLES:
         op.create_table(
             name,
-            sa.Column("ts", collector.store.types.UTCDateTime(timezone=True), nullable=False),
-            sa.Column("deployment_id", sa.Integer(), nullable=False),
+            when(),
+            *ints("deployment_id"),
             sa.Column("status_class", sa.String(length=8), nullable=False),
-            sa.Column("requests", sa.Integer(), nullable=False),
-            sa.Column("b50", sa.SmallInteger(), nullable=False),
-            sa.Column("b95", sa.SmallInteger(), nullable=False),
-            sa.Column("b99", sa.SmallInteger(), nullable=False),
+            *ints("requests"),
+            *ints("b50", "b95", "b99", kind=sa.SmallInteger),
             sa.PrimaryKeyConstraint("ts", "deployment_id", "status_class", name=op.f(f"pk_{name}")),
         )
     _fill_from_histograms()
@@ -42,12 +36,12 @@ def upgrade() -> None:
 def _fill_from_histograms() -> None:
     """Percentiles of the histogram rollups already stored, a day at a time (a no-op on a new
     database)."""
-    from collector.store import rollup
+    from collector.store.rollup import percentiles_into
 
-    bind = op.get_bind()
     for name, hist in TABLES.items():
-        for day in rollup.stored_days(bind, hist):
-            rollup.percentiles_into(bind, hist, name, day, day + rollup.DAY)
+        fill_by_day(
+            (hist,), lambda bind, lo, hi, h=hist, n=name: percentiles_into(bind, h, n, lo, hi)
+        )
 
 
 def downgrade() -> None:

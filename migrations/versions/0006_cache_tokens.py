@@ -5,15 +5,11 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 MONEY = sa.Numeric(precision=18, scale=6)
 SPEND_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")

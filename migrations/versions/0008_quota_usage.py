@@ -6,44 +6,30 @@ Revision ID: 0008
 Revises: 0007
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-import collector.store.types
+from migrations._tables import fill_by_day, floats, pool_key, strings, when
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
         "quota_usage",
-        sa.Column("subscription_id", sa.String(length=36), nullable=False),
-        sa.Column("location", sa.String(length=40), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("localized_name", sa.String(length=400), nullable=True),
-        sa.Column("current_value", sa.Float(), nullable=True),
-        sa.Column("limit", sa.Float(), nullable=True),
-        sa.Column("unit", sa.String(length=40), nullable=True),
-        sa.Column("fetched_at", collector.store.types.UTCDateTime(timezone=True), nullable=False),
+        *strings(subscription_id=36, location=40, name=200),
+        *strings(nullable=True, localized_name=400),
+        *floats("current_value", "limit"),
+        *strings(nullable=True, unit=40),
+        when("fetched_at"),
         sa.PrimaryKeyConstraint("subscription_id", "location", "name", name="pk_quota_usage"),
     )
     op.create_table(
         "pool_minute",
-        sa.Column("ts", collector.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("subscription_id", sa.String(length=36), nullable=False),
-        sa.Column("model", sa.String(length=100), nullable=False),
-        sa.Column("model_version", sa.String(length=40), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("zone", sa.String(length=40), nullable=False),
-        sa.Column("requests", sa.Float(), nullable=True),
-        sa.Column("status_429", sa.Float(), nullable=True),
-        sa.Column("itpm", sa.Float(), nullable=True),
-        sa.Column("otpm", sa.Float(), nullable=True),
+        when(),
+        *pool_key(),
+        *floats("requests", "status_429", "itpm", "otpm"),
         sa.PrimaryKeyConstraint(
             "ts", "subscription_id", "model", "model_version", "kind", "zone",
             name="pk_pool_minute",
@@ -62,11 +48,9 @@ def upgrade() -> None:
 
 def _fill_from_minutes() -> None:
     """Roll up the minute rows already stored, a day at a time (a no-op on a new database)."""
-    from collector.store import rollup
+    from collector.store.rollup import refresh_pools
 
-    bind = op.get_bind()
-    for day in rollup.stored_days(bind, "metric_minute"):
-        rollup.refresh_pools(bind, day, day + rollup.DAY)
+    fill_by_day(("metric_minute",), refresh_pools)
 
 
 def downgrade() -> None:

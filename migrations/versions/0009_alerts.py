@@ -4,63 +4,51 @@ Revision ID: 0009
 Revises: 0008
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-from collector.store.types import UTCDateTime
+from migrations._tables import floats, ints, strings, when
 
 revision: str = "0009"
 down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
         "alert_state",
-        sa.Column("rule", sa.String(length=63), nullable=False),
-        sa.Column("scope", sa.String(length=400), nullable=False),
-        sa.Column("signal", sa.String(length=60), nullable=False),
-        sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("until", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("run_start", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("run_peak", sa.Float(), nullable=True),
-        sa.Column("fired_at", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_end", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_value", sa.Float(), nullable=True),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        *strings(rule=63, scope=400, signal=60, status=12),
+        when("until", nullable=True),
+        when("run_start", nullable=True),
+        *floats("run_peak"),
+        when("fired_at", nullable=True),
+        when("last_end", nullable=True),
+        *floats("last_value"),
+        *ints("version"),
+        when("updated_at"),
         sa.PrimaryKeyConstraint("rule", "scope", name=op.f("pk_alert_state")),
     )
     op.create_table(
         "alert_episode",
-        sa.Column("rule", sa.String(length=63), nullable=False),
-        sa.Column("scope", sa.String(length=400), nullable=False),
-        sa.Column("started_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("signal", sa.String(length=60), nullable=False),
-        sa.Column("severity", sa.String(length=12), nullable=False),
-        sa.Column("fired_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("peak", sa.Float(), nullable=True),
-        sa.Column("last_value", sa.Float(), nullable=True),
-        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        *strings(rule=63, scope=400),
+        when("started_at"),
+        *strings(signal=60, severity=12),
+        when("fired_at"),
+        when("ended_at", nullable=True),
+        *floats("peak", "last_value"),
+        when("updated_at"),
         sa.PrimaryKeyConstraint("rule", "scope", "started_at", name=op.f("pk_alert_episode")),
     )
     op.create_index("ix_alert_episode_ended_at", "alert_episode", ["ended_at"])
     op.create_table(
         "alert_notification",
-        sa.Column("rule", sa.String(length=63), nullable=False),
-        sa.Column("scope", sa.String(length=400), nullable=False),
-        sa.Column("started_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("kind", sa.String(length=12), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("target", sa.String(length=20), nullable=False),
-        sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
+        *strings(rule=63, scope=400),
+        when("started_at"),
+        *strings(kind=12),
+        *ints("seq"),
+        *strings(target=20, status=12),
+        when("claimed_at"),
+        when("sent_at", nullable=True),
+        *ints("attempts"),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint(
             "rule",
@@ -74,12 +62,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "alert_silence",
-        sa.Column("rule", sa.String(length=63), nullable=False),
-        sa.Column("scope", sa.String(length=400), nullable=False),
-        sa.Column("starts_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("comment", sa.String(length=400), nullable=True),
+        *strings(rule=63, scope=400),
+        when("starts_at"),
+        when("ends_at"),
+        when("created_at"),
+        *strings(nullable=True, comment=400),
         sa.PrimaryKeyConstraint("rule", "scope", "starts_at", name=op.f("pk_alert_silence")),
     )
 

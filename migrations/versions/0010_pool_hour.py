@@ -5,35 +5,23 @@ Revision ID: 0010
 Revises: 0009
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-from collector.store.types import UTCDateTime
+from migrations._tables import fill_by_day, floats, ints, pool_key, when
 
 revision: str = "0010"
 down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
         "pool_hour",
-        sa.Column("ts", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("subscription_id", sa.String(length=36), nullable=False),
-        sa.Column("model", sa.String(length=100), nullable=False),
-        sa.Column("model_version", sa.String(length=40), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("zone", sa.String(length=40), nullable=False),
-        sa.Column("requests", sa.Float(), nullable=True),
-        sa.Column("itpm", sa.Float(), nullable=True),
-        sa.Column("otpm", sa.Float(), nullable=True),
-        sa.Column("status_429", sa.Float(), nullable=True),
-        sa.Column("minutes", sa.Integer(), nullable=False),
-        sa.Column("throttled_minutes", sa.Integer(), nullable=False),
-        sa.Column("newest", UTCDateTime(timezone=True), nullable=False),
+        when(),
+        *pool_key(),
+        *floats("requests", "itpm", "otpm", "status_429"),
+        *ints("minutes", "throttled_minutes"),
+        when("newest"),
         sa.PrimaryKeyConstraint(
             "ts", "subscription_id", "model", "model_version", "kind", "zone",
             name="pk_pool_hour",
@@ -51,11 +39,9 @@ def upgrade() -> None:
 
 def _fill_from_pool_minutes() -> None:
     """Roll up the pool minutes already stored, a day at a time (a no-op on a new database)."""
-    from collector.store import rollup
+    from collector.store.rollup import refresh_pool_hours
 
-    bind = op.get_bind()
-    for day in rollup.stored_days(bind, "pool_minute"):
-        rollup.refresh_pool_hours(bind, day, day + rollup.DAY)
+    fill_by_day(("pool_minute",), refresh_pool_hours)
 
 
 def downgrade() -> None:
