@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
+from typing import Any
 
 from collector.reports.build import DeploymentLine, Report
 from collector.reports.charts import BILLED, ESTIMATE, MARK, daily_spend_svg
@@ -82,44 +83,30 @@ def _ratio(value: float | None) -> str:
 
 
 # CSV ------------------------------------------------------------------------------------------
+#: CSV columns that are fractions (6 decimals) and the latency columns' own formats
+_RATIOS = frozenset({"rate_429", "error_rate", "cache_hit_rate"})
+_LATENCY = {"p95_ms": "{:g}", "ttft_avg_ms": "{:.3f}"}
+
+
+def _csv_cell(x: DeploymentLine, column: str) -> str:
+    """A line's cell of CSV column ``column`` (``*_usd``: the attribute without the suffix)."""
+    value = getattr(x, column.removesuffix("_usd"))
+    if value is None:
+        return ""
+    if column.endswith("_usd"):
+        return _micro(value)
+    if column in _RATIOS:
+        return _ratio(value)
+    if column in _LATENCY:
+        return _LATENCY[column].format(value)
+    return str(value)
+
+
 def csv_rows(report: Report) -> list[list[str]]:
     """The per-deployment table as CSV cells (money to the micro-dollar, rates as fractions)."""
     period = report.period
-    rows = []
-    for x in report.lines:
-        rows.append(
-            [
-                period.kind,
-                period.start.isoformat(),
-                period.last_day.isoformat(),
-                x.resource,
-                x.deployment,
-                x.model or "",
-                str(x.requests),
-                str(x.status_2xx),
-                str(x.status_429),
-                str(x.status_4xx_other),
-                str(x.status_5xx),
-                _ratio(x.rate_429),
-                _ratio(x.error_rate),
-                "" if x.p95_ms is None else f"{x.p95_ms:g}",
-                str(x.input_tokens),
-                str(x.output_tokens),
-                _micro(x.spend_estimated),
-                _micro(x.spend_billed),
-                _micro(x.spend_variance),
-                x.spend_status or "",
-                _micro(x.forecast_month_end),
-                x.budget_state or "",
-                str(x.cache_read_tokens),
-                str(x.cache_write_5m_tokens),
-                str(x.cache_write_1h_tokens),
-                _ratio(x.cache_hit_rate),
-                _micro(x.cache_savings),
-                "" if x.ttft_avg_ms is None else f"{x.ttft_avg_ms:.3f}",
-            ]
-        )
-    return rows
+    head = [period.kind, period.start.isoformat(), period.last_day.isoformat()]
+    return [head + [_csv_cell(x, c) for c in CSV_COLUMNS[len(head) :]] for x in report.lines]
 
 
 def render_csv(report: Report) -> str:
@@ -197,73 +184,62 @@ def _table(head: Iterable[str], rows: Iterable[str], left: int) -> str:
 NOT_CLAUDE = "not Claude"
 
 
+#: the deployments table: its headers, and the attribute of a line each column shows
+_HEAD = (
+    "resource", "deployment", "model", "spend estimated", "spend billed", "variance",
+    "spend status", "input tokens", "output tokens", "requests", "429 rate", "error rate",
+    "p95 latency (ms)", "forecast month end", "budget", "cache reads", "cache writes 5 min",
+    "cache writes 1 h", "cache hit rate", "cache savings", "TTFT avg (ms)",
+)  # fmt: skip
+_ATTRS = (
+    "resource", "deployment", "model", "spend_estimated", "spend_billed", "spend_variance",
+    "spend_status", "input_tokens", "output_tokens", "requests", "rate_429", "error_rate",
+    "p95_ms", "forecast_month_end", "budget_state", "cache_read_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_hit_rate", "cache_savings", "ttft_avg_ms",
+)  # fmt: skip
+
+
+def _cell(attr: str, value: Any) -> str:
+    """A figure's ``<td>``, formatted by what it is (names left, money, counts, rates, ms)."""
+    if attr in ("resource", "deployment", "model"):
+        return _td(str(value), "l")
+    if attr == "spend_status":
+        return _status(value)
+    if attr == "budget_state":
+        return _state(value)
+    if attr in _RATIOS:
+        return _td(pct(value))
+    if attr.endswith("_ms"):
+        return _td(ms(value))
+    if isinstance(value, int):
+        return _td(count(value))
+    return _td(usd(value))
+
+
 def _line_cells(x: DeploymentLine) -> str:
-    return "".join(
-        [
-            _td(x.resource, "l"),
-            _td(x.deployment, "l"),
-            _td((x.model_label or x.model or "-") + ("" if x.claude else f" ({NOT_CLAUDE})"), "l"),
-            _td(usd(x.spend_estimated)),
-            _td(usd(x.spend_billed)),
-            _td(usd(x.spend_variance)),
-            _status(x.spend_status),
-            _td(count(x.input_tokens)),
-            _td(count(x.output_tokens)),
-            _td(count(x.requests)),
-            _td(pct(x.rate_429)),
-            _td(pct(x.error_rate)),
-            _td(ms(x.p95_ms)),
-            _td(usd(x.forecast_month_end)),
-            _state(x.budget_state),
-            _td(count(x.cache_read_tokens)),
-            _td(count(x.cache_write_5m_tokens)),
-            _td(count(x.cache_write_1h_tokens)),
-            _td(pct(x.cache_hit_rate)),
-            _td(usd(x.cache_savings)),
-            _td(ms(x.ttft_avg_ms)),
-        ]
-    )
+    model = (x.model_label or x.model or "-") + ("" if x.claude else f" ({NOT_CLAUDE})")
+    return "".join(_cell(a, model if a == "model" else getattr(x, a)) for a in _ATTRS)
+
+
+def _total_cells(report: Report) -> str:
+    """The totals row: sums where the totals have the figure, the month's forecast, else blank."""
+    given: dict[str, Any] = {"resource": "total", "deployment": "", "model": ""}
+    given["forecast_month_end"] = report.month.forecast_total
+    cells = []
+    for attr in _ATTRS:
+        if attr in given:
+            cells.append(_cell(attr, given[attr]))
+        elif hasattr(report.totals, attr):
+            cells.append(_cell(attr, getattr(report.totals, attr)))
+        else:
+            cells.append("<td></td>")
+    return "".join(cells)
 
 
 def _deployments(report: Report) -> str:
-    head = (
-        "resource", "deployment", "model", "spend estimated", "spend billed", "variance",
-        "spend status", "input tokens", "output tokens", "requests", "429 rate", "error rate",
-        "p95 latency (ms)", "forecast month end", "budget", "cache reads", "cache writes 5 min",
-        "cache writes 1 h", "cache hit rate", "cache savings", "TTFT avg (ms)",
-    )  # fmt: skip
     rows = [f"<tr>{_line_cells(x)}</tr>" for x in report.lines]
-    t = report.totals
-    rows.append(
-        '<tr class="total">'
-        + "".join(
-            [
-                _td("total", "l"),
-                _td("", "l"),
-                _td("", "l"),
-                _td(usd(t.spend_estimated)),
-                _td(usd(t.spend_billed)),
-                _td(usd(t.spend_variance)),
-                "<td></td>",
-                _td(count(t.input_tokens)),
-                _td(count(t.output_tokens)),
-                _td(count(t.requests)),
-                _td(pct(t.rate_429)),
-                _td(pct(t.error_rate)),
-                "<td></td>",
-                _td(usd(report.month.forecast_total)),
-                "<td></td>",
-                _td(count(t.cache_read_tokens)),
-                _td(count(t.cache_write_5m_tokens)),
-                _td(count(t.cache_write_1h_tokens)),
-                _td(pct(t.cache_hit_rate)),
-                _td(usd(t.cache_savings)),
-                "<td></td>",
-            ]
-        )
-        + "</tr>"
-    )
-    return _table(head, rows, left=3)
+    rows.append(f'<tr class="total">{_total_cells(report)}</tr>')
+    return _table(_HEAD, rows, left=3)
 
 
 def _cards(report: Report) -> str:
