@@ -95,3 +95,15 @@ def slack_text(value: object) -> str:
     a link (``<https://...|x>``) or a mention (``<!channel>``)."""
     text = "" if value is None else str(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def teams_message(card: dict[str, Any]) -> dict[str, Any]:
+    """An Adaptive Card as the message a Teams incoming webhook (or Workflows) posts: one
+    attachment of content type ``application/vnd.microsoft.card.adaptive``
+    (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#send-adaptive-cards-using-an-incoming-webhook)."""
+    attachment = {
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "contentUrl": None,
+        "content": card,
+    }
+    return {"type": "message", "attachments": [attachment]}

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from collector.alerts.rules import Rule
+from collector.text import teams_message
 
 FIRING, REPEAT, RESOLVED = "firing", "repeat", "resolved"
 #: Alertmanager's "zero time" for an alert that has not ended.
@@ -245,16 +246,7 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
         if lookup:
             actions.append({"type": "Action.OpenUrl", "title": "Look up a request", "url": lookup})
         card["actions"] = actions
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": card,
-            }
-        ],
-    }
+    return teams_message(card)
 
 
 def email_parts(alert: Alert) -> tuple[str, str, str]:

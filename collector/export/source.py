@@ -21,6 +21,7 @@ from collector.export.focus import (
     UnallocatedDay,
     focus_rows,
 )
+from collector.records import project
 from collector.spend.attribution import AccountRef, attribute
 from collector.spend.credits import is_claude_charge
 from collector.store import queries
@@ -85,21 +86,7 @@ def read_focus(
     }
     return focus_rows(
         (
-            DeploymentDay(
-                day=d.day,
-                resource_id=d.resource_id,
-                deployment=d.deployment,
-                model=d.model,
-                model_version=d.model_version,
-                billed=d.billed_allocated,
-                estimated=d.estimated,
-                provisional=d.status != "final",
-                input_tokens=d.input_tokens,
-                output_tokens=d.output_tokens,
-                cache_read_tokens=d.cache_read_tokens,
-                cache_write_5m_tokens=d.cache_write_5m_tokens,
-                cache_write_1h_tokens=d.cache_write_1h_tokens,
-            )
+            project(DeploymentDay, d, billed=d.billed_allocated, provisional=d.status != "final")
             for d in days
         ),
         (

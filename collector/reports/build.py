@@ -14,12 +14,13 @@ clock. Re-running a past period on an unchanged store gives the same report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import Engine
 
+from collector.records import project
 from collector.reports.config import ReportConfig
 from collector.reports.period import Period
 from collector.spend import month as months
@@ -58,9 +59,9 @@ class DeploymentLine(queries.DeploymentSummary):
         budget_state: str | None,
     ) -> DeploymentLine:
         """``summary`` with the report's own figures added."""
-        shared = {f.name: getattr(summary, f.name) for f in fields(summary)}
-        return cls(
-            **shared,
+        return project(
+            cls,
+            summary,
             spend_status=spend_status,
             forecast_month_end=forecast_month_end,
             budget_state=budget_state,
@@ -276,11 +277,9 @@ def assemble(
     complete = month.today == month_end(month.today)
     month_rows = {m.deployment_id: m for m in month.deployments}
     budget_lines = tuple(
-        BudgetLine(
-            label=b.label,
-            scope=b.scope,
-            monthly_usd=b.monthly_usd,
-            spent=b.spent,
+        project(
+            BudgetLine,
+            b,
             forecast_total=b.spent if complete else b.forecast_total,
             state=budget_state(b.spent, None, b.monthly_usd, b.warning_fraction)
             if complete
@@ -346,19 +345,7 @@ def assemble(
         totals=totals,
         daily=_daily(period, lines, spend),
         movers=_movers(summary, previous_summary, spend, previous_spend, top_movers),
-        drift_days=tuple(
-            DriftDay(
-                day=r.day,
-                resource=r.resource,
-                estimated=r.estimated,
-                billed=r.billed,
-                variance=r.variance,
-                variance_ratio=r.variance_ratio,
-                status=r.status,
-            )
-            for r in reconciliation
-            if r.drift_flagged
-        ),
+        drift_days=tuple(project(DriftDay, r) for r in reconciliation if r.drift_flagged),
         budgets=budget_lines,
         month=MonthOutlook(
             month_start=month.month_start,

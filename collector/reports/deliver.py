@@ -33,7 +33,7 @@ import requests
 from collector.reports.build import Report
 from collector.reports.config import ReportConfig
 from collector.reports.render import render_csv, render_html, summary_lines, title, usd
-from collector.text import card_text, slack_text
+from collector.text import card_text, slack_text, teams_message
 
 OK = "ok"
 FAILED = "failed"
@@ -290,16 +290,7 @@ def teams_payload(report: Report, link: str) -> dict[str, Any]:
                 "isSubtle": True,
             }
         )
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": card,
-            }
-        ],
-    }
+    return teams_message(card)
 
 
 def slack_payload(report: Report, link: str) -> dict[str, Any]:
