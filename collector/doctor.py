@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from collector import kql
 from collector.azure import AzureClients
 from collector.config import Settings
+from collector.rows import CostRow, ResourceRow
 from collector.sources import costs, inventory, metrics
-from collector.sources.rows import CostRow, ResourceRow
 
 
 @dataclass(frozen=True)

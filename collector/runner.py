@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Engine
 
 from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
+from collector.rows import ResourceRow
 from collector.sources import costs, inventory, logs, metrics
-from collector.sources.rows import ResourceRow
 from collector.store import costs as cost_rows
 from collector.store import ingest, state
 from collector.store import inventory as inventory_rows

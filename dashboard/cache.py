@@ -112,8 +112,6 @@ def show_prompt_cache(
                     "publisher",
                 ]
             ],
-            hide_index=True,
-            placeholder=c.DASH,
             column_config={
                 **cols.names(),
                 **cols.cache_tokens(),

@@ -122,7 +122,9 @@ def show_table(
     **dataframe: Any,
 ) -> None:
     """``st.dataframe(data, **dataframe)`` and its downloads (``download``: the same rows with
-    other columns, where the file keeps what the screen merges, e.g. a model and its version)."""
+    other columns, where the file keeps what the screen merges, e.g. a model and its version).
+    Every table hides its index and shows a dash for a missing value unless told otherwise."""
     table = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+    dataframe = {"hide_index": True, "placeholder": c.DASH, **dataframe}
     st.dataframe(table, **dataframe)
     download_buttons(table if download is None else download, name, extra)

@@ -125,8 +125,6 @@ def _deployment_table(
                 "model_label",
             ]
         ],
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             **cols.names(),
             "model_label": st.column_config.TextColumn("Model"),
@@ -176,7 +174,6 @@ def _budget_table(view: c.View, statuses: list[months.BudgetStatus], configured:
             }
             for b in shown
         ],
-        hide_index=True,
         column_config={
             "budget": st.column_config.TextColumn("Budget"),
             "scope": st.column_config.TextColumn("Scope"),

@@ -64,8 +64,6 @@ def show_other_publishers(view: c.View, summary: Sequence[queries.DeploymentSumm
     downloads.show_table(
         "other_publishers",
         table,
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "resource": st.column_config.TextColumn("Resource"),
             "other_billed": st.column_config.NumberColumn(

@@ -81,7 +81,8 @@ def from_ms(ms: int) -> datetime:
 
 
 def floor_minute(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+    """The start of ``moment``'s minute (UTC), in the emulator's epoch milliseconds."""
+    return from_ms(to_ms(moment) // MINUTE_MS * MINUTE_MS)
 
 
 @dataclass(frozen=True)

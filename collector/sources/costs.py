@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from collector.sources.rows import CostRow
+from collector.rows import CostRow
 
 #: Cost Management groups only by the dimensions it lists in its 400 answer ("Invalid dataset
 #: grouping: ...; valid values: 'ResourceGroup', ..., 'ResourceId', 'MeterId', ..., 'Meter', ...,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from collector.sources.rows import DeploymentRow, QuotaUsageRow, ResourceRow
+from collector.rows import DeploymentRow, QuotaUsageRow, ResourceRow
 
 FOUNDRY_KIND = "aiservices"
 

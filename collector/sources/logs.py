@@ -24,7 +24,7 @@ from azure.core.exceptions import HttpResponseError
 
 from collector import kql
 from collector.errors import FoundryMonitorError
-from collector.sources.rows import HistogramRow, RequestRow
+from collector.rows import HistogramRow, RequestRow
 
 MIN_WINDOW = timedelta(minutes=1)
 T = TypeVar("T")

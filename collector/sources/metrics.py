@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collector import metric_names as names
-from collector.sources.rows import MetricPoint, ResourceRow
+from collector.rows import MetricPoint, ResourceRow
 
 NAMESPACE = "Microsoft.CognitiveServices/accounts"
 BATCH_LIMIT = 50

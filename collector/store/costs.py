@@ -3,7 +3,7 @@
 Which rows to write and which to delete is worked out by the pure :func:`revise`: a row whose
 amount changed gets ``revision + 1`` and keeps its ``first_cost``, unchanged rows keep their
 ``changed_at``, and rows the answer no longer has go. Rows come as plain mappings with the
-fields of the sources' ``CostRow`` (the store never imports the sources).
+fields of ``collector.rows.CostRow``.
 """
 
 from __future__ import annotations

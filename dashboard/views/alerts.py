@@ -64,8 +64,6 @@ else:
             }
             for a in active
         ],
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "since": st.column_config.DatetimeColumn("Since (UTC)", format=TIME),
             "latest": st.column_config.TextColumn(
@@ -109,8 +107,6 @@ else:
             }
             for e in reversed(episodes)
         ],
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "start": st.column_config.DatetimeColumn("Start (UTC)", format=TIME),
             "end": st.column_config.DatetimeColumn("End (UTC)", format=TIME),
@@ -140,8 +136,6 @@ else:
             }
             for s in silences
         ],
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "from": st.column_config.DatetimeColumn("From (UTC)", format=TIME),
             "until": st.column_config.DatetimeColumn("Until (UTC)", format=TIME),
@@ -174,8 +168,6 @@ if rules:
     downloads.show_table(
         "alerts_rules",
         rows,
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "notify": st.column_config.TextColumn("Notify", help="Where its messages go."),
             "scopes": st.column_config.NumberColumn("Scopes", help="Scopes with a stored state."),

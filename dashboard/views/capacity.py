@@ -63,8 +63,6 @@ table = pd.DataFrame([_row(p) for p in pools])
 downloads.show_table(
     "capacity_pools",
     table,
-    hide_index=True,
-    placeholder=c.DASH,
     column_config={
         "pool": st.column_config.TextColumn("Pool", pinned=True),
         "kind": st.column_config.TextColumn(

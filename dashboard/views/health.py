@@ -25,7 +25,7 @@ def _table(title: str, name: str, rows: list[dict[str, object]], empty: str) -> 
     if not rows:
         st.info(empty)
         return False
-    downloads.show_table(name, rows, hide_index=True)
+    downloads.show_table(name, rows)
     return True
 
 
@@ -117,8 +117,6 @@ downloads.show_table(
             "error",
         ]
     ],
-    hide_index=True,
-    placeholder=c.DASH,
     column_config={
         "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
         "age": st.column_config.TextColumn("Age"),

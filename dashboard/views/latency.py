@@ -73,7 +73,6 @@ if average_and_maximum("ttft", "time to first token", "NormalizedTimeToFirstToke
         downloads.show_table(
             "latency_ttft",
             c.frame(averages)[["resource", "deployment", "ttft_avg_ms"]],
-            hide_index=True,
             column_config={
                 **cols.names(pinned=False),
                 "ttft_avg_ms": st.column_config.NumberColumn(
@@ -93,8 +92,6 @@ else:
     downloads.show_table(
         "latency_changes",
         changes[["changed_at", "deployment", "field", "old_value", "new_value"]],
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "changed_at": st.column_config.DatetimeColumn(
                 "Changed (UTC)", format="YYYY-MM-DD HH:mm"

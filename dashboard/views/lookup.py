@@ -92,7 +92,6 @@ downloads.show_table(
         {"field": "caller IP", "value": request.caller_ip or c.DASH},
     ],
     extra={"id": request.apim_request_id},
-    hide_index=True,
 )
 
 minute = found.context
@@ -118,8 +117,6 @@ if minute.other_failures:
             ["time", "status", "apim_request_id", "request_id", "duration_ms", "operation"]
         ],
         extra={"id": request.apim_request_id},
-        hide_index=True,
-        placeholder=c.DASH,
     )
 else:
     st.caption("No other failures of this deployment that minute.")

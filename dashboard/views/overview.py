@@ -67,8 +67,6 @@ columns = [
 downloads.show_table(
     "overview",
     table[columns],
-    hide_index=True,
-    placeholder=c.DASH,
     column_config={
         **cols.names(),
         "model_label": st.column_config.TextColumn(

@@ -118,7 +118,6 @@ downloads.show_table(
         }
         for x in causes
     ],
-    hide_index=True,
     column_config={
         "likely cause": st.column_config.TextColumn(width="large"),
         "what to do": st.column_config.TextColumn(width="large"),

@@ -101,8 +101,6 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
         "spend_days",
         shown.drop(columns=["model_version"]).assign(model=table["model_label"]),
         download=shown,
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "day": st.column_config.DateColumn("Day (UTC)"),
             **cols.names(pinned=False),
@@ -171,8 +169,6 @@ else:
     downloads.show_table(
         "spend_reconciliation",
         reconciliation,
-        hide_index=True,
-        placeholder=c.DASH,
         column_config={
             "day": st.column_config.DateColumn("Day (UTC)"),
             "resource": st.column_config.TextColumn("Resource"),

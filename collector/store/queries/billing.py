@@ -10,15 +10,17 @@ the charge resources and their currency).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
+from collector import rows as neutral
 from collector.store.queries._sql import _RESOURCE, _money, _reading, window_days
 from collector.store.schema import TABLES
 
 _COST = TABLES["cost_daily"]
+_COST_TEXT = ("day", "scope", "meter", "publisher_type", "charge_type", "currency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +36,10 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
-class CostRow:
-    """One ``cost_daily`` row: a day's cost of one meter on the resource Azure booked it on."""
+class CostRow(neutral.CostRow):
+    """One ``cost_daily`` row: a day's cost of one meter on the resource Azure booked it on, as
+    the cost source yields it, and when it was fetched."""
 
-    day: date
-    scope: str
-    resource_id: str
-    meter: str
-    publisher_type: str
-    charge_type: str
-    currency: str
-    cost: Decimal
-    quantity: Decimal | None
     fetched_at: datetime
 
 
@@ -83,13 +77,8 @@ def cost_rows(engine: Engine, since: datetime, until: datetime) -> list[CostRow]
         rows = conn.execute(stmt).mappings().all()
     return [
         CostRow(
-            day=r["day"],
-            scope=r["scope"],
+            **{k: r[k] for k in _COST_TEXT},
             resource_id=r["resource_id"].lower(),
-            meter=r["meter"],
-            publisher_type=r["publisher_type"],
-            charge_type=r["charge_type"],
-            currency=r["currency"],
             cost=_money(r["cost"]) or Decimal(0),
             quantity=_money(r["quantity"]),
             fetched_at=r["fetched_at"],

@@ -1,4 +1,5 @@
-"""Typed rows the sources yield. Plain frozen dataclasses: no database, no SDK types."""
+"""Typed rows the sources yield and the store reads back. Plain frozen dataclasses: no database,
+no SDK types; a neutral module every layer may import."""
 
 from __future__ import annotations
 
