@@ -209,14 +209,14 @@ def _attribution(
     from collector.spend.refresh import unattributed_warning
 
     accounts = [
-        AccountRef(
+        # doctor lists no deployments: an AIServices account may host Claude
+        AccountRef.of(
             r.id,
             r.subscription_id,
-            r.resource_group.lower(),
+            r.resource_group,
             r.name,
             r.internal_id,
-            # doctor lists no deployments: an AIServices account may host Claude
-            frozenset({"claude"}) if r.kind.lower() == "aiservices" else frozenset(),
+            {"claude"} if r.kind.lower() == "aiservices" else (),
         )
         for r in resources
     ]

@@ -67,13 +67,13 @@ def read_focus(
         if d.model and is_claude_deployment(d.model_format, d.model):
             models.setdefault(d.resource_id.lower(), set()).add(d.model)
     refs = [
-        AccountRef(
+        AccountRef.of(
             a.resource_id,
             a.subscription_id,
-            a.resource_group.lower(),
+            a.resource_group,
             a.name,
             a.internal_id,
-            frozenset(models.get(a.resource_id, ())),
+            models.get(a.resource_id, ()),
         )
         for a in accounts
     ]

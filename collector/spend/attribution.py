@@ -50,6 +50,26 @@ class AccountRef:
     #: models of its Claude deployments
     models: frozenset[str] = frozenset()
 
+    @classmethod
+    def of(
+        cls,
+        resource_id: str,
+        subscription_id: str,
+        resource_group: str,
+        name: str,
+        internal_id: str | None,
+        models: Iterable[str] = (),
+    ) -> AccountRef:
+        """The account with its ids in lower case (ARM ids are case-insensitive)."""
+        return cls(
+            resource_id.lower(),
+            subscription_id.lower(),
+            resource_group.lower(),
+            name,
+            internal_id,
+            frozenset(models),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Attribution:

@@ -290,13 +290,13 @@ def read_accounts(conn: Connection, deployments: Iterable[DeploymentRef]) -> lis
         if d.claude and d.model:
             models.setdefault(d.resource_id.lower(), set()).add(d.model)
     return [
-        AccountRef(
-            row["id"].lower(),
-            row["subscription_id"].lower(),
-            row["resource_group"].lower(),
+        AccountRef.of(
+            row["id"],
+            row["subscription_id"],
+            row["resource_group"],
             row["name"],
             row["internal_id"],
-            frozenset(models.get(row["id"].lower(), ())),
+            models.get(row["id"].lower(), ()),
         )
         for row in spend_rows.accounts(conn)
     ]
