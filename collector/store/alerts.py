@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, delete, exists, or_, select
 
 from collector.store import writer
 from collector.store.schema import TABLES
@@ -278,3 +278,23 @@ def silences(conn: Connection, *, active_at: datetime | None = None) -> list[Sil
     if active_at is not None:
         stmt = stmt.where(s.c.starts_at <= active_at, s.c.ends_at > active_at)
     return [Silence(**_row(r)) for r in conn.execute(stmt).mappings()]
+
+
+# Retention ------------------------------------------------------------------------------------
+def prune(conn: Connection, before: datetime) -> dict[str, int]:
+    """History that ended before ``before``: episodes that ended, the messages of episodes no
+    longer stored, silences that ended. Open episodes and their messages stay, however old."""
+    e, n, s = _EPISODE, _NOTE, _SILENCE
+    deleted = {
+        "alert_episode": conn.execute(delete(e).where(e.c.ended_at < before)).rowcount,
+        "alert_notification": conn.execute(
+            delete(n).where(
+                n.c.started_at < before,
+                ~exists().where(
+                    e.c.rule == n.c.rule, e.c.scope == n.c.scope, e.c.started_at == n.c.started_at
+                ),
+            )
+        ).rowcount,
+        "alert_silence": conn.execute(delete(s).where(s.c.ends_at < before)).rowcount,
+    }
+    return {name: int(count or 0) for name, count in deleted.items()}

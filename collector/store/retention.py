@@ -1,5 +1,5 @@
 """The rolling window: raw data (and its minute-to-hour rollups) older than the retention goes,
-daily rollups keep 400 days.
+daily rollups, run logs and the alert history that has ended keep 400 days.
 
 Postgres drops whole daily partitions that end at or before the cut-off, then deletes the few
 rows of the one partition the cut-off falls inside. SQLite deletes in bounded batches through the
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, literal_column, select
 
-from collector.store import partitions, rollup
+from collector.store import alerts, partitions, rollup
 from collector.store.schema import PARTITIONED, TABLES
 from collector.store.types import to_utc
 from collector.store.writer import upsert
@@ -109,6 +109,8 @@ def prune(
                 ).rowcount
                 or 0
             )
+    with engine.begin() as conn:  # alert history: kept as long as the run logs
+        result.deleted.update(alerts.prune(conn, now - timedelta(days=rollup_days)))
     return result
 
 

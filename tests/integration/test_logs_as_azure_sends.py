@@ -179,8 +179,8 @@ def test_rows_arriving_late_are_read_by_the_overlap(
 def test_one_stored_row_per_call_even_when_its_time_changes(store: Engine) -> None:
     """Two rows of a call that tie on completeness may be picked in turn by successive reads:
     the store keeps one row per correlation id (the latest written), whatever the id's case."""
-    from collector.runner import write_requests
     from collector.rows import RequestRow
+    from collector.runner import write_requests
 
     rid = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/A"
     row = RequestRow(
