@@ -31,6 +31,7 @@ from azure.mgmt.costmanagement.models import (
 from azure.monitor.querymetrics import MetricsClient
 
 from collector.emulator import EmulatorServer, StaticTokenCredential, WorkloadConfig
+from collector.sources.costs import GROUPING
 
 END = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
 DAYS = 30
@@ -122,7 +123,7 @@ def main() -> None:
                 aggregation={"totalCost": QueryAggregation(name="Cost", function="Sum")},
                 grouping=[
                     QueryGrouping(type="Dimension", name=n)
-                    for n in ("ResourceId", "MeterName", "PublisherType", "ChargeType")
+                    for n in GROUPING  # the collector's own grouping (Meter, not MeterName)
                 ],
             ),
         )
@@ -153,7 +154,7 @@ def main() -> None:
                 _median_ms(batch(month, one_hour, ["ModelRequests"], by_status), runs=3),
             ),
             (
-                "costs: 30 days daily by ResourceId/MeterName/PublisherType/ChargeType (a page)",
+                "costs: 30 days daily by " + "/".join(GROUPING) + " (a page)",
                 _median_ms(
                     lambda: (
                         session.post(
