@@ -453,7 +453,11 @@ def _runs(hours: list[datetime]) -> list[Span]:
             runs[-1] = (runs[-1][0], hour + _HOUR)
         else:
             runs.append((hour, hour + _HOUR))
-    while len(runs) > _MAX_RUNS:
-        i = min(range(len(runs) - 1), key=lambda j: runs[j + 1][0] - runs[j][1])
-        runs[i : i + 2] = [(runs[i][0], runs[i + 1][1])]
-    return runs
+    if len(runs) <= _MAX_RUNS:
+        return runs
+    gaps = sorted(range(len(runs) - 1), key=lambda j: (runs[j + 1][0] - runs[j][1], j))
+    fill = set(gaps[: len(runs) - _MAX_RUNS])  # the gap after run j is filled
+    out = [runs[0]]
+    for j in range(1, len(runs)):
+        out[-1:] = [(out[-1][0], runs[j][1])] if j - 1 in fill else [out[-1], runs[j]]
+    return out
