@@ -190,9 +190,11 @@ def pool_stats(
             top, at = _peak(m, limit, hours_top)
             s.peak[limit], s.peak_at[limit] = _int(top), at
     for row in conn.execute(select(*_KEY, *(_VALUE[k] for k in LIMITS)).where(_PM.c.ts == newest)):
-        s = stats[PoolKey(*row[:5])]
+        asked = stats.get(PoolKey(*row[:5]))
+        if asked is None:  # a pool the caller did not ask for
+            continue
         for i, limit in enumerate(LIMITS):
-            s.last[limit] = _int(row[5 + i])
+            asked.last[limit] = _int(row[5 + i])
     return stats, newest
 
 
