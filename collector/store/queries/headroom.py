@@ -442,7 +442,10 @@ def pool_utilization_series(
     ragged, hours = split_window((since, until)) if hourly else ([(since, until)], (since, since))
     merged: dict[tuple[datetime, PoolKey], list[float]] = {}
     with _reading(engine) as conn:
-        reads = [(pm, is_pool, spans) for spans in ([ragged] if ragged else [])]
+        # SQLite: one read per ragged end (it seeks an OR of two time ranges on the pool alone
+        # and reads every minute of the pool); Postgres scans each range of the OR
+        ends = [[span] for span in ragged] if conn.dialect.name == "sqlite" else [ragged]
+        reads = [(pm, is_pool, spans) for spans in ends if spans]
         if hours[0] < hours[1]:
             reads.append((ph, is_hour_of, [hours]))
         for pool in pool_keys(conn, since, until):  # a pool at a time: its covering index
