@@ -57,16 +57,8 @@ def upgrade() -> None:
         ["subscription_id", "model", "model_version", "kind", "zone", "ts", "requests",
          "status_429", "itpm", "otpm"],
     )  # fmt: skip
-    _fill_from_minutes()
-
-
-def _fill_from_minutes() -> None:
-    """Roll up the minute rows already stored, a day at a time (a no-op on a new database)."""
-    from collector.store import rollup
-
-    bind = op.get_bind()
-    for day in rollup.stored_days(bind, "metric_minute"):
-        rollup.refresh_pools(bind, day, day + rollup.DAY)
+    # pool_minute is filled from the stored minutes by 0012: today's rollup.refresh_pools
+    # compares metric codes, which the minutes hold only from 0012 on
 
 
 def downgrade() -> None:
