@@ -326,6 +326,7 @@ class PoolMinute(Base):
             "ix_pool_minute_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
             "ts", "requests", "status_429", "itpm", "otpm",
         ),
+        CLUSTERED,
     )  # fmt: skip
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
@@ -355,6 +356,7 @@ class PoolHour(Base):
             "ts", "requests", "itpm", "otpm", "status_429", "minutes", "throttled_minutes",
             "newest",
         ),
+        CLUSTERED,
     )  # fmt: skip
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)

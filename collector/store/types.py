@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, SmallInteger
 from sqlalchemy.engine import Dialect
@@ -83,6 +84,8 @@ class MetricCode(TypeDecorator[str]):
 
     impl = SmallInteger
     cache_ok = True
+    #: every value this type stores, with its code (the writer converts through it in C)
+    codes: ClassVar[Mapping[str, int]] = METRIC_CODES
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
         if value is None:
@@ -109,6 +112,7 @@ class StatusClassCode(TypeDecorator[str]):
 
     impl = SmallInteger
     cache_ok = True
+    codes: ClassVar[Mapping[str, int]] = {f"{digit}xx": digit for digit in range(10)}
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
         if value is None:

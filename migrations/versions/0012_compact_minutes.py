@@ -6,7 +6,8 @@ keys (time first: every read, refresh and prune walks a time range) and every ro
 encoding changes. ``metric`` becomes the smallint code of ``METRIC_CODES`` below (a frozen copy
 of ``collector.store.types.METRIC_CODES``), ``status_class`` ("2xx") its digit. On SQLite each
 table is rebuilt ``WITHOUT ROWID``, so the rows live in the key's b-tree and no rowid table sits
-beside it; ``ix_metric_minute_deployment_ts`` and ``ix_latency_hist_deployment_ts`` go on both
+beside it (``throttle_hour``, ``pool_minute`` and ``pool_hour`` too, with no column change;
+the pool tables keep their covering index); ``ix_metric_minute_deployment_ts`` and ``ix_latency_hist_deployment_ts`` go on both
 databases (a reader of one deployment scans the window's key range). The downgrade carries every
 row back to the text columns, rowid tables and indexes of 0010.
 
@@ -44,8 +45,9 @@ CLASS_TABLES = (
     "latency_hist", "latency_hist_15m", "latency_hist_hour", "latency_hist_day",
     "latency_pct_15m", "latency_pct_hour", "latency_pct_day",
 )  # fmt: skip
-#: Rebuilt WITHOUT ROWID on SQLite with no column change.
-PLAIN_TABLES = ("throttle_hour",)
+#: Rebuilt WITHOUT ROWID on SQLite with no column change (the pool tables keep their covering
+#: index: the clustered key saves the rowid table's second copy of the key).
+PLAIN_TABLES = ("throttle_hour", "pool_minute", "pool_hour")
 #: The second indexes of 0001 that the clustered key replaces: (table, name, columns).
 INDEXES = (
     ("metric_minute", "ix_metric_minute_deployment_ts", ("deployment_id", "metric", "ts")),
@@ -216,7 +218,12 @@ def _sqlite_rebuild(
     bind.exec_driver_sql(
         f'INSERT INTO "{new_name}" ({quoted}) SELECT {", ".join(selected)} FROM "{table}"'
     )
-    for index in sa.inspect(bind).get_indexes(table):
+    indexes = sa.inspect(bind).get_indexes(table)
+    for index in indexes:
         op.drop_index(index["name"], table_name=table)
     bind.exec_driver_sql(f'DROP TABLE "{table}"')
     bind.exec_driver_sql(f'ALTER TABLE "{new_name}" RENAME TO "{table}"')
+    dropped = {name for _, name, _ in INDEXES}  # by this revision (the downgrade adds them)
+    for index in indexes:
+        if index["name"] not in dropped:
+            op.create_index(index["name"], table, list(index["column_names"]))

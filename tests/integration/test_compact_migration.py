@@ -33,7 +33,8 @@ DAYS = 1.25  # a whole UTC day (daily rollups) and ragged ends
 CHANGED = (
     "metric_minute", "metric_15m", "metric_hour", "metric_day",
     "latency_hist", "latency_hist_15m", "latency_hist_hour", "latency_hist_day",
-    "latency_pct_15m", "latency_pct_hour", "latency_pct_day", "throttle_hour",
+    "latency_pct_15m", "latency_pct_hour", "latency_pct_day", "throttle_hour", "pool_minute",
+    "pool_hour",
 )  # fmt: skip
 
 
