@@ -218,12 +218,14 @@ TARGET = 0.20
 
 CAUSES = """\
 Why the target is missed (measured above): the layout keeps one row per series and minute (the
-metric name and status code, or the status class and bucket, in the key), so `metric_minute`
-holds about 8 rows per deployment-minute and `latency_hist` one row per non-empty bucket. Each
+metric name and status code, or the status class and bucket, in the key): `metric_minute`
+holds 7.6 rows per deployment-minute and `latency_hist` 5.9 (one per non-empty bucket). Each
 row repeats its time (26 bytes of text on SQLite, 8 bytes plus a 24-byte tuple header and a
 4-byte line pointer on Postgres) and, on Postgres, its key once more in the primary-key index.
-`request_log` (owned by issue 19's point 3-4 work) and `pool_minute` (its pool's five text key
-columns in the table and in two indexes) were not changed here. What would reach a fifth: one
+`request_log` (issue 19's points 3 and 4, another branch) is not changed here; `pool_minute`
+keeps its pool's five text key columns in the table and in its covering index (on Postgres in
+the primary key's index too), and on Postgres the refresh's delete and re-insert of every
+window's pool minutes leaves dead space. What would reach a fifth: one
 wide row per deployment and minute holding every series as columns (the time and key stored
 once, no per-row header for each series) and the histogram's buckets packed in one column per
 deployment, minute and class; on SQLite also the time as an integer rather than text."""
