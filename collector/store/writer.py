@@ -249,8 +249,8 @@ def _parameters(
     try:
         read = [map(itemgetter(column), rows) for column in columns]
         converted = (
-            values if proc is None else map(proc, values)
-            for values, proc in zip(read, processors, strict=True)
+            column if proc is None else map(proc, column)
+            for column, proc in zip(read, processors, strict=True)
         )
         return list(zip(*converted, strict=True))
     except KeyError:  # a row without some column: below, which writes NULL there

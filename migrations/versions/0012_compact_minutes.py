@@ -15,7 +15,7 @@ Revision ID: 0012
 Revises: 0010
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -184,7 +184,7 @@ def _sqlite_rebuild(
     table: str,
     column: str | None,
     new_type: sa.types.TypeEngine[object] | None,
-    convert: object,
+    convert: Callable[[str], str] | None,
     *,
     clustered: bool,
 ) -> None:
@@ -211,7 +211,7 @@ def _sqlite_rebuild(
     new.create(bind)
     names = [c.name for c in old.columns]
     selected = [
-        convert(f'"{name}"') if name == column and callable(convert) else f'"{name}"'
+        convert(f'"{name}"') if name == column and convert is not None else f'"{name}"'
         for name in names
     ]
     quoted = ", ".join(f'"{name}"' for name in names)
