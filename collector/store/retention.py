@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, literal_column, select
+from sqlalchemy import Engine, delete, func, literal_column, select
 
 from collector.store import alerts, partitions, rollup
 from collector.store.schema import PARTITIONED, TABLES
@@ -143,6 +143,8 @@ def _record_cutoff(engine: Engine, cutoff: datetime, now: datetime) -> None:
 
 def _sqlite_batched_delete(engine: Engine, name: str, column: str, cutoff: datetime) -> int:
     table = TABLES[name]
+    if table.dialect_options["sqlite"]["with_rowid"] is False:
+        return _sqlite_range_delete(engine, name, column, cutoff)
     total = 0
     while True:
         # rowid batches: each transaction is short, readers are never blocked for long.
@@ -159,3 +161,26 @@ def _sqlite_batched_delete(engine: Engine, name: str, column: str, cutoff: datet
         total += count
         if count < SQLITE_DELETE_BATCH:
             return total
+
+
+def _sqlite_range_delete(engine: Engine, name: str, column: str, cutoff: datetime) -> int:
+    """The batched delete of a ``WITHOUT ROWID`` table whose key leads with ``column``: each
+    batch deletes the key range before the time of the batch's last row, one short transaction
+    each (a batch grows past the size only when that many rows share its first time)."""
+    table = TABLES[name]
+    time = table.c[column]
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            bound = conn.execute(
+                select(time)
+                .where(time < cutoff)
+                .order_by(time)
+                .limit(1)
+                .offset(SQLITE_DELETE_BATCH)
+            ).scalar()
+            if bound is None:  # the last batch: everything before the cut-off
+                return total + int(conn.execute(delete(table).where(time < cutoff)).rowcount or 0)
+            first = conn.execute(select(func.min(time)).where(time < cutoff)).scalar()
+            done = time <= bound if first == bound else time < bound
+            total += int(conn.execute(delete(table).where(done)).rowcount or 0)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from collector.store.types import UTCDateTime
+from collector.store.types import MetricCode, StatusClassCode, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -58,6 +58,12 @@ class Base(DeclarativeBase):
 
 def _partitioned(table: str) -> dict[str, str]:
     return {"postgresql_partition_by": f"RANGE ({PARTITIONED[table]})"}
+
+
+#: SQLite ``WITHOUT ROWID``: the per-minute tables and their rollups are stored in their primary
+#: key's b-tree, clustered on (time, deployment, ...): time-range reads, the rollups' refresh and
+#: the prune walk the key, and no second copy of the key (rowid table + key index) is kept.
+CLUSTERED = {"sqlite_with_rowid": False}
 
 
 class Resource(Base):
@@ -133,14 +139,12 @@ class MetricMinute(Base):
     metrics (0: none), 0 for the other metrics."""
 
     __tablename__ = "metric_minute"
-    __table_args__ = (
-        Index("ix_metric_minute_deployment_ts", "deployment_id", "metric", "ts"),
-        _partitioned("metric_minute"),
-    )
+    __table_args__ = ({**_partitioned("metric_minute"), **CLUSTERED},)
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: the metric's name, stored as its smallint code (``types.METRIC_CODES``)
+    metric: Mapped[str] = mapped_column(MetricCode(), primary_key=True)
     status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     total: Mapped[float | None] = mapped_column(Float)
     count: Mapped[float | None] = mapped_column(Float)
@@ -179,14 +183,12 @@ class LatencyHist(Base):
     """Requests per minute, deployment, status class and log-spaced latency bucket (mergeable)."""
 
     __tablename__ = "latency_hist"
-    __table_args__ = (
-        Index("ix_latency_hist_deployment_ts", "deployment_id", "ts"),
-        _partitioned("latency_hist"),
-    )
+    __table_args__ = ({**_partitioned("latency_hist"), **CLUSTERED},)
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: "2xx", ..., stored as the digit (``types.StatusClassCode``)
+    status_class: Mapped[str] = mapped_column(StatusClassCode(), primary_key=True)
     bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
@@ -194,9 +196,11 @@ class LatencyHist(Base):
 class _MetricRollup:
     """``metric_minute`` summed per step; averages kept as sums so that steps merge exactly."""
 
+    __table_args__ = CLUSTERED
+
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    metric: Mapped[str] = mapped_column(MetricCode(), primary_key=True)
     status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     total: Mapped[float | None] = mapped_column(Float)
     count: Mapped[float | None] = mapped_column(Float)
@@ -209,9 +213,11 @@ class _MetricRollup:
 class _HistRollup:
     """``latency_hist`` summed per step."""
 
+    __table_args__ = CLUSTERED
+
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status_class: Mapped[str] = mapped_column(StatusClassCode(), primary_key=True)
     bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
@@ -219,9 +225,11 @@ class _HistRollup:
 class _PercentileRollup:
     """The p50/p95/p99 buckets of each histogram of a ``latency_hist_*`` rollup."""
 
+    __table_args__ = CLUSTERED
+
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status_class: Mapped[str] = mapped_column(StatusClassCode(), primary_key=True)
     requests: Mapped[int] = mapped_column(Integer)
     b50: Mapped[int] = mapped_column(SmallInteger)  # bucket holding the nearest-rank p50
     b95: Mapped[int] = mapped_column(SmallInteger)
@@ -276,6 +284,7 @@ class ThrottleHour(Base):
     rollups, from the minutes, so the rate-limit page never compares minutes over long windows."""
 
     __tablename__ = "throttle_hour"
+    __table_args__ = CLUSTERED
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -317,6 +326,7 @@ class PoolMinute(Base):
             "ix_pool_minute_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
             "ts", "requests", "status_429", "itpm", "otpm",
         ),
+        CLUSTERED,
     )  # fmt: skip
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
@@ -346,6 +356,7 @@ class PoolHour(Base):
             "ts", "requests", "itpm", "otpm", "status_429", "minutes", "throttled_minutes",
             "newest",
         ),
+        CLUSTERED,
     )  # fmt: skip
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)

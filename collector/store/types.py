@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, SmallInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from collector.errors import StoreError
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -56,3 +59,71 @@ class UTCDateTime(TypeDecorator[datetime]):
 def to_utc(value: datetime) -> datetime:
     """Aware UTC datetime for any datetime (naive means UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Append-only codes of the metric names stored in the per-minute tables and their rollups
+#: (``collector.metric_names``): a smallint in every row instead of the name's text. Never
+#: renumber or reuse a code; add new names at the end (migration 0012 holds a copy).
+METRIC_CODES: dict[str, int] = {
+    "ModelRequests": 1,
+    "InputTokens": 2,
+    "OutputTokens": 3,
+    "TimeToLastByte": 4,
+    "NormalizedTimeToFirstToken": 5,
+    "ModelAvailabilityRate": 6,
+    "cacheReadInputTokens": 7,
+    "ephemeral5mInputTokens": 8,
+    "ephemeral1hInputTokens": 9,
+}
+METRIC_NAMES: dict[int, str] = {code: name for name, code in METRIC_CODES.items()}
+
+
+class MetricCode(TypeDecorator[str]):
+    """A metric name in, the name out; stored as its smallint code (:data:`METRIC_CODES`), so
+    queries compare names (``m.c.metric == "InputTokens"``) and the rows stay narrow."""
+
+    impl = SmallInteger
+    cache_ok = True
+    #: every value this type stores, with its code (the writer converts through it in C)
+    codes: ClassVar[Mapping[str, int]] = METRIC_CODES
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        try:
+            return METRIC_CODES[value]
+        except KeyError:
+            raise StoreError(
+                f"metric {value!r} has no code in collector.store.types.METRIC_CODES: "
+                "add it there (append only) before storing it"
+            ) from None
+
+    def process_literal_param(self, value: str | None, dialect: Dialect) -> str:
+        code = self.process_bind_param(value, dialect)
+        return "NULL" if code is None else str(code)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else METRIC_NAMES.get(int(value), f"metric #{value}")
+
+
+class StatusClassCode(TypeDecorator[str]):
+    """A status class (``"2xx"``: the status code's first digit and ``xx``, as the histogram
+    KQL makes it) in and out; stored as that digit in a smallint."""
+
+    impl = SmallInteger
+    cache_ok = True
+    codes: ClassVar[Mapping[str, int]] = {f"{digit}xx": digit for digit in range(10)}
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if len(value) != 3 or not value[0].isdigit() or value[1:] != "xx":
+            raise StoreError(f"status class {value!r} is not a digit followed by 'xx'")
+        return int(value[0])
+
+    def process_literal_param(self, value: str | None, dialect: Dialect) -> str:
+        code = self.process_bind_param(value, dialect)
+        return "NULL" if code is None else str(code)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else f"{int(value)}xx"

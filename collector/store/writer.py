@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError
 from collector.errors import RowKeyMissing, StoreError
 from collector.store import partitions
 from collector.store.schema import PARTITIONED, TABLES
-from collector.store.types import UTCDateTime, to_utc
+from collector.store.types import MetricCode, StatusClassCode, UTCDateTime, to_utc
 
 SQLITE_BATCH = 20_000
 COPY_THRESHOLD = 1_000
@@ -210,7 +210,9 @@ def _processors(
     found: list[Processor | None] = []
     for name in columns:
         column_type = table.c[name].type
-        if not isinstance(column_type, UTCDateTime):
+        if isinstance(column_type, MetricCode | StatusClassCode):
+            found.append(_coder(column_type, conn, rows, name))
+        elif not isinstance(column_type, UTCDateTime):
             found.append(column_type._cached_bind_processor(conn.dialect))
         elif conn.dialect.name == "sqlite":
             found.append(_utc_text)
@@ -219,11 +221,40 @@ def _processors(
     return found
 
 
+def _coder(
+    column_type: MetricCode | StatusClassCode, conn: Connection, rows: Sequence[Row], name: str
+) -> Processor:
+    """A coded column's conversion: a dict look-up in C once every value is known to have a
+    code (``MetricCode`` and ``StatusClassCode``' own processor runs Python for each value);
+    else the type's own, which refuses the first value without one."""
+    try:
+        values = set(map(itemgetter(name), rows))
+    except KeyError:  # a row without the column: NULL
+        values = {None}
+    if values <= column_type.codes.keys():
+        return column_type.codes.__getitem__
+    processor = column_type._cached_bind_processor(conn.dialect)
+    assert processor is not None
+    return processor
+
+
 def _parameters(
     rows: Sequence[Row], columns: Sequence[str], processors: Sequence[Processor | None]
 ) -> list[tuple[Any, ...]]:
-    """The rows as tuples in ``columns`` order, converted column by column."""
+    """The rows as tuples in ``columns`` order, converted column by column.
+
+    When every row has every column, each column is read and converted by ``map`` and the
+    tuples built by ``zip``, all in C: no Python per row, and no transposing back and forth."""
     values: list[tuple[Any, ...]]
+    try:
+        read = [map(itemgetter(column), rows) for column in columns]
+        converted = (
+            column if proc is None else map(proc, column)
+            for column, proc in zip(read, processors, strict=True)
+        )
+        return list(zip(*converted, strict=True))
+    except KeyError:  # a row without some column: below, which writes NULL there
+        pass
     try:
         get = itemgetter(*columns)
         if len(columns) == 1:

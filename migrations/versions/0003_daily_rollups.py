@@ -16,8 +16,6 @@ down_revision: str | None = "0002"
 
 
 def upgrade() -> None:
-    from collector.store.rollup import refresh_throttles
-
     op.create_table(
         "throttle_hour",
         when(),
@@ -31,10 +29,9 @@ def upgrade() -> None:
             ["source", "status", "finished_at"],
             unique=False,
         )
-    # the day rollups from the hour rollups, the throttled minutes from the minutes
-    create_rollups(
-        "day", timedelta(days=1), ("metric_hour", "latency_hist_hour"), refresh_throttles
-    )
+    # the day rollups from the hour rollups; throttle_hour is filled by 0012: today's
+    # rollup.refresh_throttles compares metric codes, which the minutes hold only from 0012 on
+    create_rollups("day", timedelta(days=1), ("metric_hour", "latency_hist_hour"))
 
 
 def downgrade() -> None:

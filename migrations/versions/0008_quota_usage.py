@@ -1,6 +1,6 @@
 """quota_usage: ARM's usages list per subscription and location (Claude quota pools: capacity
 allocated and quota, thousands of tokens per minute), collected with the inventory; pool_minute:
-usage per quota pool and minute, a rollup of metric_minute (filled from the stored minutes)
+usage per quota pool and minute, a rollup of metric_minute (filled by 0012)
 
 Revision ID: 0008
 Revises: 0007
@@ -9,7 +9,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-from migrations._tables import fill_by_day, floats, pool_key, strings, when
+from migrations._tables import floats, pool_key, strings, when
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -43,14 +43,8 @@ def upgrade() -> None:
         ["subscription_id", "model", "model_version", "kind", "zone", "ts", "requests",
          "status_429", "itpm", "otpm"],
     )  # fmt: skip
-    _fill_from_minutes()
-
-
-def _fill_from_minutes() -> None:
-    """Roll up the minute rows already stored, a day at a time (a no-op on a new database)."""
-    from collector.store.rollup import refresh_pools
-
-    fill_by_day(("metric_minute",), refresh_pools)
+    # pool_minute is filled from the stored minutes by 0012: today's rollup.refresh_pools
+    # compares metric codes, which the minutes hold only from 0012 on
 
 
 def downgrade() -> None:

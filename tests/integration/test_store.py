@@ -16,6 +16,7 @@ from collector.store import migrate, partitions, retention
 from collector.store.engine import make_engine
 from collector.store.partitions import include_object
 from collector.store.schema import PARTITIONED, TABLES, Base
+from collector.store.types import to_utc
 from collector.store.writer import COPY_THRESHOLD, upsert
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -409,3 +410,29 @@ def test_a_store_at_head_opens_while_another_process_holds_the_write_lock(tmp_pa
     finally:
         writer.rollback()
         writer.close()
+
+
+@pytest.mark.parametrize("batch", [4, 7])
+def test_prune_in_batches_smaller_than_a_minute_deletes_exactly_the_rows_before_the_cutoff(
+    store: Engine, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite deletes a WITHOUT ROWID table by key ranges (migration 0012): a batch smaller than
+    the rows sharing one time still moves on, and no row at or after the cut-off goes."""
+    monkeypatch.setattr(retention, "SQLITE_DELETE_BATCH", batch)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    rows = [
+        {"ts": start + timedelta(minutes=i), "deployment_id": dep, "metric": metric,
+         "status_code": 0, "total": float(i)}
+        for i in range(50)
+        for dep in (1, 2, 3)
+        for metric in ("InputTokens", "OutputTokens")
+    ]  # fmt: skip
+    with store.begin() as conn:
+        upsert(conn, "metric_minute", rows)
+    now = start + timedelta(days=30, minutes=17, seconds=30)
+    result = retention.prune(store, retention_days=30, now=now)
+    m = TABLES["metric_minute"]
+    with store.connect() as conn:
+        kept = conn.execute(select(m.c.ts).order_by(m.c.ts)).scalars().all()
+    assert result.deleted["metric_minute"] == 18 * 6
+    assert len(kept) == 32 * 6 and min(to_utc(ts) for ts in kept) == start + timedelta(minutes=18)
