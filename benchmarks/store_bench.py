@@ -278,7 +278,33 @@ def _sqlite_text(value: datetime) -> str:
 
 
 def raw_load(conn: Connection, table: str, rows: Sequence[Row]) -> None:
-    """The raw driver's bulk path on the same rows: no SQLAlchemy, no upsert, no checks."""
+    """The raw driver's bulk path on the same rows: no SQLAlchemy, no upsert, no checks.
+
+    ``request_log`` rows come with their ``request_id_index`` entries, as the store holds them
+    (without them no look-up finds the rows): the same database work as the writer's."""
+    raw_table_load(conn, table, rows)
+    if table != "request_log":
+        return
+    found = request_index.entries(rows)
+    weeks = request_index.by_week(found)
+    request_index.ensure(conn, weeks)
+    dbapi: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        cursor = dbapi.cursor()
+        for monday, entries in weeks.items():
+            name = request_index.slice_name(monday)
+            cursor.executemany(f'INSERT INTO "{name}" (id, kind, ts) VALUES (?, ?, ?)', entries)
+        cursor.close()
+        return
+    sql = "COPY request_id_index (id, kind, ts) FROM STDIN (FORMAT BINARY)"
+    with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types(["bytea", "int2", "int8"])
+        for entry in found:
+            copy.write_row(entry)
+
+
+def raw_table_load(conn: Connection, table: str, rows: Sequence[Row]) -> None:
+    """The raw driver's bulk path into ``table`` alone."""
     columns = list(rows[0])
     get = itemgetter(*columns)
     dbapi: Any = conn.connection.dbapi_connection
@@ -338,6 +364,8 @@ class Ingest:
     raw_s: list[float] = field(default_factory=list)
     rewrite_s: list[float] = field(default_factory=list)
     binary_s: list[float] = field(default_factory=list)  # Postgres only
+    #: ``request_log`` only: the raw driver into the table alone, without the id entries
+    table_only_s: list[float] = field(default_factory=list)
 
     def rate(self, seconds: list[float]) -> float:
         return self.rows / min(seconds)
@@ -401,6 +429,16 @@ def bench_ingest(dbs: Databases, data: Dataset, repeat: int) -> tuple[Engine, li
                 )
             assert count_rows(raw, table) == count_rows(mine, table) == result.rows, table
         dbs.drop(raw)
+        if rep == 0:  # information: what the request-id entries cost the raw driver
+            alone = dbs.fresh("alone")
+            dbs.settle(alone)
+            result = results[0]
+            result.table_only_s.append(timed(alone, raw_table_load, "request_log", data.requests))
+            log(
+                f"[{dbs.kind}] request_log: raw driver without the id entries (information) "
+                f"{result.rate(result.table_only_s):,.0f} rows/s"
+            )
+            dbs.drop(alone)
         if dbs.kind == "postgres" and rep == 0:
             binary = dbs.fresh("binary")
             for result, (table, rows) in zip(results, sets, strict=True):
@@ -505,15 +543,18 @@ def sample_ids(engine: Engine, column: str, count: int, rng: random.Random) -> l
     """``count`` ids: existing ones picked at random, and MISSING_SHARE that are not stored."""
     existing = int(count * (1 - MISSING_SHARE))
     with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            top = int(conn.exec_driver_sql("SELECT max(rowid) FROM request_log").scalar() or 0)
+        if engine.dialect.name == "sqlite":  # request_log has no rowid: the row after a time
+            span = DAYS * 86_400_000_000
             found: list[str] = []
-            while len(found) < existing:
-                rowids = ", ".join(str(rng.randrange(1, top + 1)) for _ in range(existing))
-                found += conn.exec_driver_sql(
-                    f"SELECT {column} FROM request_log WHERE rowid IN ({rowids}) "
-                    f"AND {column} IS NOT NULL"
-                ).scalars()
+            for _ in range(existing * 2):
+                at = DAY0 + timedelta(microseconds=rng.randrange(span))
+                value = conn.exec_driver_sql(
+                    f"SELECT {column} FROM request_log WHERE ts >= ? AND {column} IS NOT NULL "
+                    "ORDER BY ts LIMIT 1",
+                    (at.isoformat(" ", "microseconds")[:26],),
+                ).scalar()
+                if value is not None:
+                    found.append(value)
         else:
             total = int(conn.exec_driver_sql("SELECT count(*) FROM request_log").scalar() or 1)
             percent = min(100.0, 100.0 * 5 * existing / total)
@@ -785,8 +826,9 @@ def render(
         "### Ingest",
         "",
         "| Database | Table | Rows | `writer.upsert` rows/s | Raw driver rows/s "
-        "| Writer / raw | Re-write of the same rows, rows/s | Binary COPY rows/s (information) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+        "| Writer / raw | Re-write of the same rows, rows/s | Binary COPY rows/s (information) "
+        "| Raw driver into `request_log` alone, rows/s (information) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for b in results:
         for i in b.ingest:
@@ -796,7 +838,13 @@ def render(
                 f"| {i.rate(i.raw_s):,.0f} | **{i.ratio:.0%}**"
                 + (f" (runs: {each})" if len(i.raw_s) > 1 else "")
                 + f" | {i.rate(i.rewrite_s):,.0f} "
-                + (f"| {i.rate(i.binary_s):,.0f} |" if i.binary_s else "| - |")
+                + (f"| {i.rate(i.binary_s):,.0f} " if i.binary_s else "| - ")
+                + (
+                    f"| {i.rate(i.table_only_s):,.0f} (the writer: "
+                    f"{i.rate(i.writer_s) / i.rate(i.table_only_s):.0%} of it) |"
+                    if i.table_only_s
+                    else "| - |"
+                )
             )
     lines += [
         "",
@@ -911,6 +959,19 @@ def observations(results: list[Backend]) -> list[str]:
                 "the server. So the target compares the writer with the text COPY, the format "
                 "it uses."
             )
+        for i in b.ingest:
+            if i.table_only_s:
+                bullets.append(
+                    f"- **{b.label} `request_log` without its id entries** (information): the raw "
+                    f"driver loads the table alone at {i.rate(i.table_only_s):,.0f} rows/s, "
+                    f"{i.rate(i.table_only_s) / i.rate(i.raw_s):.1f}x its rate with the "
+                    f"`request_id_index` entries; the writer reaches "
+                    f"{i.rate(i.writer_s) / i.rate(i.table_only_s):.0%} of it. Since migration "
+                    "0011 `request_log` has no index on its ids (the entries replace "
+                    "`ix_request_log_correlation_id` and `ix_request_log_client_request_id`, "
+                    "which the raw driver paid for before), so the table alone is the cheaper "
+                    "baseline: about 1.8 random-key entries per row are the difference."
+                )
         product = [lk for lk in b.lookups if lk.query == "queries.lookup"]
         if product:
             p50 = max(lk.pct(0.5) for lk in product)
@@ -931,9 +992,9 @@ def observations(results: list[Backend]) -> list[str]:
                 f"- **SQLite prune**: {b.prune.seconds:.1f} s for "
                 f"{b.prune.deleted.get('request_log', 0):,} requests and "
                 f"{b.prune.deleted.get('metric_minute', 0):,} metric points in a {size:,.0f} MB "
-                "database. SQLite has no partitions, so the day is deleted row by row (rowid "
-                "batches of 20,000, one short write transaction each); `request_log` keeps only "
-                "its key (`ts`, `correlation_id`), whose entries of one day lie together, and the "
+                "database. SQLite has no partitions, so the day is deleted row by row (batches of "
+                "20,000 keys, one short write transaction each); `request_log` is a `WITHOUT "
+                "ROWID` table with no other index, so one day is one range of one b-tree, and the "
                 "request ids' entries go a week at a time (`DROP TABLE` of a week slice of "
                 "`request_id_index`)."
             )
@@ -950,7 +1011,11 @@ NOTES = [
     "five aggregations each. Generated once (seed 42) and frozen out of the garbage collector's "
     "way (`gc.freeze()`) before anything is timed.",
     "- **Ingest.** The raw driver gets the same list of row dicts, turned into tuples by "
-    "`itemgetter` and written with no checks: SQLite `executemany` of a plain `INSERT` "
+    "`itemgetter` and written with no checks, `request_log` rows with their "
+    "`request_id_index` entries (`request_index.entries`, written by `executemany` or binary "
+    "COPY): the store is not complete without them, and before they existed `request_log` "
+    "carried the same work as two indexes on its ids. The raw driver into `request_log` alone "
+    "is timed once too, for information: SQLite `executemany` of a plain `INSERT` "
     "(timestamps formatted column by column as the store's text); Postgres one "
     "`COPY ... FROM STDIN` (text format, as the writer's; binary COPY is measured separately, "
     "for information). The writer gets the dicts in "
@@ -978,7 +1043,8 @@ NOTES = [
     "`pg_prewarm`, with other ids.",
     "- **Prune.** `retention.prune(engine, 30, now=DAY0 + 31 days)`: the cut-off is the end of "
     "the oldest day, which holds the 1 M ingested requests and one day of metric points. "
-    "Postgres drops that day's partitions; SQLite deletes by rowid in batches of 20,000. "
+    "Postgres drops that day's partitions; SQLite deletes in batches of 20,000 (by key in "
+    "`request_log`, by rowid in `metric_minute`). "
     "`request_id_index` goes by whole weeks: that day's week still has later days, so none is "
     "dropped here.",
     "- **Server settings.** Postgres is `tests/pg.py`'s throw-away server (`fsync=off`, "

@@ -178,6 +178,7 @@ def write(conn: Connection, rows: Sequence[Mapping[str, Any]], fresh: bool = Fal
     entry after all) ``INSERT ... ON CONFLICT DO NOTHING``.
     """
     found = entries(rows)
+    found.sort()  # in key order: each b-tree page is visited once, in turn (measured faster)
     weeks = by_week(found)
     ensure(conn, weeks)
     if conn.dialect.name == "postgresql":

@@ -38,6 +38,25 @@ def _entries(engine: Engine) -> dict[date, set[request_index.Entry]]:
     return found
 
 
+def _request_log(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.exec_driver_sql("SELECT * FROM request_log ORDER BY ts, correlation_id")
+        ]
+
+
+def _without_rowid(engine: Engine) -> bool:
+    """Whether SQLite stores request_log in its key's b-tree (never on Postgres)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'request_log'"
+        ).scalar()
+    return "WITHOUT ROWID" in str(sql).upper()
+
+
 def _expected(rows: list[dict]) -> dict[date, set[request_index.Entry]]:
     found: dict[date, set[request_index.Entry]] = {}
     for entry in request_index.entries(rows):
@@ -119,14 +138,20 @@ def test_migration_0011_fills_the_index_from_request_log_and_its_downgrade_drops
     ids += [rows[i]["client_request_id"] for i in (1, 501)]
     before = [queries.lookup(store, i) for i in ids]
     entries = _entries(store)
+    stored = _request_log(store)
+    assert _without_rowid(store) == (store.dialect.name == "sqlite")
 
     migrate.downgrade(store, "0010")
+    assert _request_log(store) == stored
+    assert not _without_rowid(store)
     tables = set(inspect(store).get_table_names())
     assert not {t for t in tables if t.startswith("request_id_index")}
     indexes = {ix["name"] for ix in inspect(store).get_indexes("request_log")}
     assert {"ix_request_log_correlation_id", "ix_request_log_deployment_ts"} <= indexes
 
     migrate.upgrade(store)
+    assert _request_log(store) == stored
+    assert _without_rowid(store) == (store.dialect.name == "sqlite")
     assert _entries(store) == entries == _expected(rows)
     assert [queries.lookup(store, i) for i in ids] == before
     assert not {ix["name"] for ix in inspect(store).get_indexes("request_log")}
