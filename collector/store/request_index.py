@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from collector.store import partitions
 
@@ -264,20 +265,26 @@ def probe(conn: Connection, kind: int, ids: Sequence[str]) -> list[tuple[bytes, 
     keys = [encode(i) for i in ids]
     if not keys:
         return []
-    marks = ", ".join(f":i{n}" for n in range(len(keys)))
     params: dict[str, Any] = {f"i{n}": key for n, key in enumerate(keys)}
     params["k"] = kind
     if conn.dialect.name == "postgresql":
-        sources = [TABLE]
+        sources: tuple[str, ...] = (TABLE,)
     else:
-        sources = list(existing(conn).values())
+        sources = tuple(existing(conn).values())
         if not sources:
             return []
-    sql = " UNION ALL ".join(
-        f'SELECT id, ts FROM "{name}" WHERE kind = :k AND id IN ({marks})' for name in sources
-    )
-    found = [(bytes(i), int(t)) for i, t in conn.execute(text(sql), params)]
+    found = [(bytes(i), int(t)) for i, t in conn.execute(_probe_sql(sources, len(keys)), params)]
     return sorted(found, key=itemgetter(1), reverse=True)
+
+
+@lru_cache(maxsize=64)
+def _probe_sql(sources: tuple[str, ...], count: int) -> TextClause:
+    marks = ", ".join(f":i{n}" for n in range(count))
+    return text(
+        " UNION ALL ".join(
+            f'SELECT id, ts FROM "{name}" WHERE kind = :k AND id IN ({marks})' for name in sources
+        )
+    )
 
 
 # --- filling from request_log ----------------------------------------------------------------

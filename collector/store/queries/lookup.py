@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, case, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 
 from collector.domain import not_found_message, parse_request_id, status_fix
 from collector.errors import RequestNotFound
@@ -131,18 +143,28 @@ def find_row(conn: Connection, kind: str, value: str) -> RowMapping | None:
     times = [request_index.from_micros(us) for _, us in request_index.probe(conn, code, [value])]
     if not times:
         return None
+    params = {"t": times[0]} if len(times) == 1 else {"times": times}
+    return (
+        conn.execute(_row_statement(code, len(times) == 1), {**params, "v": value})
+        .mappings()
+        .first()
+    )
+
+
+@lru_cache(maxsize=4)
+def _row_statement(code: int, one_time: bool) -> Select[Any]:
+    """``find_row``'s read, built once (building it took most of a look-up's time on SQLite)."""
     log = _LOG
-    stmt = (
+    at = (
+        log.c.ts == bindparam("t") if one_time else log.c.ts.in_(bindparam("times", expanding=True))
+    )
+    return (
         select(log, _DEPLOYMENT.c.name.label("deployment_name"), *_deployment_shown())
         .select_from(_with_deployment(log, outer=True))
-        .where(
-            log.c.ts == times[0] if len(times) == 1 else log.c.ts.in_(times),
-            log.c[request_index.COLUMNS[code]] == value,
-        )
+        .where(at, log.c[request_index.COLUMNS[code]] == bindparam("v"))
         .order_by(log.c.ts.desc())
         .limit(1)
     )
-    return conn.execute(stmt).mappings().first()
 
 
 def _minute_context(
