@@ -88,6 +88,8 @@ MISSING_SHARE = 0.1
 PRODUCT_LOOKUPS = 500
 INGEST_TARGET = 0.80
 LOOKUP_P99_TARGET_MS = 5.0
+#: issue 19: the request-id look-up p99 on SQLite
+SQLITE_LOOKUP_P99_TARGET_MS = 1.0
 PRUNE_TARGET_S = 1.0
 #: issue 19: the SQLite prune of one day of 1 M requests
 SQLITE_PRUNE_TARGET_S = 5.0
@@ -737,6 +739,10 @@ class Backend:
         return "SQLite" if self.kind == "sqlite" else "Postgres"
 
 
+def _lookup_target(b: Backend) -> float:
+    return LOOKUP_P99_TARGET_MS if b.kind == "postgres" else SQLITE_LOOKUP_P99_TARGET_MS
+
+
 def _prune_target(b: Backend) -> float:
     return PRUNE_TARGET_S if b.kind == "postgres" else SQLITE_PRUNE_TARGET_S
 
@@ -812,10 +818,11 @@ def render(
         parts = []
         for setting in _settings(b):
             p99 = _worst_p99(b, setting, bare).pct(0.99)
-            parts.append(f"{setting}: {_ms(p99)} ms, {_met(p99 < LOOKUP_P99_TARGET_MS)}")
+            parts.append(f"{setting}: {_ms(p99)} ms, {_met(p99 < _lookup_target(b))}")
         cells.append("; ".join(parts))
     lines.append(
-        f"| Request-id look-up p99 < {LOOKUP_P99_TARGET_MS:g} ms at {rows:,} rows "
+        f"| Request-id look-up p99 < {LOOKUP_P99_TARGET_MS:g} ms on Postgres, "
+        f"< {SQLITE_LOOKUP_P99_TARGET_MS:g} ms on SQLite, at {rows:,} rows "
         f"(`{bare}`, the slower of the two ids) | {' | '.join(cells)} |"
     )
     cells = []
@@ -923,6 +930,18 @@ def explain_misses(results: list[Backend], loads: list[float]) -> list[str]:
                     "share of the CPU; a larger `--repeat` takes the best of more runs."
                 )
         if b.kind != "postgres":
+            for lk in b.lookups:
+                if lk.query != BARE or lk.pct(0.99) < SQLITE_LOOKUP_P99_TARGET_MS:
+                    continue
+                bullets.append(
+                    f"- **SQLite look-up by {lk.column}: p99 {_ms(lk.pct(0.99))} ms against the "
+                    f"{SQLITE_LOOKUP_P99_TARGET_MS:g} ms target** (p50 {_ms(lk.pct(0.5))} ms). A "
+                    "look-up lists the week tables, probes each one's key in one `UNION ALL` "
+                    "statement, then reads the row by its key; the entries and rows of 10 M "
+                    "requests are far larger than the 64 MB page cache, so pages come through "
+                    "the kernel's cache, and the tail is where the process waits for the CPU: "
+                    f"the machine's load average reached {busy:.1f} on 2 cores during the run."
+                )
             continue
         settings = _settings(b)
         for setting in settings:
