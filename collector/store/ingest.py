@@ -12,10 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from collector import metric_names
-from collector.store import rollup, writer
+from collector.store import request_index, rollup, writer
 from collector.store.ids import deployment_ids, label_ids
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -114,19 +114,26 @@ def _drop_moved_requests(conn: Connection, times: dict[str, datetime]) -> None:
 
     ``request_log``'s key is (``ts``, ``correlation_id``) because Postgres needs the partition
     column in it; when Azure's two rows of a call tie on completeness and a later read picks the
-    other one (another ``TimeGenerated``), this keeps one row per call."""
+    other one (another ``TimeGenerated``), this keeps one row per call. The stored times come
+    from ``request_id_index`` (one probe per week slice, not one per day); its entry of a
+    deleted row goes too."""
     t = TABLES["request_log"]
     ids = sorted(times)
+    wanted = {request_index.encode(cid): cid for cid in ids}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         stale = [
-            {"ts": ts, "correlation_id": cid}
-            for ts, cid in conn.execute(
-                select(t.c.ts, t.c.correlation_id).where(t.c.correlation_id.in_(chunk))
-            )
-            if to_utc(ts) != to_utc(times[cid])
+            (key, us)
+            for key, us in request_index.probe(conn, request_index.APIM, chunk)
+            if us != request_index.micros(to_utc(times[wanted[key]]))
         ]
-        writer.delete(conn, t, stale)
+        if not stale:
+            continue
+        gone = [
+            {"ts": request_index.from_micros(us), "correlation_id": wanted[k]} for k, us in stale
+        ]
+        writer.delete(conn, t, gone)
+        request_index.forget(conn, [(k, request_index.APIM, us) for k, us in stale])
 
 
 def write_histogram(conn: Connection, histogram: Sequence[Row]) -> int:

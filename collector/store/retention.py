@@ -4,6 +4,8 @@ daily rollups, run logs and the alert history that has ended keep 400 days.
 Postgres drops whole daily partitions that end at or before the cut-off, then deletes the few
 rows of the one partition the cut-off falls inside. SQLite deletes in bounded batches through the
 time column that leads each raw table's key, so a prune never holds the write lock for long.
+``request_id_index`` goes a week at a time, on both databases: its slices are dropped whole once
+their week ends at or before the cut-off (``request_index.drop_before``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, literal_column, select
 
-from collector.store import alerts, partitions, rollup
+from collector.store import alerts, partitions, request_index, rollup
 from collector.store.schema import PARTITIONED, TABLES
 from collector.store.types import to_utc
 from collector.store.writer import upsert
@@ -85,6 +87,8 @@ def prune(
             result.deleted[name] = int(count or 0)
         else:
             result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
+    with engine.begin() as conn:  # whole weeks of request-id entries; see request_index
+        result.dropped_partitions += request_index.drop_before(conn, cutoff)
     result.deleted["pool_hour"] = _prune_pool_hours(engine, cutoff)
     _record_cutoff(engine, cutoff, now)
     day_cutoff = datetime(rollup_cutoff.year, rollup_cutoff.month, rollup_cutoff.day, tzinfo=UTC)

@@ -15,6 +15,9 @@ written, since NULL never matches ``ON CONFLICT``.
   stays in text format: binary COPY is faster, but psycopg writes an out-of-range integer into
   a ``smallint`` or ``integer`` column wrapped around instead of failing.
 
+A ``request_log`` batch also writes its ids' entries in ``request_id_index``
+(``collector.store.request_index``), in the same transaction.
+
 ``insert`` appends rows keyed by an auto-numbered id (the run log) and ``delete`` removes rows
 by their key (what a re-read no longer has).
 
@@ -38,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from collector.errors import RowKeyMissing, StoreError
-from collector.store import partitions
+from collector.store import partitions, request_index
 from collector.store.schema import PARTITIONED, TABLES
 from collector.store.types import MetricCode, StatusClassCode, UTCDateTime, to_utc
 
@@ -134,12 +137,15 @@ def upsert(conn: Connection, table: Table | str, rows: Iterable[Row]) -> int:
         time_col = PARTITIONED[target.name]
         partitions.ensure(conn, target.name, _days(prepared, time_col))
     try:
+        fresh = False
         if conn.dialect.name == "sqlite":
             _sqlite_upsert(conn, target, columns, key, prepared)
         elif len(prepared) >= COPY_THRESHOLD:
-            _pg_copy_merge(conn, target, columns, key, prepared)
+            fresh = _pg_copy_merge(conn, target, columns, key, prepared)
         else:
             conn.execute(_pg_statement(target, columns, key), prepared)
+        if target.name == "request_log":  # its ids' times, in the same transaction
+            request_index.write(conn, prepared, fresh=fresh)
     except (sqlite3.Error, psycopg.Error, DBAPIError) as exc:
         # The caller's transaction rolls back: nothing of the batch stays.
         reason = " ".join(str(getattr(exc, "orig", exc)).split())[:300]
@@ -304,15 +310,17 @@ def _sqlite_upsert(
 
 def _pg_copy_merge(
     conn: Connection, table: Table, columns: list[str], key: list[str], rows: list[Row]
-) -> None:
+) -> bool:
+    """COPY or stage-and-merge ``rows``: True when they were all new (COPY-ed straight in)."""
     processors = _processors(conn, table, columns, rows)
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:  # type: ignore[union-attr]
         if not _ends_stored(conn, table, key, rows) and _copy_new(
             conn, cur, table, columns, rows, processors
         ):
-            return
+            return True
         _stage_and_merge(cur, table, columns, key, rows, processors)
+    return False
 
 
 def _copy(

@@ -12,10 +12,10 @@ databases (a reader of one deployment scans the window's key range). The downgra
 row back to the text columns, rowid tables and indexes of 0010.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,9 +23,7 @@ from alembic import op
 from collector.store.types import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0010"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: str | None = "0011"
 
 #: Frozen at this revision: later codes are appended in collector.store.types only.
 METRIC_CODES: dict[str, int] = {

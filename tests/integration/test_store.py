@@ -436,3 +436,26 @@ def test_prune_in_batches_smaller_than_a_minute_deletes_exactly_the_rows_before_
         kept = conn.execute(select(m.c.ts).order_by(m.c.ts)).scalars().all()
     assert result.deleted["metric_minute"] == 18 * 6
     assert len(kept) == 32 * 6 and min(to_utc(ts) for ts in kept) == start + timedelta(minutes=18)
+
+
+def test_sqlite_prunes_request_log_by_time_ranges_even_with_many_rows_at_one_instant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate.upgrade(engine)
+    monkeypatch.setattr(retention, "SQLITE_DELETE_BATCH", 3)  # batches smaller than one instant
+    now = datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
+    cutoff = now - timedelta(days=30)
+    rows = _request_rows(7, start=cutoff - timedelta(hours=1), step=timedelta(0))  # one instant
+    rows += _request_rows(11, start=cutoff - timedelta(minutes=30), step=timedelta(minutes=6))
+    for i, row in enumerate(rows):
+        row["correlation_id"] = f"{i:08x}-0000-4000-8000-{i:012x}"
+    with engine.begin() as conn:
+        upsert(conn, "request_log", rows)
+    result = retention.prune(engine, retention_days=30, now=now)
+    kept = sorted(row["ts"] for row in rows if row["ts"] >= cutoff)
+    assert result.deleted["request_log"] == len(rows) - len(kept) == 12
+    with engine.connect() as conn:
+        stored = conn.execute(select(TABLES["request_log"].c.ts).order_by("ts")).scalars().all()
+    assert stored == kept
+    engine.dispose()

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 
 from collector.domain import not_found_message, parse_request_id, status_fix
 from collector.errors import RequestNotFound
+from collector.store import request_index
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     _LOG,
@@ -96,23 +109,8 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
     :class:`RequestNotFound` when the store does not hold it.
     """
     request_id = parse_request_id(raw_id)
-    log = _LOG
-    column = (
-        log.c.correlation_id if request_id.kind == "apim-request-id" else log.c.client_request_id
-    )
-    stmt = (
-        select(
-            log,
-            _DEPLOYMENT.c.name.label("deployment_name"),
-            *_deployment_shown(),
-        )
-        .select_from(_with_deployment(log, outer=True))
-        .where(column == request_id.value)
-        .order_by(log.c.ts.desc())
-        .limit(1)
-    )
     with _reading(engine) as conn:
-        row = conn.execute(stmt).mappings().first()
+        row = find_row(conn, request_id.kind, request_id.value)
         if row is None:
             raise RequestNotFound(not_found_message(request_id))
         request = _record(row)
@@ -130,6 +128,42 @@ def lookup(engine: Engine, raw_id: str, *, max_other_failures: int = 50) -> Look
         context=context,
         fix=status_fix(request.status),
         hosting=hosting_of(row["model_format"], row["model_version"]),
+    )
+
+
+def find_row(conn: Connection, kind: str, value: str) -> RowMapping | None:
+    """The newest ``request_log`` row whose ``kind`` id ("apim-request-id" or "request-id") is
+    ``value``, with its deployment and resource, or None.
+
+    Two statements: ``request_id_index`` gives the id's times (one probe per week slice), then
+    the row is read by its time, which on Postgres reads that day's partition only. An entry
+    whose row is gone (pruned, its week slice not yet) finds nothing here: not found.
+    """
+    code = request_index.KINDS[kind]
+    times = [request_index.from_micros(us) for _, us in request_index.probe(conn, code, [value])]
+    if not times:
+        return None
+    params = {"t": times[0]} if len(times) == 1 else {"times": times}
+    return (
+        conn.execute(_row_statement(code, len(times) == 1), {**params, "v": value})
+        .mappings()
+        .first()
+    )
+
+
+@lru_cache(maxsize=4)
+def _row_statement(code: int, one_time: bool) -> Select[Any]:
+    """``find_row``'s read, built once (building it took most of a look-up's time on SQLite)."""
+    log = _LOG
+    at = (
+        log.c.ts == bindparam("t") if one_time else log.c.ts.in_(bindparam("times", expanding=True))
+    )
+    return (
+        select(log, _DEPLOYMENT.c.name.label("deployment_name"), *_deployment_shown())
+        .select_from(_with_deployment(log, outer=True))
+        .where(at, log.c[request_index.COLUMNS[code]] == bindparam("v"))
+        .order_by(log.c.ts.desc())
+        .limit(1)
     )
 
 
