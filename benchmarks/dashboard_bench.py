@@ -671,7 +671,7 @@ class QueryTiming:
 
 
 OVERVIEW, LATENCY, RATE_LIMITS, ERRORS = "Overview", "Latency", "Rate limits", "Errors"
-SPEND, LOOKUP, HEALTH = "Spend", "Request look-up", "Collector health"
+SPEND, LOOKUP, HEALTH, ALERTS = "Spend", "Request look-up", "Collector health", "Alerts"
 CAPACITY = "Capacity"
 PAGES = (
     ("views/overview.py", OVERVIEW),
@@ -682,6 +682,7 @@ PAGES = (
     ("views/spend.py", SPEND),
     ("views/lookup.py", LOOKUP),
     ("views/health.py", HEALTH),
+    ("views/alerts.py", ALERTS),
 )
 ALL = tuple(title for _, title in PAGES)
 
@@ -758,6 +759,17 @@ def page_calls(engine: Engine, range_key: str, now: datetime, lookup_id: str) ->
         Call("spend_days", (SPEND,), lambda: queries.spend_days(e, since, until)),
         Call("spend_resource_days", (SPEND,), lambda: queries.spend_resource_days(e, since, until)),
         Call("lookup (apim-request-id)", (LOOKUP,), lambda: queries.lookup(e, lookup_id)),
+        Call(
+            "deployments_without_logs",
+            (LATENCY, ERRORS, LOOKUP),
+            lambda: queries.deployments_without_logs(e, since, until),
+        ),
+        Call("log_lag", (HEALTH,), lambda: queries.log_lag(e, now)),
+        Call("alert_states", (OVERVIEW, ALERTS), lambda: queries.alert_states(e)),
+        Call(
+            "alert_silences", (OVERVIEW, ALERTS), lambda: queries.alert_silences(e, active_at=now)
+        ),
+        Call("alert_episodes", (ALERTS,), lambda: queries.alert_episodes(e, since, until)),
     ]
 
 
@@ -852,7 +864,8 @@ def render_page(page: str, range_key: str, lookup_id: str) -> tuple[float, list[
     problems = [str(e.value) for e in at.exception] + [
         str(e.value)
         for e in at.error
-        if not str(e.value).startswith("What to do:")  # the look-up of a failed request
+        # the look-up of a failed request says what to do as an error box (markdown-escaped)
+        if not str(e.value).replace("\\", "").startswith("What to do:")
     ]
     title = at.title[0].value if len(at.title) else ""
     return seconds, problems, title
@@ -1047,7 +1060,8 @@ def verdicts(results: list[Backend]) -> list[str]:
         ]
         for p in sorted(missed, key=lambda p: -p.median_s):
             q = dominant(b, p.title)
-            stopped = " — stopped by the 30 s time limit" if p.problems else ""
+            shown = "; ".join(p.problems).replace("|", "\\|")
+            stopped = f" — showed: {shown}" if p.problems else ""
             lines.append(
                 f"  | {p.title} | {_s(p.median_s)} | {_s(p.median_s - TARGET_S)} s "
                 f"({p.median_s / TARGET_S:.1f}x){stopped} | `{q.name}` ({_s(q.warm_s)}) |"

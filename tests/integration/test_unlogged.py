@@ -3,7 +3,8 @@ module, ``doctor`` and the observed log lag."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from collector.doctor import _unlogged
 from collector.emulator import EmulatorServer
 from collector.store import queries, rollup
+from collector.store.types import to_utc
 from collector.store.writer import upsert
 from tests import seed as seeding
 
@@ -119,3 +121,58 @@ def test_doctor_reports_them_among_its_checks(
     assert [(c.ok, c.target, c.detail) for c in flagged] == [
         (False, "contoso-eastus2/support-bot", item.notice)
     ]
+
+
+def test_log_lag_equals_the_newest_stored_minutes_for_every_window_start(store: Engine) -> None:
+    """``log_lag`` reads only each resource's newest quarter hour of minutes (found from the
+    quarter-hour rollup): it must name the same newest minutes as reading every minute of the
+    window, also when the window starts inside a resource's newest quarter or after it."""
+    from sqlalchemy import func, select
+
+    from collector.store.schema import TABLES
+
+    # the minutes cross midnight; an idle deployment has a few minutes three hours earlier only
+    built = seeding.build(store, minutes=50, start=datetime(2026, 11, 1, 23, 40, tzinfo=UTC))
+    early = [built.start - timedelta(hours=3, minutes=m) for m in (0, 7, 20)]
+    with store.begin() as conn:
+        upsert(
+            conn,
+            "metric_minute",
+            [_requests(built.deployment_ids["claude-opus-4-1"], t) for t in early],
+        )
+        rollup.refresh(conn, early[-1], early[0] + timedelta(minutes=1), hist=False)
+    d, metric, hist = TABLES["deployment"], TABLES["metric_minute"], TABLES["latency_hist"]
+
+    def brute(table: Any, since: datetime, *where: Any) -> dict[str, datetime]:
+        query = (
+            select(d.c.resource_id, func.max(table.c.ts))
+            .select_from(table.join(d, d.c.id == table.c.deployment_id))
+            .where(table.c.ts >= since, *where)
+            .group_by(d.c.resource_id)
+        )
+        with store.connect() as conn:
+            return {rid: to_utc(ts) for rid, ts in conn.execute(query)}
+
+    lookback = timedelta(hours=1)
+    checked = 0
+    for offset in range(-200, 55, 3):  # windows starting before, inside and after the minutes
+        since = built.start + timedelta(minutes=offset)
+        metrics = brute(metric, since, metric.c.metric == queries.REQUESTS)
+        logs = brute(hist, since)
+        got = {x.resource_id: x for x in queries.log_lag(store, since + lookback, lookback)}
+        assert {rid: x.newest_metric for rid, x in got.items() if x.newest_metric} == metrics
+        assert {rid: x.newest_log for rid, x in got.items() if x.newest_log} == logs
+        assert set(got) == set(metrics) | set(logs)
+        checked += bool(metrics)
+    assert checked >= 60  # most windows hold minutes
+
+
+def _requests(deployment_id: int, minute: datetime) -> dict[str, Any]:
+    return {
+        "ts": minute,
+        "deployment_id": deployment_id,
+        "metric": queries.REQUESTS,
+        "status_code": 200,
+        "total": 3.0,
+        "count": 3.0,
+    }
