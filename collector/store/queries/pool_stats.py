@@ -335,6 +335,9 @@ def _p99(
     unless a ragged minute is above it, so the first minute read is the hours' peak."""
     known = m.known(limit)
     value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
+    plateau = _plateau(conn, key, m, limit, rank)
+    if plateau is not None and plateau[0] is not None:
+        return plateau[0], plateau[1]
     k = max(1, rank // _GUESS)
     while True:
         final = k >= rank or k >= len(known)
@@ -353,11 +356,39 @@ def _p99(
         )
         rows = [(float(r[0] or 0.0), to_utc(r[1])) for r in conn.execute(query)]
         found = sorted([r[0] for r in rows] + edges, reverse=True)
+        top = plateau[1] if plateau is not None else rows[0] if rows else None
         if len(found) >= rank:
-            return found[rank - 1], rows[0] if rows else None
+            return found[rank - 1], top
         if final:
-            return 0.0, rows[0] if rows else None
+            return 0.0, top
         k *= _GROW
+
+
+def _plateau(
+    conn: Any, key: PoolKey, m: _Maxima, limit: str, rank: int
+) -> tuple[float | None, tuple[float, datetime] | None] | None:
+    """The ``rank``-th largest minute when at least ``rank`` minutes (the ragged ends' counted)
+    reach the whole hours' largest minute ``H`` (else None), and the hours' peak: ``H`` and its
+    earliest minute. None when the window has no whole hour.
+
+    The minutes >= ``H`` of the hours whose maximum is ``H`` all equal ``H``, read in time
+    order and no more than ``rank`` of them: a pool held at its limit (Foundry answers 429 to
+    the rest, so the accepted usage of a busy pool sits at the limit for hours) has thousands
+    of minutes at ``H``, which the ordered read of :func:`_p99` would sort to keep ``rank``."""
+    top = max((v[limit] for _, v in m.hourly), default=None)
+    if top is None:
+        return None
+    value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
+    first = _hour_minutes(
+        conn, key, m.hours, hour_max >= top, [_PM.c.ts.label("ts")], value >= top,
+        [_PH.c.ts, _PM.c.ts], rank,
+    ).subquery()  # fmt: skip
+    count, at = conn.execute(select(func.count(), func.min(first.c.ts))).one()
+    if not count:  # pool_hour out of step with the minutes
+        return None
+    found = sorted([top] * count + [v[limit] for _, v in m.ragged if v[limit] >= top])
+    p99 = found[-rank] if len(found) >= rank else None
+    return p99, (top, to_utc(at))
 
 
 def _one_pool(
