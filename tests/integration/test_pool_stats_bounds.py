@@ -187,3 +187,35 @@ def test_a_pool_without_minutes_in_the_window_has_zero_figures(filled: Engine) -
         stats, newest = pool_stats(conn, START, END, {EMPTY: LIMIT}, 2 * 1440, [EMPTY])
     assert newest is None
     assert stats[EMPTY] == PoolStats()
+
+
+def test_a_limit_left_unknown_counts_no_minute_near_it(filled: Engine) -> None:
+    """Pools in one read with different known limits: each counts only its own known ones."""
+    since, until = START + timedelta(minutes=2), END - timedelta(minutes=23)
+    window = int((until - since).total_seconds()) // 60
+    limits = {
+        HELD: {"rpm": LIMIT["rpm"], "itpm": None, "otpm": None},
+        BUSY: {"rpm": None, "itpm": LIMIT["itpm"], "otpm": LIMIT["otpm"]},
+        SPIKE: dict.fromkeys(LIMITS),
+    }
+    pm = TABLES["pool_minute"]
+    with _reading(filled) as conn:
+        stats, _ = pool_stats(conn, since, until, limits, window, [HELD, BUSY, SPIKE])
+        raw = conn.execute(
+            select(pm.c.ts, pm.c.requests, pm.c.itpm, pm.c.otpm, pm.c.model).where(
+                pm.c.ts >= since, pm.c.ts < until
+            )
+        ).all()
+    for key, known in limits.items():
+        rows = [r for r in raw if r[4] == key.model]
+        for limit in LIMITS:
+            want = _brute_force([r[:4] for r in rows], limit, window)
+            counted = known[limit] is not None
+            assert stats[key].over_80[limit] == (want["over_80"] if counted else 0), key.model
+            assert stats[key].at_100[limit] == (want["at_100"] if counted else 0), key.model
+        near = sum(
+            any(v is not None and r[1 + i] >= 0.8 * v for i, v in enumerate(known.values()))
+            for r in rows
+        )
+        assert stats[key].any_over_80 == near, key.model
+    assert stats[HELD].at_100["rpm"] > 0 and stats[BUSY].over_80["otpm"] > 0

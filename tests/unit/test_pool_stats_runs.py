@@ -1,4 +1,4 @@
-"""The runs of hot hours the near-limit counts read (pool_stats._runs): consecutive hours join,
+"""The runs of hot hours the near-limit counts read (pool_near._runs): consecutive hours join,
 and beyond the cap the shortest gaps are filled, so every hot hour stays covered."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from collector.store.queries.pool_stats import _MAX_RUNS, _runs
+from collector.store.queries.pool_near import _MAX_RUNS, _runs
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, true, union_all
+from sqlalchemy import and_, func, literal_column, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
-from collector.headroom import NEAR
 from collector.pools import PoolKey
 from collector.quota_limits import LIMITS
-from collector.store.queries._sql import time_bucket
+from collector.store.queries.pool_near import count_near, is_pool
 from collector.store.rollup import ceil_time, floor_time
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
@@ -92,31 +91,6 @@ def in_spans(table: Any, spans: list[Span]) -> ColumnElement[bool]:
     return or_(*(and_(table.c.ts >= lo, table.c.ts < hi) for lo, hi in spans))
 
 
-def _days(conn: Any, table: Any, where: ColumnElement[bool], sqlite: bool) -> list[Any]:
-    """Per UTC day of ``table`` (``pool_minute`` or ``pool_hour``) rows under ``where``: the day,
-    the largest minute of each limit, the minutes, the 429s, the minutes with 429s, the newest.
-    On SQLite the day is the stored text's date part (``time_bucket``'s string per row is twice
-    the time)."""
-    day = func.substr(table.c.ts, 1, 10) if sqlite else time_bucket(table.c.ts, 86400, "postgresql")
-    hourly = table is _PH
-    rows = conn.execute(
-        select(
-            day, func.max(table.c.requests), func.max(table.c.itpm), func.max(table.c.otpm),
-            func.sum(table.c.minutes) if hourly else func.count(),
-            func.sum(table.c.status_429),
-            func.sum(table.c.throttled_minutes) if hourly
-            else func.sum(case((table.c.status_429 > 0, 1), else_=0)),
-            func.max(table.c.newest if hourly else table.c.ts),
-        ).where(where).group_by(day)
-    ).all()  # fmt: skip
-    return [(date.fromisoformat(r[0]) if sqlite else to_utc(r[0]).date(), *r[1:]) for r in rows]
-
-
-def is_pool(key: PoolKey) -> ColumnElement[bool]:
-    """The rows of one pool."""
-    return and_(*(column == value for column, value in zip(_KEY, key, strict=True)))
-
-
 def _int(value: Any) -> int:
     return round(float(value or 0))
 
@@ -164,18 +138,24 @@ def pool_stats(
 ) -> tuple[dict[PoolKey, PoolStats], datetime | None]:
     """The aggregates of every pool with rows in ``[since, until)``, and the newest minute.
 
-    A pool at a time: the whole hours from ``pool_hour``, the minutes of the ragged ends, and
-    of the whole hours only those that the hour maxima say can matter (:func:`_bounded`)."""
+    Every pool at once: the whole hours from ``pool_hour`` (one read), the minutes of the ragged
+    ends (one read per end), the minutes near a limit (:func:`count_near`); then a pool and
+    limit at a time, the peak and the p99 from the minutes of the whole hours that the hour
+    maxima say can matter (:func:`_p99`)."""
     keys = pool_keys(conn, since, until) if keys is None else keys
-    stats: dict[PoolKey, PoolStats] = {}
-    maxima: dict[PoolKey, _Maxima] = {}
-    newest: datetime | None = None
-    for key in keys:
-        s, maxima[key] = _one_pool(conn, key, (since, until), limits.get(key, {}))
-        stats[key] = s
-        moment = s.newest
-        if moment is not None and (newest is None or moment > newest):
-            newest = moment
+    ragged, hours = split_window((since, until))
+    hourly, edges = _hour_rows(conn, hours), _ragged_rows(conn, ragged)
+    stats = {key: _aggregate(hourly.get(key, []) + edges.get(key, [])) for key in keys}
+    maxima = {
+        key: _Maxima(hours, [(r.ts, r.values) for r in hourly.get(key, [])],
+                     [(r.ts, r.values) for r in edges.get(key, [])])
+        for key in keys
+    }  # fmt: skip
+    near = count_near(conn, {key: (m.hourly, m.ragged) for key, m in maxima.items()}, limits)
+    for key, s in stats.items():
+        s.over_80, s.at_100 = near[key].over_80, near[key].at_100
+        s.any_over_80 = near[key].any_over_80
+    newest = max((s.newest for s in stats.values() if s.newest is not None), default=None)
     if not stats:
         return stats, None
     top_rank = _top_rank(max(window_minutes, max(s.rows for s in stats.values())))
@@ -196,6 +176,79 @@ def pool_stats(
         for i, limit in enumerate(LIMITS):
             asked.last[limit] = _int(row[5 + i])
     return stats, newest
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A ``pool_hour`` row (an hour: its largest minute per limit, its minutes) or a
+    ``pool_minute`` row of a ragged end (a minute, counted as an hour of one minute)."""
+
+    ts: datetime
+    values: dict[str, float]
+    status_429: float
+    minutes: int
+    throttled: int
+    newest: datetime
+
+
+def _hour_rows(conn: Any, hours: Span) -> dict[PoolKey, list[_Row]]:
+    """Every pool's ``pool_hour`` rows in ``hours``, in one read (a range of the primary key,
+    whose first column is the time)."""
+    out: dict[PoolKey, list[_Row]] = {}
+    if hours[0] >= hours[1]:
+        return out
+    for r in conn.execute(
+        select(
+            _PH.c.ts, *_HKEY, *(_PH.c[_HCOL[k]] for k in LIMITS), _PH.c.status_429,
+            _PH.c.minutes, _PH.c.throttled_minutes, _PH.c.newest,
+        ).where(_PH.c.ts >= hours[0], _PH.c.ts < hours[1])
+    ):  # fmt: skip
+        values = {k: float(r[6 + i] or 0.0) for i, k in enumerate(LIMITS)}
+        row = _Row(to_utc(r[0]), values, float(r[9] or 0.0), int(r[10] or 0), int(r[11] or 0),
+                   to_utc(r[12]))  # fmt: skip
+        out.setdefault(PoolKey(*r[1:6]), []).append(row)
+    return out
+
+
+def _ragged_rows(conn: Any, ragged: list[Span]) -> dict[PoolKey, list[_Row]]:
+    """Every pool's minutes in the ragged ends, one read per end (a range of the primary key)."""
+    out: dict[PoolKey, list[_Row]] = {}
+    for span in ragged:
+        for r in conn.execute(
+            select(_PM.c.ts, *_KEY, *(_VALUE[k] for k in LIMITS), _PM.c.status_429).where(
+                in_spans(_PM, [span])
+            )
+        ):
+            ts, s429 = to_utc(r[0]), float(r[9] or 0.0)
+            values = {k: float(r[6 + i] or 0.0) for i, k in enumerate(LIMITS)}
+            out.setdefault(PoolKey(*r[1:6]), []).append(
+                _Row(ts, values, s429, 1, int(s429 > 0), ts)
+            )
+    return out
+
+
+def _aggregate(rows: list[_Row]) -> PoolStats:
+    """A pool's minutes, 429s, minutes with 429s, newest minute and daily peaks (UTC days)."""
+    s = PoolStats()
+    by_day: dict[date, list[Any]] = {}
+    for row in rows:
+        seen = by_day.setdefault(row.ts.date(), [0.0, 0.0, 0.0, 0, 0.0, 0, row.newest])
+        for i, limit in enumerate(LIMITS):
+            seen[i] = max(seen[i], row.values[limit])
+        seen[3] += row.minutes
+        seen[4] += row.status_429
+        seen[5] += row.throttled
+        seen[6] = max(seen[6], row.newest)
+    s429 = 0.0
+    for when, (*peaks, minutes, day429, throttled, newest) in sorted(by_day.items()):
+        for i, limit in enumerate(LIMITS):
+            s.daily[limit].append((when, _int(peaks[i])))
+        s.rows += minutes
+        s429 += day429
+        s.throttled_minutes += throttled
+        s.newest = newest if s.newest is None else max(s.newest, newest)
+    s.status_429 = _int(s429)
+    return s
 
 
 def _top_rank(n: int) -> int:
@@ -261,34 +314,6 @@ def _hour_minutes(
         query = select(*columns).select_from(_PH).join(minutes, true()).where(of_hours)
     query = query.order_by(*order_by) if order_by else query
     return query.limit(limit) if limit is not None else query
-
-
-def _maxima(conn: Any, key: PoolKey, ragged: list[Span], hours: Span) -> _Maxima:
-    def rows(query: Any) -> list[tuple[datetime, dict[str, float]]]:
-        return [
-            (to_utc(r[0]), {k: float(r[1 + i] or 0.0) for i, k in enumerate(LIMITS)})
-            for r in conn.execute(query)
-        ]
-
-    hourly = (
-        rows(
-            select(_PH.c.ts, *(_PH.c[_HCOL[k]] for k in LIMITS)).where(
-                is_hour_of(key), _PH.c.ts >= hours[0], _PH.c.ts < hours[1]
-            )
-        )
-        if hours[0] < hours[1]
-        else []
-    )
-    edges = [
-        row
-        for span in ragged  # one read per end (see _one_pool)
-        for row in rows(
-            select(_PM.c.ts, *(_VALUE[k] for k in LIMITS)).where(
-                is_pool(key), in_spans(_PM, [span])
-            )
-        )
-    ]
-    return _Maxima(hours, hourly, edges)
 
 
 def _peak(m: _Maxima, limit: str, hours_top: tuple[float, datetime] | None) -> tuple[float, Any]:
@@ -389,108 +414,3 @@ def _plateau(
     found = sorted([top] * count + [v[limit] for _, v in m.ragged if v[limit] >= top])
     p99 = found[-rank] if len(found) >= rank else None
     return p99, (top, to_utc(at))
-
-
-def _one_pool(
-    conn: Any, key: PoolKey, window: tuple[datetime, datetime], limits: Mapping[str, int | None]
-) -> tuple[PoolStats, _Maxima]:
-    """The pool's aggregates but the peaks and the p99 (its rank needs every pool's minute
-    count; the peaks come with it), and the maxima that bound its minute reads."""
-    s = PoolStats()
-    sqlite = conn.dialect.name == "sqlite"
-    ragged, hours = split_window(window)
-    # Whole hours from ``pool_hour`` (counts, 429s, daily peaks), the ragged ends from the
-    # minutes.
-    by_day: dict[date, list[Any]] = {}
-    # One read per ragged end: SQLite seeks an OR of two time ranges on the pool alone and reads
-    # every minute of the pool.
-    days = _days(
-        conn, _PH, and_(is_hour_of(key), _PH.c.ts >= hours[0], _PH.c.ts < hours[1]), sqlite
-    )
-    for span in ragged:
-        days += _days(conn, _PM, and_(is_pool(key), in_spans(_PM, [span])), sqlite)
-    for row in days:
-        seen = by_day.setdefault(row[0], [0.0, 0.0, 0.0, 0, 0.0, 0, None])
-        for i in range(3):
-            seen[i] = max(seen[i], float(row[1 + i] or 0.0))
-        seen[3] += int(row[4] or 0)
-        seen[4] += float(row[5] or 0.0)
-        seen[5] += int(row[6] or 0)
-        newest = to_utc(row[7])
-        seen[6] = newest if seen[6] is None else max(seen[6], newest)
-    s429 = 0.0
-    for when, (*peaks, rows, day429, throttled, newest) in sorted(by_day.items()):
-        for i, limit in enumerate(LIMITS):
-            s.daily[limit].append((when, _int(peaks[i])))
-        s.rows += rows
-        s429 += day429
-        s.throttled_minutes += throttled
-        s.newest = newest if s.newest is None else max(s.newest, newest)
-    s.status_429 = _int(s429)
-    m = _maxima(conn, key, ragged, hours)
-    _count_near(conn, key, m, limits, s)
-    return s, m
-
-
-def _count_near(
-    conn: Any, key: PoolKey, m: _Maxima, limits: Mapping[str, int | None], s: PoolStats
-) -> None:
-    """The minutes at or above 80 % and 100 % of each known limit, and at or above 80 % of any:
-    the ragged ends' minutes counted here, the whole hours' in SQL from the runs of hours whose
-    largest minute reaches 80 % of a known limit (the other hours count none), only their
-    minutes that reach it."""
-    known = {n: v for n, v in limits.items() if v and n in _VALUE}
-    if not known:
-        return
-    for _, v in m.ragged:
-        for limit, value in known.items():
-            s.over_80[limit] += v[limit] >= NEAR * value
-            s.at_100[limit] += v[limit] >= value
-        s.any_over_80 += any(v[n] >= NEAR * value for n, value in known.items())
-    hot = [ts for ts, v in m.hourly if any(v[n] >= NEAR * value for n, value in known.items())]
-    if not hot:
-        return
-    near = or_(*(_VALUE[n] >= NEAR * value for n, value in known.items()))
-    minutes = union_all(
-        *(
-            select(*_VALUE.values()).where(is_pool(key), _PM.c.ts >= lo, _PM.c.ts < hi, near)
-            for lo, hi in _runs(sorted(hot))
-        )
-    ).subquery()
-    counts = [
-        func.count().filter(minutes.c[_VALUE[n].name] >= share * value)
-        for n, value in known.items()
-        for share in (NEAR, 1.0)
-    ]
-    row = conn.execute(select(*counts, func.count()).select_from(minutes)).one()
-    for i, limit in enumerate(known):
-        s.over_80[limit] += int(row[2 * i] or 0)
-        s.at_100[limit] += int(row[2 * i + 1] or 0)
-    s.any_over_80 += int(row[-1] or 0)
-
-
-#: at most this many time ranges in one read (SQLite allows 500 terms in a compound SELECT)
-_MAX_RUNS = 48
-
-
-def _runs(hours: list[datetime]) -> list[Span]:
-    """The runs of consecutive ``hours`` (sorted) as time ranges, at most ``_MAX_RUNS`` of them:
-    beyond, the shortest gaps are filled (their hours add minutes to read, never to count:
-    each is below every threshold the read filters on).
-
-    One range scan per run: an ``OR`` of ranges makes SQLite read every minute of the pool,
-    and a join per hour costs Postgres about three times a range scan of the same minutes."""
-    runs: list[Span] = []
-    for hour in hours:
-        if runs and runs[-1][1] == hour:
-            runs[-1] = (runs[-1][0], hour + _HOUR)
-        else:
-            runs.append((hour, hour + _HOUR))
-    if len(runs) <= _MAX_RUNS:
-        return runs
-    gaps = sorted(range(len(runs) - 1), key=lambda j: (runs[j + 1][0] - runs[j][1], j))
-    fill = set(gaps[: len(runs) - _MAX_RUNS])  # the gap after run j is filled
-    out = [runs[0]]
-    for j in range(1, len(runs)):
-        out[-1:] = [(out[-1][0], runs[j][1])] if j - 1 in fill else [out[-1], runs[j]]
-    return out
