@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, literal_column, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -178,8 +178,7 @@ def pool_stats(
     return stats, newest
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     """A ``pool_hour`` row (an hour: its largest minute per limit, its minutes) or a
     ``pool_minute`` row of a ragged end (a minute, counted as an hour of one minute)."""
 
@@ -193,19 +192,20 @@ class _Row:
 
 def _hour_rows(conn: Any, hours: Span) -> dict[PoolKey, list[_Row]]:
     """Every pool's ``pool_hour`` rows in ``hours``, in one read (a range of the primary key,
-    whose first column is the time)."""
+    whose first column is the time). The store's times come back in UTC."""
     out: dict[PoolKey, list[_Row]] = {}
     if hours[0] >= hours[1]:
         return out
-    for r in conn.execute(
+    rows = conn.execute(
         select(
             _PH.c.ts, *_HKEY, *(_PH.c[_HCOL[k]] for k in LIMITS), _PH.c.status_429,
             _PH.c.minutes, _PH.c.throttled_minutes, _PH.c.newest,
         ).where(_PH.c.ts >= hours[0], _PH.c.ts < hours[1])
-    ):  # fmt: skip
-        values = {k: float(r[6 + i] or 0.0) for i, k in enumerate(LIMITS)}
-        row = _Row(to_utc(r[0]), values, float(r[9] or 0.0), int(r[10] or 0), int(r[11] or 0),
-                   to_utc(r[12]))  # fmt: skip
+    ).all()  # fmt: skip
+    rpm, itpm, otpm = LIMITS
+    for r in rows:
+        values = {rpm: r[6] or 0.0, itpm: r[7] or 0.0, otpm: r[8] or 0.0}
+        row = _Row(r[0], values, r[9] or 0.0, r[10] or 0, r[11] or 0, r[12])
         out.setdefault(PoolKey(*r[1:6]), []).append(row)
     return out
 
@@ -218,12 +218,11 @@ def _ragged_rows(conn: Any, ragged: list[Span]) -> dict[PoolKey, list[_Row]]:
             select(_PM.c.ts, *_KEY, *(_VALUE[k] for k in LIMITS), _PM.c.status_429).where(
                 in_spans(_PM, [span])
             )
-        ):
-            ts, s429 = to_utc(r[0]), float(r[9] or 0.0)
+        ).all():
             values = {k: float(r[6 + i] or 0.0) for i, k in enumerate(LIMITS)}
-            out.setdefault(PoolKey(*r[1:6]), []).append(
-                _Row(ts, values, s429, 1, int(s429 > 0), ts)
-            )
+            s429 = float(r[9] or 0.0)
+            row = _Row(r[0], values, s429, 1, int(s429 > 0), r[0])
+            out.setdefault(PoolKey(*r[1:6]), []).append(row)
     return out
 
 
@@ -231,14 +230,18 @@ def _aggregate(rows: list[_Row]) -> PoolStats:
     """A pool's minutes, 429s, minutes with 429s, newest minute and daily peaks (UTC days)."""
     s = PoolStats()
     by_day: dict[date, list[Any]] = {}
-    for row in rows:
-        seen = by_day.setdefault(row.ts.date(), [0.0, 0.0, 0.0, 0, 0.0, 0, row.newest])
-        for i, limit in enumerate(LIMITS):
-            seen[i] = max(seen[i], row.values[limit])
-        seen[3] += row.minutes
-        seen[4] += row.status_429
-        seen[5] += row.throttled
-        seen[6] = max(seen[6], row.newest)
+    rpm, itpm, otpm = LIMITS
+    for ts, values, s429, minutes, throttled, newest in rows:
+        seen = by_day.get(ts.date())
+        if seen is None:
+            seen = by_day[ts.date()] = [0.0, 0.0, 0.0, 0, 0.0, 0, newest]
+        seen[0] = max(seen[0], values[rpm])
+        seen[1] = max(seen[1], values[itpm])
+        seen[2] = max(seen[2], values[otpm])
+        seen[3] += minutes
+        seen[4] += s429
+        seen[5] += throttled
+        seen[6] = max(seen[6], newest)
     s429 = 0.0
     for when, (*peaks, minutes, day429, throttled, newest) in sorted(by_day.items()):
         for i, limit in enumerate(LIMITS):
