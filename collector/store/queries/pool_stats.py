@@ -31,7 +31,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, literal_column, or_, select, true
+from sqlalchemy import (
+    ARRAY,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -159,16 +172,17 @@ def pool_stats(
     if not stats:
         return stats, None
     top_rank = _top_rank(max(window_minutes, max(s.rows for s in stats.values())))
+    tops = _plateaus(conn, maxima, hours, top_rank)
     for key, s in stats.items():
         m = maxima[key]
         for limit in LIMITS:
-            if top_rank <= s.rows:  # the p99 read holds the hours' peak
-                p99, hours_top = _p99(conn, key, m, limit, top_rank)
-                s.p99[limit] = _int(p99)
-            else:
-                hours_top = _hours_top(conn, key, m, limit)
-            top, at = _peak(m, limit, hours_top)
-            s.peak[limit], s.peak_at[limit] = _int(top), at
+            top = tops.get((key, limit))
+            hours_top = (top[0], top[2]) if top is not None else None
+            if top_rank <= s.rows:
+                p99 = _plateau_p99(m, limit, top_rank, top)
+                s.p99[limit] = _int(p99 if p99 is not None else _p99(conn, key, m, limit, top_rank))
+            peak, at = _peak(m, limit, hours_top)
+            s.peak[limit], s.peak_at[limit] = _int(peak), at
     for row in conn.execute(select(*_KEY, *(_VALUE[k] for k in LIMITS)).where(_PM.c.ts == newest)):
         asked = stats.get(PoolKey(*row[:5]))
         if asked is None:  # a pool the caller did not ask for
@@ -331,41 +345,18 @@ def _peak(m: _Maxima, limit: str, hours_top: tuple[float, datetime] | None) -> t
     return -top, at
 
 
-def _hours_top(conn: Any, key: PoolKey, m: _Maxima, limit: str) -> tuple[float, datetime] | None:
-    """The whole hours' largest minute and its earliest minute, read from the earliest hour whose
-    maximum equals the largest."""
-    top = max((v[limit] for _, v in m.hourly), default=None)
-    if top is None:
-        return None
-    first = min(ts for ts, v in m.hourly if v[limit] == top)
-    at = conn.execute(
-        _hour_minutes(
-            conn, key, (first, first + _HOUR), _PH.c.ts == first, [_PM.c.ts], _VALUE[limit] == top,
-            [_PM.c.ts], 1,
-        )
-    ).scalar()  # fmt: skip
-    return (top, to_utc(at)) if at is not None else None
-
-
 #: the first bound tried for the p99 is the hourly maximum ranked ``rank // _GUESS`` among the
 #: largest (the hours of the top 1 % mostly hold several of its minutes); a miss tries
 #: ``_GROW`` times as many, the last the ``rank``-th, which always holds ``rank`` minutes
 _GUESS, _GROW = 2, 2
 
 
-def _p99(
-    conn: Any, key: PoolKey, m: _Maxima, limit: str, rank: int
-) -> tuple[float, tuple[float, datetime] | None]:
-    """The ``rank``-th largest minute (``rank`` <= the pool's minutes in the window) and the
-    whole hours' peak for :func:`_peak`, reading only minutes >= a bound ``B`` from the whole
-    hours whose maximum is >= ``B``: every minute >= ``B`` is in such an hour, so once ``rank``
-    of them are found the ``rank``-th is exact. ``B`` is at most the largest hour's maximum
-    unless a ragged minute is above it, so the first minute read is the hours' peak."""
+def _p99(conn: Any, key: PoolKey, m: _Maxima, limit: str, rank: int) -> float:
+    """The ``rank``-th largest minute (``rank`` <= the pool's minutes in the window), reading
+    only minutes >= a bound ``B`` from the whole hours whose maximum is >= ``B``: every minute
+    >= ``B`` is in such an hour, so once ``rank`` of them are found the ``rank``-th is exact."""
     known = m.known(limit)
     value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
-    plateau = _plateau(conn, key, m, limit, rank)
-    if plateau is not None and plateau[0] is not None:
-        return plateau[0], plateau[1]
     k = max(1, rank // _GUESS)
     while True:
         final = k >= rank or k >= len(known)
@@ -382,38 +373,118 @@ def _p99(
         query = _hour_minutes(
             conn, key, m.hours, hot, [value, _PM.c.ts], where, [value.desc(), _PM.c.ts], rank
         )
-        rows = [(float(r[0] or 0.0), to_utc(r[1])) for r in conn.execute(query)]
-        found = sorted([r[0] for r in rows] + edges, reverse=True)
-        top = plateau[1] if plateau is not None else rows[0] if rows else None
+        found = sorted([float(r[0] or 0.0) for r in conn.execute(query)] + edges, reverse=True)
         if len(found) >= rank:
-            return found[rank - 1], top
+            return found[rank - 1]
         if final:
-            return 0.0, top
+            return 0.0
         k *= _GROW
 
 
-def _plateau(
-    conn: Any, key: PoolKey, m: _Maxima, limit: str, rank: int
-) -> tuple[float | None, tuple[float, datetime] | None] | None:
+def _plateau_p99(
+    m: _Maxima, limit: str, rank: int, top: tuple[float, int, datetime] | None
+) -> float | None:
     """The ``rank``-th largest minute when at least ``rank`` minutes (the ragged ends' counted)
-    reach the whole hours' largest minute ``H`` (else None), and the hours' peak: ``H`` and its
-    earliest minute. None when the window has no whole hour.
+    reach the whole hours' largest minute (``top``: its value, how many minutes of the whole
+    hours reach it, up to ``rank``, and the earliest), else None."""
+    if top is None:
+        return None
+    found = sorted([top[0]] * top[1] + [v[limit] for _, v in m.ragged if v[limit] >= top[0]])
+    return found[-rank] if len(found) >= rank else None
+
+
+def _plateaus(
+    conn: Any, maxima: Mapping[PoolKey, _Maxima], hours: Span, rank: int
+) -> dict[tuple[PoolKey, str], tuple[float, int, datetime]]:
+    """Per pool and limit, the whole hours' largest minute ``H``: its value, how many minutes
+    reach it (counted up to ``rank``) and the earliest of them (the hours' peak for
+    :func:`_peak`); none for a pool without whole hours.
 
     The minutes >= ``H`` of the hours whose maximum is ``H`` all equal ``H``, read in time
     order and no more than ``rank`` of them: a pool held at its limit (Foundry answers 429 to
     the rest, so the accepted usage of a busy pool sits at the limit for hours) has thousands
-    of minutes at ``H``, which the ordered read of :func:`_p99` would sort to keep ``rank``."""
-    top = max((v[limit] for _, v in m.hourly), default=None)
-    if top is None:
-        return None
-    value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
-    first = _hour_minutes(
-        conn, key, m.hours, hour_max >= top, [_PM.c.ts.label("ts")], value >= top,
-        [_PH.c.ts, _PM.c.ts], rank,
-    ).subquery()  # fmt: skip
-    count, at = conn.execute(select(func.count(), func.min(first.c.ts))).one()
-    if not count:  # pool_hour out of step with the minutes
-        return None
-    found = sorted([top] * count + [v[limit] for _, v in m.ragged if v[limit] >= top])
-    p99 = found[-rank] if len(found) >= rank else None
-    return p99, (top, to_utc(at))
+    of minutes at ``H``, which the ordered read of :func:`_p99` would sort to keep ``rank``;
+    with ``rank`` of them the p99 is known (:func:`_plateau_p99`)."""
+    asks = [
+        (key, limit, max(v[limit] for _, v in m.hourly))
+        for key, m in maxima.items()
+        if m.hourly
+        for limit in LIMITS
+    ]
+    if not asks:
+        return {}
+    if conn.dialect.name == "postgresql":
+        found = _plateaus_postgres(conn, asks, hours, rank)
+    else:
+        found = {}
+        for key, limit, top in asks:
+            value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
+            first = _hour_minutes(
+                conn, key, hours, hour_max >= top, [_PM.c.ts.label("ts")], value >= top,
+                [_PH.c.ts, _PM.c.ts], rank,
+            ).subquery()  # fmt: skip
+            found[key, limit] = conn.execute(select(func.count(), func.min(first.c.ts))).one()
+    return {
+        (key, limit): (top, int(found[key, limit][0]), to_utc(found[key, limit][1]))
+        for key, limit, top in asks
+        if (key, limit) in found and found[key, limit][0]  # else pool_hour out of step
+    }
+
+
+def _plateaus_postgres(
+    conn: Any, asks: list[tuple[PoolKey, str, float]], hours: Span, rank: int
+) -> dict[tuple[PoolKey, str], Any]:
+    """:func:`_plateaus`' reads in one statement: the asks ``unnest``-ed from one array per
+    column (pool key, limit, ``H``), per ask a ``LATERAL`` read of its hours at ``H`` and, per
+    hour, a ``LATERAL`` range scan of its minutes at ``H`` (as in :func:`_hour_minutes`), in
+    time order up to ``rank`` rows; counted per ask."""
+    names = ["i", *(c.name for c in _KEY), "lim", "top"]
+    types: list[Any] = [Integer(), *(String() for _ in _KEY), Integer(), Float()]
+    rows = [(i, *key, LIMITS.index(limit), top) for i, (key, limit, top) in enumerate(asks)]
+    arrays = [
+        bindparam(f"ask_{name}", list(column), ARRAY(kind))
+        for name, column, kind in zip(names, zip(*rows, strict=True), types, strict=True)
+    ]
+    ask = func.unnest(*arrays).table_valued(*names).render_derived(name="ask")
+    pool = [ask.c[c.name] for c in _KEY]
+
+    def of_limit(table: Any) -> Any:
+        return case(
+            (ask.c.lim == 0, table.c[_HCOL["rpm"]]),
+            (ask.c.lim == 1, table.c[_HCOL["itpm"]]),
+            else_=table.c[_HCOL["otpm"]],
+        )
+
+    minutes = (
+        select(_PM.c.ts)
+        .where(
+            *(c == p for c, p in zip(_KEY, pool, strict=True)),
+            _PM.c.ts >= _PH.c.ts,
+            _PM.c.ts < _hour_end(_PH.c.ts, "postgresql"),
+            of_limit(_PM) >= ask.c.top,
+        )
+        .correlate(ask, _PH)  # ask: two levels up
+        .offset(0)
+        .lateral("m")
+    )
+    first = (
+        select(minutes.c.ts)
+        .select_from(_PH)
+        .join(minutes, true())
+        .where(
+            *(c == p for c, p in zip(_HKEY, pool, strict=True)),
+            _PH.c.ts >= hours[0],
+            _PH.c.ts < hours[1],
+            of_limit(_PH) >= ask.c.top,
+        )
+        .order_by(_PH.c.ts, minutes.c.ts)
+        .limit(rank)
+        .lateral("first")
+    )
+    query = (
+        select(ask.c.i, func.count(), func.min(first.c.ts))
+        .select_from(ask)
+        .join(first, true())
+        .group_by(ask.c.i)
+    )
+    return {(asks[r[0]][0], asks[r[0]][1]): r[1:] for r in conn.execute(query)}
