@@ -1,26 +1,34 @@
 """Per quota pool and limit, the figures headroom needs, aggregated in SQL over ``pool_minute``
-(one row per pool and minute), a pool at a time through its covering index: a 30-day window is
-a few index range scans per pool, never 300,000 rows shipped to Python. The same numbers as
-:func:`collector.headroom.limit_headroom` over the pool's minute series (a test checks them
-against it on both databases):
+(one row per pool and minute) and ``pool_hour`` (one per pool and hour), every pool in the same
+few statements: a 30-day window is a few index range scans per pool, never 300,000 rows
+shipped to Python. The same numbers as :func:`collector.headroom.limit_headroom` over the
+pool's minute series (a test checks them against it on both databases):
 
 - peak and its earliest minute; nearest-rank p99 over every minute of the window (minutes
   without a row count as 0: the ``t``-th largest value, ``t = n - ceil(0.99 n) + 1``, else 0);
-- minutes at or above 80 % and 100 % of each known limit, and at or above 80 % of any;
+- minutes at or above 80 % and 100 % of each known limit, and at or above 80 % of any
+  (:mod:`collector.store.queries.pool_near`);
 - the 429s and the minutes with 429s; each UTC day's peak (for the forecast); the usage in the
   newest minute of the window (the last complete minute).
 
 The minute count, 429s, minutes with 429s and daily peaks of the window's whole hours come from
-``pool_hour`` (one row per pool and hour, with each hour's largest minute per limit), those of
-its ragged ends from the minutes. The hour maxima bound every read of the whole hours' minutes:
+``pool_hour`` (each hour's largest minute per limit), read once for every pool, those of its
+ragged ends from their minutes (one read per end). The hour maxima bound every read of the
+whole hours' minutes:
 
-- the p99 (the ``t``-th largest minute): each hour's maximum is one of its minutes, so the
+- the peak: the minutes at the hours' largest maximum ``H``, from the hours whose maximum is
+  ``H``, in time order, at most ``t`` of them: the first is the peak's earliest minute, and when
+  there are ``t`` (a pool held at its limit) the p99 is ``H`` too;
+- else the p99 (the ``t``-th largest minute): each hour's maximum is one of its minutes, so the
   ``t``-th largest of the hour maxima (and ragged minutes) is a bound ``B`` with at least ``t``
   minutes >= ``B``; only the minutes >= ``B`` of the hours whose maximum is >= ``B`` are read
-  (first with a tighter guess, kept when it finds ``t`` minutes). The same read, ordered by
-  value then time, gives the peak and its earliest minute;
+  (first with a tighter guess, kept when it finds ``t`` minutes);
 - the minutes at or above 80 % / 100 % of a limit: only the runs of hours whose maximum
   reaches 80 % of a known limit, only their minutes that reach it.
+
+On Postgres the reads at ``H`` and the near-limit counts are one statement each for every pool
+(the pools' keys and bounds ``unnest``-ed from arrays, ``LATERAL`` range scans); on SQLite,
+which has no ``LATERAL``, a pool at a time.
 """
 
 from __future__ import annotations
