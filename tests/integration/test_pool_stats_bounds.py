@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from collector.pools import PoolKey, pool_key
 from collector.quota_limits import LIMITS
 from collector.store.queries._sql import _reading
-from collector.store.queries.pool_stats import PoolStats, pool_stats
+from collector.store.queries.pool_stats import PoolStats, pool_keys, pool_stats
 from collector.store.rollup import refresh_pool_hours
 from collector.store.schema import TABLES
 from collector.store.writer import upsert
@@ -219,3 +219,30 @@ def test_a_limit_left_unknown_counts_no_minute_near_it(filled: Engine) -> None:
         )
         assert stats[key].any_over_80 == near, key.model
     assert stats[HELD].at_100["rpm"] > 0 and stats[BUSY].over_80["otpm"] > 0
+
+
+def test_the_pools_of_a_window_are_those_with_a_minute_in_it_in_key_order(store: Engine) -> None:
+    """pool_keys' skip scan (one seek per key on SQLite, a recursive statement on Postgres)
+    finds keys that differ in any column, and leaves out pools without a minute in the window."""
+    other = "00000000-0000-4000-8000-0000000000a0"
+    keys = [
+        PoolKey(SUB, "m", "1", "Global", ""),
+        PoolKey(SUB, "m", "1", "DataZone", "EU"),
+        PoolKey(SUB, "m", "1", "DataZone", "US"),
+        PoolKey(SUB, "m", "2", "Global", ""),
+        PoolKey(SUB, "a", "1", "Global", ""),
+        PoolKey(other, "m", "1", "Global", ""),
+    ]
+    outside = {keys[1], keys[4]}  # their only minutes are before the window
+    rows = [
+        {"ts": START - timedelta(hours=2) if key in outside else START + timedelta(minutes=i),
+         **key._asdict(), "requests": 1.0, "status_429": 0.0, "itpm": 1.0, "otpm": 1.0}
+        for i, key in enumerate(keys)
+    ]  # fmt: skip
+    with store.begin() as conn:
+        upsert(conn, TABLES["pool_minute"], rows)
+    with _reading(store) as conn:
+        found = pool_keys(conn, START, END)
+        everything = pool_keys(conn, START - timedelta(days=1), END)
+    assert found == sorted(set(keys) - outside)
+    assert everything == sorted(keys)

@@ -47,11 +47,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     literal_column,
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
@@ -124,13 +126,35 @@ def pool_keys(conn: Any, since: datetime, until: datetime) -> list[PoolKey]:
     (``ts`` first) and sorts every minute of the window to find each next pool (about 0.1 s a
     pool over 30 days). It compares one column at a time under equal leading columns: SQLite
     seeks a row-value comparison ``(a, b, ...) > (...)`` on its first column only, reading
-    every minute of the pools that share it. ``SELECT DISTINCT`` would read every minute."""
+    every minute of the pools that share it. ``SELECT DISTINCT`` would read every minute.
+    Postgres seeks the row value on the whole key: one recursive statement
+    (:func:`_keys_postgres`)."""
     window = and_(_PM.c.ts >= since, _PM.c.ts < until)
+    if conn.dialect.name == "postgresql":
+        return _keys_postgres(conn, window)
     return [
         key
         for key in _distinct(conn, ())
         if conn.execute(select(_PM.c.ts).where(is_pool(key), window).limit(1)).first()
     ]
+
+
+def _keys_postgres(conn: Any, window: ColumnElement[bool]) -> list[PoolKey]:
+    """The skip scan in one statement: a recursive CTE whose every step seeks the next key
+    after the last (``(a, b, ...) > (...)``, an index condition on the whole key), the pools
+    kept that have a minute in ``window``."""
+    first = select(*_KEY).order_by(*_KEY).limit(1).cte("pools", recursive=True)
+    after = (
+        select(*_KEY)
+        .where(tuple_(*_KEY) > tuple_(*(first.c[c.name] for c in _KEY)))
+        .order_by(*_KEY)
+        .limit(1)
+        .lateral("after")
+    )
+    pools = first.union_all(select(*after.c).select_from(first).join(after, true()))
+    mine = and_(*(c == pools.c[c.name] for c in _KEY))
+    query = select(*pools.c).where(exists().where(mine, window)).order_by(*pools.c)
+    return [PoolKey(*row) for row in conn.execute(query)]
 
 
 def _distinct(conn: Any, prefix: tuple[str, ...]) -> list[PoolKey]:
