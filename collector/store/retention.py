@@ -10,11 +10,12 @@ their week ends at or before the cut-off (``request_index.drop_before``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, literal_column, select
+from sqlalchemy import Connection, Engine, delete, func, literal_column, select
 
 from collector.store import alerts, partitions, request_index, rollup
 from collector.store.schema import PARTITIONED, TABLES
@@ -30,6 +31,7 @@ HOURLY = {
     "latency_hist_hour": "ts",
     "throttle_hour": "ts",
     "pool_minute": "ts",
+    "deployment_throttle": "ts",
     "latency_pct_15m": "ts",
     "latency_pct_hour": "ts",
 }
@@ -89,7 +91,11 @@ def prune(
             result.deleted[name] = _sqlite_batched_delete(engine, name, column, cutoff)
     with engine.begin() as conn:  # whole weeks of request-id entries; see request_index
         result.dropped_partitions += request_index.drop_before(conn, cutoff)
-    result.deleted["pool_hour"] = _prune_pool_hours(engine, cutoff)
+    for name, refresh in (
+        ("pool_hour", rollup.refresh_pool_hours),
+        ("deployment_hour", rollup.refresh_deployment_hours),
+    ):
+        result.deleted[name] = _prune_hours(engine, name, refresh, cutoff)
     _record_cutoff(engine, cutoff, now)
     day_cutoff = datetime(rollup_cutoff.year, rollup_cutoff.month, rollup_cutoff.day, tzinfo=UTC)
     for name, column in DAILY.items():
@@ -118,15 +124,21 @@ def prune(
     return result
 
 
-def _prune_pool_hours(engine: Engine, cutoff: datetime) -> int:
-    """Drop the ``pool_hour`` rows of the hours before the cut-off's and recompute the hour the
-    cut-off falls inside from its remaining minutes, so the rollup stays ``pool_minute``'s."""
-    table = TABLES["pool_hour"]
+def _prune_hours(
+    engine: Engine,
+    name: str,
+    refresh: Callable[[Connection, datetime, datetime], None],
+    cutoff: datetime,
+) -> int:
+    """Drop the rows of hourly table ``name`` (``pool_hour``, ``deployment_hour``) of the hours
+    before the cut-off's and recompute the hour the cut-off falls inside from its remaining
+    minutes with ``refresh``, so the rollup stays its minutes'."""
+    table = TABLES[name]
     hour = rollup.floor_time(cutoff, rollup.HOUR)
     with engine.begin() as conn:
         count = int(conn.execute(delete(table).where(table.c.ts < hour)).rowcount or 0)
         if hour < cutoff:
-            rollup.refresh_pool_hours(conn, hour, hour + rollup.HOUR)
+            refresh(conn, hour, hour + rollup.HOUR)
     return count
 
 

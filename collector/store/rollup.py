@@ -99,6 +99,7 @@ def refresh(
         refresh_throttles(conn, lo, hi)
         refresh_pools(conn, lo, hi)
         refresh_pool_hours(conn, lo, hi)
+        refresh_deployment_hours(conn, lo, hi)
     if hist:
         sum_into(conn, "latency_hist", "latency_hist_15m", QUARTER, lo, hi)
         sum_into(conn, "latency_hist_15m", "latency_hist_hour", HOUR, lo, hi)
@@ -374,6 +375,61 @@ def refresh_pool_hours(conn: Connection, lo: datetime, hi: datetime) -> None:
             .group_by(hour, *key),
         )
     )  # fmt: skip
+
+
+def refresh_deployment_hours(conn: Connection, lo: datetime, hi: datetime) -> None:
+    """Recompute ``deployment_hour`` and ``deployment_throttle`` for ``[lo, hi)`` (hour-aligned)
+    from ``metric_minute``: per deployment and hour the largest minute of accepted requests and
+    of tokens (ITPM + OTPM) with the earliest minute reaching each; per deployment and minute
+    with 429s its requests, tokens and 429s. A deployment's minute counts when it has a row of
+    any of these metrics."""
+    m = TABLES["metric_minute"]
+    dh, dt = TABLES["deployment_hour"], TABLES["deployment_throttle"]
+    conn.execute(dh.delete().where(dh.c.ts >= lo, dh.c.ts < hi))
+    conn.execute(dt.delete().where(dt.c.ts >= lo, dt.c.ts < hi))
+    requests = m.c.metric == REQUESTS
+
+    def total_if(condition: Any) -> Any:
+        return func.sum(case((condition, m.c.total), else_=0.0))
+
+    minutes = (
+        select(
+            m.c.ts,
+            m.c.deployment_id,
+            total_if(and_(requests, m.c.status_code != 429)).label("requests"),
+            total_if(m.c.metric.in_((*_POOL_INPUT, "OutputTokens"))).label("tokens"),
+            total_if(and_(requests, m.c.status_code == 429)).label("s429"),
+        )
+        .where(m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(_POOL_METRICS))
+        .group_by(m.c.ts, m.c.deployment_id)
+        .subquery()
+    )
+    hour = hour_of(minutes.c.ts, conn.dialect.name)
+    per_hour = (minutes.c.deployment_id, hour)
+    ranked = select(
+        minutes,
+        hour.label("hour"),
+        func.max(minutes.c.requests).over(partition_by=per_hour).label("top_requests"),
+        func.max(minutes.c.tokens).over(partition_by=per_hour).label("top_tokens"),
+    ).subquery()
+    r = ranked.c
+    conn.execute(
+        insert(dh).from_select(
+            ["ts", "deployment_id", "requests", "requests_at", "tokens", "tokens_at"],
+            select(
+                r.hour, r.deployment_id,
+                func.max(r.requests), func.min(case((r.requests == r.top_requests, r.ts))),
+                func.max(r.tokens), func.min(case((r.tokens == r.top_tokens, r.ts))),
+            ).group_by(r.hour, r.deployment_id),
+        )
+    )  # fmt: skip
+    t = minutes.c
+    conn.execute(
+        insert(dt).from_select(
+            ["ts", "deployment_id", "requests", "tokens", "status_429"],
+            select(t.ts, t.deployment_id, t.requests, t.tokens, t.s429).where(t.s429 > 0),
+        )
+    )
 
 
 def refresh_throttles(conn: Connection, lo: datetime, hi: datetime) -> None:

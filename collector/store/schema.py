@@ -311,6 +311,40 @@ class ThrottleHour(Base):
     status_429: Mapped[float | None] = mapped_column(Float)
 
 
+class DeploymentHour(Base):
+    """Per deployment and hour, from ``metric_minute``: the largest minute of accepted requests
+    (``ModelRequests`` but 429) and of tokens (ITPM + OTPM: a deployment's capacity counts both),
+    each with the earliest minute reaching it. Refreshed with the other hourly rollups, so each
+    deployment's peaks on the Capacity page read one row per hour instead of its minutes. Kept
+    as long as the minutes."""
+
+    __tablename__ = "deployment_hour"
+    __table_args__ = CLUSTERED
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[float | None] = mapped_column(Float)
+    requests_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    tokens: Mapped[float | None] = mapped_column(Float)
+    tokens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeploymentThrottle(Base):
+    """The minutes in which a deployment got 429s, with its accepted requests and tokens (ITPM +
+    OTPM) that minute: whether it was near its own capacity limits when throttled (the level a
+    pool's 429 minute points at) is read from these few rows, not from every minute. Refreshed
+    with ``deployment_hour``; kept as long as the minutes."""
+
+    __tablename__ = "deployment_throttle"
+    __table_args__ = CLUSTERED
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[float | None] = mapped_column(Float)
+    tokens: Mapped[float | None] = mapped_column(Float)
+    status_429: Mapped[float | None] = mapped_column(Float)
+
+
 class QuotaUsage(Base):
     """ARM's usages list of a subscription in a location (``usages.list(location)``), as last
     collected with the inventory: per usage name (``AIServices.GlobalStandard.<model>``, ...)

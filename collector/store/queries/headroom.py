@@ -28,10 +28,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Engine, Integer, cast, func, literal_column, select
+from sqlalchemy import Engine, func, select
 
 from collector import headroom as hr
-from collector import metric_names as names
 from collector.pools import DATA_ZONE, GLOBAL, PoolKey, data_zones, pool_key, usage_name
 from collector.quota_limits import (
     LIMITS,
@@ -42,14 +41,17 @@ from collector.quota_limits import (
 )
 from collector.store.queries._sql import (
     _DEPLOYMENT,
-    _METRIC,
     _RESOURCE,
     _check_window,
     _reading,
     _resource_name,
-    _sum_if,
     parse_step,
     time_bucket,
+)
+from collector.store.queries.deployment_stats import (
+    DeploymentStats,
+    deployment_stats,
+    epoch_minute,
 )
 from collector.store.queries.pool_stats import (
     PoolStats,
@@ -63,9 +65,6 @@ from collector.store.queries.pool_stats import (
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 from collector.versions import is_claude_deployment
-
-_ITPM_METRICS = (names.INPUT_TOKENS, names.CACHE_WRITE_5M, names.CACHE_WRITE_1H)
-_METRICS = (names.REQUESTS, names.OUTPUT_TOKENS, *_ITPM_METRICS)
 
 
 @dataclass(frozen=True)
@@ -92,18 +91,6 @@ class _Member:
     capacity: int | None
     model: str | None
     key: PoolKey
-
-
-@dataclass
-class _Minutes:
-    """Per deployment-minute usage, as arrays."""
-
-    minute: np.ndarray  # epoch minutes
-    dep: np.ndarray
-    requests: np.ndarray
-    s429: np.ndarray
-    itpm: np.ndarray
-    otpm: np.ndarray
 
 
 def _members(conn: Any) -> list[_Member]:
@@ -136,42 +123,6 @@ def _members(conn: Any) -> list[_Member]:
     return out
 
 
-def _minutes(conn: Any, since: datetime, until: datetime, ids: list[int]) -> _Minutes:
-    m = _METRIC
-    requests = m.c.metric == names.REQUESTS
-    stmt = (
-        select(
-            m.c.ts,
-            m.c.deployment_id,
-            _sum_if(requests & (m.c.status_code != 429), m.c.total).label("requests"),
-            _sum_if(requests & (m.c.status_code == 429), m.c.total).label("s429"),
-            _sum_if(m.c.metric.in_(_ITPM_METRICS), m.c.total).label("itpm"),
-            _sum_if(m.c.metric == names.OUTPUT_TOKENS, m.c.total).label("otpm"),
-        )
-        .where(
-            m.c.ts >= since,
-            m.c.ts < until,
-            m.c.metric.in_(_METRICS),
-            m.c.deployment_id.in_(ids),
-        )
-        .group_by(m.c.ts, m.c.deployment_id)
-    )
-    rows = conn.execute(stmt).all()
-    epoch = np.array([int(to_utc(r.ts).timestamp()) // 60 for r in rows], np.int64)
-
-    def col(name: str) -> np.ndarray:
-        return np.array([float(getattr(r, name) or 0) for r in rows], float)
-
-    return _Minutes(
-        minute=epoch,
-        dep=np.array([r.deployment_id for r in rows], np.int64),
-        requests=col("requests"),
-        s429=col("s429"),
-        itpm=col("itpm"),
-        otpm=col("otpm"),
-    )
-
-
 def _usages(conn: Any) -> list[Any]:
     q = TABLES["quota_usage"]
     return list(conn.execute(select(q)).all())
@@ -190,13 +141,6 @@ def _usage_for(key: PoolKey, usages: list[Any]) -> Any | None:
         if row.location == key.zone:
             return row
     return None
-
-
-def _epoch_minute(column: Any, dialect: str) -> Any:
-    """Minutes since the epoch of a stored time, as an integer, in SQL."""
-    if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / 60), BigInteger)
-    return cast(func.strftime(literal_column("'%s'"), column), Integer) / 60
 
 
 @dataclass
@@ -222,7 +166,7 @@ def _pool_rows(conn: Any, since: datetime, until: datetime) -> _PoolRows:
     """The pool minutes with 429s (the levels compare them with the deployments' minutes)."""
     pm = TABLES["pool_minute"]
     stmt = select(
-        _epoch_minute(pm.c.ts, conn.dialect.name).label("minute"),
+        epoch_minute(pm.c.ts, conn.dialect.name).label("minute"),
         *(pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")),
         pm.c.requests, pm.c.status_429, pm.c.itpm, pm.c.otpm,
     ).where(pm.c.ts >= since, pm.c.ts < until, pm.c.status_429 > 0)  # fmt: skip
@@ -253,7 +197,7 @@ class _Read:
     stats: dict[PoolKey, PoolStats]
     newest: datetime | None
     throttled: _PoolRows | None
-    deployments: _Minutes | None
+    deployments: dict[int, DeploymentStats] | None
     usages: list[Any]
 
 
@@ -275,7 +219,8 @@ def _read(
         throttled = data = None
         if deployments:
             throttled = _pool_rows(conn, since, until)
-            data = _minutes(conn, since, until, [m.deployment_id for m in members])
+            own = {m.deployment_id: deployment_limits(m.model, m.capacity) for m in members}
+            data = deployment_stats(conn, since, until, own)
         usages = _usages(conn)
     return _Read(members, quotas, stats, newest, throttled, data, usages)
 
@@ -368,7 +313,7 @@ def _bare(member: _Member) -> hr.DeploymentHeadroom:
 
 def _deployments(
     group: list[_Member],
-    data: _Minutes,
+    data: dict[int, DeploymentStats],
     pool_minutes: np.ndarray,
     pool_series: dict[str, np.ndarray],
     quota: Any,
@@ -384,19 +329,11 @@ def _deployments(
     dep_near_minutes: set[int] = set()
     out = []
     for member in group:
-        mine = data.dep == member.deployment_id
-        minute = data.minute[mine]
-        tokens = data.itpm[mine] + data.otpm[mine]
+        mine = data.get(member.deployment_id, DeploymentStats())
         limit_rpm, limit_tpm = deployment_limits(member.model, member.capacity)
-        near = np.zeros(minute.shape, bool)
-        if limit_rpm:
-            near |= data.requests[mine] >= hr.LEVEL_SHARE * limit_rpm
-        if limit_tpm:
-            near |= tokens >= hr.LEVEL_SHARE * limit_tpm
-        s429 = data.s429[mine]
-        dep_near_minutes |= set(minute[near & (s429 > 0)].tolist())
-        peak_rpm, peak_rpm_at = hr.peak(minute, data.requests[mine])
-        peak_tpm, peak_tpm_at = hr.peak(minute, tokens)
+        dep_near_minutes |= mine.near_throttled
+        peak_rpm, peak_rpm_at = mine.peak_rpm()
+        peak_tpm, peak_tpm_at = mine.peak_tpm()
         out.append(
             hr.DeploymentHeadroom(
                 deployment_id=member.deployment_id,
@@ -411,8 +348,8 @@ def _deployments(
                 peak_rpm_at=peak_rpm_at,
                 peak_tpm=peak_tpm,
                 peak_tpm_at=peak_tpm_at,
-                status_429=round(float(s429.sum())),
-                throttled_minutes=int((s429 > 0).sum()),
+                status_429=round(mine.status_429),
+                throttled_minutes=mine.throttled_minutes,
             )
         )
     levels = dict.fromkeys(
