@@ -3,6 +3,7 @@
 Run from the repository root (on demand; it is not a test)::
 
     python benchmarks/headroom_bench.py [--db sqlite,postgres] [--deployments 100] [--days 30]
+        [--ab REF]
 
 On each database (SQLite in a temporary file; PostgreSQL 15 started by ``tests/pg.py``) it
 writes the inventory the dashboard benchmark uses (10 resources in 2 subscriptions, 3 regions,
@@ -16,23 +17,29 @@ store with every raw table too. Then it times ``pool_headroom`` (without per-dep
 minutes, as the page asks for beyond a week) and ``pool_utilization_series`` (cold, then the
 median of 5 warm calls) and the page itself in ``AppTest`` (``?range=30d``, no cached figure,
 median of 3), each against its 24-hour baseline, and rewrites the ``headroom-bench`` section
-of ``docs/benchmarks.md``.
+of ``docs/benchmarks.md``. With ``--ab REF`` it also times ``pool_headroom`` as of the git revision ``REF`` against
+this checkout's on the same store (interleaved, median of 5, statements counted, answers checked
+equal).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -142,8 +149,71 @@ def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:
     return cold, statistics.median(warm)
 
 
-def run(kind: str, deployments: int, days: int) -> list[tuple[str, str, float, float, float]]:
-    """Rows (database, what, seconds over 30 days (cold), warm, 24-hour baseline)."""
+Headroom = Callable[..., list[Any]]
+
+
+def reference(ref: str) -> tuple[str, Headroom]:
+    """``pool_headroom`` as of the git revision ``ref``, and the revision's short hash: the
+    revision's ``collector/store/queries`` package loaded beside this checkout's under another
+    name (the rest of the code is this checkout's, so only the reads differ)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    folder = Path(tempfile.mkdtemp(prefix="headroom-ref-"))
+    package = folder / "_ref_queries"
+    package.mkdir()
+    for path in git("ls-tree", "--name-only", ref, "collector/store/queries/").split():
+        if path.endswith(".py"):
+            text = git("show", f"{ref}:{path}").replace("collector.store.queries", "_ref_queries")
+            (package / Path(path).name).write_text(text)
+    sys.path.insert(0, str(folder))
+    module = importlib.import_module("_ref_queries.headroom")
+    return git("rev-parse", "--short", ref).strip(), module.pool_headroom
+
+
+def a_b(engine: Any, call: Headroom, ref: Headroom, since: datetime, until: datetime) -> ABRow:
+    """The reference's and this checkout's ``pool_headroom`` on the same store and window,
+    interleaved, median of ``WARM_RUNS`` warm calls each, with their statement counts; fails
+    unless the answers are equal."""
+    count = [0]
+
+    def counted(*_: object) -> None:
+        count[0] += 1
+
+    quota = QuotaSettings()
+    answers: list[list[Any]] = []
+    statements: list[int] = []
+    seconds: list[list[float]] = []
+    for headroom in (ref, call):
+        event.listen(engine, "before_cursor_execute", counted)
+        count[0] = 0
+        answers.append(headroom(engine, since, until, quota, deployments=False))
+        event.remove(engine, "before_cursor_execute", counted)
+        statements.append(count[0])
+        seconds.append([])
+    if answers[0] != answers[1]:
+        raise SystemExit("pool_headroom answers differ from the reference's")
+    for _ in range(WARM_RUNS):
+        for i, headroom in enumerate((ref, call)):
+            started = time.perf_counter()
+            headroom(engine, since, until, quota, deployments=False)
+            seconds[i].append(time.perf_counter() - started)
+    old, new = (statistics.median(x) for x in seconds)
+    return old, new, statements[0], statements[1]
+
+
+#: (reference's median seconds, this checkout's, reference's statements, this checkout's)
+ABRow = tuple[float, float, int, int]
+
+
+def run(
+    kind: str, deployments: int, days: int, ref: Headroom | None = None
+) -> tuple[list[tuple[str, str, float, float, float]], ABRow | None]:
+    """Rows (database, what, seconds over 30 days (cold), warm, 24-hour baseline), and the A/B
+    against ``ref`` over the same 30 days (None without ``ref``)."""
     folder = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
     server = None
     try:
@@ -172,6 +242,10 @@ def run(kind: str, deployments: int, days: int) -> list[tuple[str, str, float, f
             long = timed(lambda c=call: c(end - timedelta(days=days), end), WARM_RUNS)
             short = timed(lambda c=call: c(end - timedelta(hours=24), end), WARM_RUNS)
             out.append((kind, name, long[0], long[1], short[1]))
+        compared = None
+        if ref is not None:
+            call = cast(Headroom, pool_headroom)
+            compared = a_b(engine, call, ref, end - timedelta(days=days), end)
         engine.dispose()
         os.environ["FOUNDRY_MONITOR_DATABASE_URL"] = url
         render_page("views/capacity.py", "1h", "")  # imports and the engine: not counted
@@ -184,14 +258,20 @@ def run(kind: str, deployments: int, days: int) -> list[tuple[str, str, float, f
                 into.append(seconds)
         out.append((kind, "Capacity page (AppTest)", page[0], statistics.median(page),
                     statistics.median(base)))  # fmt: skip
-        return out
+        return out, compared
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def render(rows: list[tuple[str, str, float, float, float]], command: str, days: int) -> str:
+def render(
+    rows: list[tuple[str, str, float, float, float]],
+    command: str,
+    days: int,
+    compared: Mapping[str, ABRow] | None = None,
+    ref: str = "",
+) -> str:
     lines = [
         "## Capacity page (headroom per quota pool)",
         "",
@@ -211,14 +291,32 @@ def render(rows: list[tuple[str, str, float, float, float]], command: str, days:
         "",
         f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on 2 cores: under load the "
         "absolute times grow, ratios less so. The 30-day `pool_headroom` reads the counts, 429s "
-        "and daily peaks from `pool_hour` (one row per pool and hour) and the minutes of the "
-        "ragged ends (one read per end); the hour maxima bound the reads of the minutes: the "
-        "p99 and the peak read only the minutes >= a bound from the hours whose largest minute "
-        "reaches it (the `t`-th largest hour maximum holds at least `t` minutes, a tighter guess "
-        "first), the minutes at or above 80 % / 100 % of a limit only the runs of hours whose "
-        "largest minute reaches 80 % of a limit; the series with steps of an hour or more reads "
-        "`pool_hour`.",
+        "and daily peaks from `pool_hour` (one row per pool and hour, one read for every pool) "
+        "and the minutes of the ragged ends (one read per end); the hour maxima bound the reads "
+        "of the minutes: the peak reads the minutes at the hours' largest maximum in time "
+        "order, no more than the p99's rank `t` (when it finds `t`, a pool held at its limit, "
+        "the p99 is that value too); else the p99 reads only the minutes >= a bound from the "
+        "hours whose largest minute reaches it (the `t`-th largest hour maximum holds at least "
+        "`t` minutes, a tighter guess first); the minutes at or above 80 % / 100 % of a limit "
+        "only the runs of hours whose largest minute reaches 80 % of a limit. On Postgres each "
+        "of these is one statement for every pool (keys and bounds `unnest`-ed from arrays "
+        "into `LATERAL` range scans); on SQLite a pool at a time. The series with steps of an "
+        "hour or more reads `pool_hour`.",
     ]
+    if compared:
+        lines += [
+            "",
+            f"A/B: `pool_headroom` as of `{ref}` (its `collector/store/queries` loaded beside "
+            f"this checkout's) and this checkout's, on the same store over the same {days} "
+            "days, interleaved, median of 5 warm calls each; the answers are equal (checked).",
+            "",
+            f"| database | `{ref}` | this checkout | ratio | statements (`{ref}` -> this) |",
+            "|---|---|---|---|---|",
+        ]
+        for kind, (old, new, n_old, n_new) in compared.items():
+            lines.append(
+                f"| {kind} | {old:.3f} s | {new:.3f} s | {old / new:.1f}x | {n_old} -> {n_new} |"
+            )
     lines += ["", "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine()]
     return "\n".join(lines)
@@ -229,16 +327,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--deployments", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--ab", metavar="REF", help="also time pool_headroom as of this git revision (A/B)"
+    )
     args = parser.parse_args(argv)
-    rows = []
+    rows, compared = [], {}
+    commit, ref = reference(args.ab) if args.ab else ("", None)
     with default_settings():
         for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
-            rows += run(kind, args.deployments, args.days)
+            got, ab = run(kind, args.deployments, args.days, ref)
+            rows += got
+            if ab is not None:
+                compared[kind] = ab
     command = (
         f"python benchmarks/headroom_bench.py --db {args.db} --deployments {args.deployments} "
-        f"--days {args.days}"
+        f"--days {args.days}" + (f" --ab {args.ab}" if args.ab else "")
     )
-    section = render(rows, command, args.days)
+    section = render(rows, command, args.days, compared, f"{args.ab} {commit}".strip())
     write_section(SECTION, section)
     print(section)
     return 0
