@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
+    DateTime,
     Float,
     Integer,
     String,
@@ -432,47 +433,58 @@ def _plateaus(
     reach it (counted up to ``rank``) and the earliest of them (the hours' peak for
     :func:`_peak`); none for a pool without whole hours.
 
-    The minutes >= ``H`` of the hours whose maximum is ``H`` all equal ``H``, read in time
-    order and no more than ``rank`` of them: a pool held at its limit (Foundry answers 429 to
-    the rest, so the accepted usage of a busy pool sits at the limit for hours) has thousands
-    of minutes at ``H``, which the ordered read of :func:`_p99` would sort to keep ``rank``;
-    with ``rank`` of them the p99 is known (:func:`_plateau_p99`)."""
-    asks = [
-        (key, limit, max(v[limit] for _, v in m.hourly))
-        for key, m in maxima.items()
-        if m.hourly
-        for limit in LIMITS
-    ]
+    The minutes >= ``H`` of the hours whose maximum is ``H`` all equal ``H``; no more than
+    ``rank`` of them are read, in no order (a ``LIMIT`` under an ``ORDER BY`` stops early only
+    when the planner picks an ordered plan, which Postgres does not without statistics): a pool
+    held at its limit (Foundry answers 429 to the rest, so the accepted usage of a busy pool
+    sits at the limit for hours) has thousands of minutes at ``H``, which the ordered read of
+    :func:`_p99` would sort to keep ``rank``; with ``rank`` of them the p99 is known
+    (:func:`_plateau_p99`). The earliest is read from the earliest hour whose maximum is ``H``
+    (the hours before it have none)."""
+    asks = []
+    for key, m in maxima.items():
+        for limit in LIMITS:
+            top = max((v[limit] for _, v in m.hourly), default=None)
+            if top is not None:
+                asks.append((key, limit, top, min(ts for ts, v in m.hourly if v[limit] == top)))
     if not asks:
         return {}
     if conn.dialect.name == "postgresql":
         found = _plateaus_postgres(conn, asks, hours, rank)
     else:
         found = {}
-        for key, limit, top in asks:
+        for key, limit, top, hour in asks:
             value, hour_max = _VALUE[limit], _PH.c[_HCOL[limit]]
-            first = _hour_minutes(
-                conn, key, hours, hour_max >= top, [_PM.c.ts.label("ts")], value >= top,
-                [_PH.c.ts, _PM.c.ts], rank,
-            ).subquery()  # fmt: skip
-            found[key, limit] = conn.execute(select(func.count(), func.min(first.c.ts))).one()
+            some = _hour_minutes(
+                conn, key, hours, hour_max >= top, [_PM.c.ts], value >= top, (), rank
+            ).subquery()
+            earliest = (
+                select(func.min(_PM.c.ts))
+                .where(is_pool(key), _PM.c.ts >= hour, _PM.c.ts < hour + _HOUR, value >= top)
+                .scalar_subquery()
+            )
+            found[key, limit] = conn.execute(select(func.count(), earliest).select_from(some)).one()
     return {
         (key, limit): (top, int(found[key, limit][0]), to_utc(found[key, limit][1]))
-        for key, limit, top in asks
-        if (key, limit) in found and found[key, limit][0]  # else pool_hour out of step
-    }
+        for key, limit, top, _ in asks
+        if (key, limit) in found and found[key, limit][0] and found[key, limit][1] is not None
+    }  # (else pool_hour is out of step with the minutes)
 
 
 def _plateaus_postgres(
-    conn: Any, asks: list[tuple[PoolKey, str, float]], hours: Span, rank: int
+    conn: Any, asks: list[tuple[PoolKey, str, float, datetime]], hours: Span, rank: int
 ) -> dict[tuple[PoolKey, str], Any]:
     """:func:`_plateaus`' reads in one statement: the asks ``unnest``-ed from one array per
-    column (pool key, limit, ``H``), per ask a ``LATERAL`` read of its hours at ``H`` and, per
-    hour, a ``LATERAL`` range scan of its minutes at ``H`` (as in :func:`_hour_minutes`), in
-    time order up to ``rank`` rows; counted per ask."""
-    names = ["i", *(c.name for c in _KEY), "lim", "top"]
+    column (pool key, limit, ``H``, the earliest hour at ``H``), per ask a ``LATERAL`` read of
+    its hours at ``H`` and, per hour, a ``LATERAL`` range scan of its minutes at ``H`` (as in
+    :func:`_hour_minutes`), up to ``rank`` rows, counted; and a range scan of the earliest
+    hour for the earliest minute."""
+    names = ["i", *(c.name for c in _KEY), "lim", "top", "hour"]
     types: list[Any] = [Integer(), *(String() for _ in _KEY), Integer(), Float()]
-    rows = [(i, *key, LIMITS.index(limit), top) for i, (key, limit, top) in enumerate(asks)]
+    types.append(DateTime(timezone=True))
+    rows = [
+        (i, *key, LIMITS.index(limit), top, hour) for i, (key, limit, top, hour) in enumerate(asks)
+    ]
     arrays = [
         bindparam(f"ask_{name}", list(column), ARRAY(kind))
         for name, column, kind in zip(names, zip(*rows, strict=True), types, strict=True)
@@ -499,7 +511,7 @@ def _plateaus_postgres(
         .offset(0)
         .lateral("m")
     )
-    first = (
+    some = (
         select(minutes.c.ts)
         .select_from(_PH)
         .join(minutes, true())
@@ -509,14 +521,24 @@ def _plateaus_postgres(
             _PH.c.ts < hours[1],
             of_limit(_PH) >= ask.c.top,
         )
-        .order_by(_PH.c.ts, minutes.c.ts)
         .limit(rank)
-        .lateral("first")
+        .lateral("some")
+    )
+    earliest = (
+        select(func.min(_PM.c.ts).label("ts"))
+        .where(
+            *(c == p for c, p in zip(_KEY, pool, strict=True)),
+            _PM.c.ts >= ask.c.hour,
+            _PM.c.ts < _hour_end(ask.c.hour, "postgresql"),
+            of_limit(_PM) >= ask.c.top,
+        )
+        .lateral("earliest")
     )
     query = (
-        select(ask.c.i, func.count(), func.min(first.c.ts))
+        select(ask.c.i, func.count(), earliest.c.ts)
         .select_from(ask)
-        .join(first, true())
-        .group_by(ask.c.i)
+        .join(earliest, true())
+        .join(some, true())
+        .group_by(ask.c.i, earliest.c.ts)
     )
     return {(asks[r[0]][0], asks[r[0]][1]): r[1:] for r in conn.execute(query)}
