@@ -330,8 +330,9 @@ def load_headroom(
     url: str, since: datetime, until: datetime, deployments: bool = False
 ) -> list[PoolHeadroom]:
     """Headroom per quota pool, with the limits of the settings (else the shipped defaults);
-    ``deployments`` adds each deployment's peaks and the level of each 429 minute (a read of
-    every deployment's minutes: the Capacity page asks for it up to a week)."""
+    ``deployments`` adds each deployment's peaks and the level of each 429 minute (from the
+    ``deployment_hour`` and ``deployment_throttle`` rollups; a busy month of 429s still costs
+    seconds, so the Capacity page asks for it up to a week)."""
     return pool_headroom(engine(url), since, until, settings().quota, deployments=deployments)
 
 

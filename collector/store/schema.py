@@ -23,7 +23,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     Numeric,
     SmallInteger,
     String,
@@ -31,40 +30,13 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from collector.store import schema_headroom  # noqa: F401  (registers its tables on Base)
+from collector.store.base import CLUSTERED, NAMING, PARTITIONED, Base, Money, partitioned
 from collector.store.types import MetricCode, StatusClassCode, UTCDateTime
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-}
-
-#: Raw tables partitioned by day on Postgres, with their time column.
-PARTITIONED: dict[str, str] = {
-    "metric_minute": "ts",
-    "request_log": "ts",
-    "latency_hist": "ts",
-}
-
-Money = Numeric(18, 6)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-
-def _partitioned(table: str) -> dict[str, str]:
-    return {"postgresql_partition_by": f"RANGE ({PARTITIONED[table]})"}
-
-
-#: SQLite ``WITHOUT ROWID``: the per-minute tables and their rollups are stored in their primary
-#: key's b-tree, clustered on (time, deployment, ...): time-range reads, the rollups' refresh and
-#: the prune walk the key, and no second copy of the key (rowid table + key index) is kept.
-CLUSTERED = {"sqlite_with_rowid": False}
+__all__ = ["CLUSTERED", "NAMING", "PARTITIONED", "TABLES", "Base", "Money", "partitioned"]
 
 
 class Resource(Base):
@@ -140,7 +112,7 @@ class MetricMinute(Base):
     metrics (0: none), 0 for the other metrics."""
 
     __tablename__ = "metric_minute"
-    __table_args__ = ({**_partitioned("metric_minute"), **CLUSTERED},)
+    __table_args__ = ({**partitioned("metric_minute"), **CLUSTERED},)
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -162,7 +134,7 @@ class RequestLog(Base):
     # other read (a request's minute) is a range of the key's leading ``ts``. On SQLite the rows
     # live in the key's b-tree (``WITHOUT ROWID``), so a day is one contiguous range of one
     # b-tree: every extra index or rowid costs the prune a b-tree deletion per row (0011).
-    __table_args__ = ({**_partitioned("request_log"), "sqlite_with_rowid": False},)
+    __table_args__ = ({**partitioned("request_log"), "sqlite_with_rowid": False},)
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     correlation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -201,7 +173,7 @@ class LatencyHist(Base):
     """Requests per minute, deployment, status class and log-spaced latency bucket (mergeable)."""
 
     __tablename__ = "latency_hist"
-    __table_args__ = ({**_partitioned("latency_hist"), **CLUSTERED},)
+    __table_args__ = ({**partitioned("latency_hist"), **CLUSTERED},)
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -309,121 +281,6 @@ class ThrottleHour(Base):
     minutes: Mapped[int] = mapped_column(Integer)
     shared_minutes: Mapped[int] = mapped_column(Integer)
     status_429: Mapped[float | None] = mapped_column(Float)
-
-
-class DeploymentHour(Base):
-    """Per deployment and hour, from ``metric_minute``: the largest minute of accepted requests
-    (``ModelRequests`` but 429) and of tokens (ITPM + OTPM: a deployment's capacity counts both),
-    each with the earliest minute reaching it. Refreshed with the other hourly rollups, so each
-    deployment's peaks on the Capacity page read one row per hour instead of its minutes. Kept
-    as long as the minutes."""
-
-    __tablename__ = "deployment_hour"
-    __table_args__ = CLUSTERED
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    requests: Mapped[float | None] = mapped_column(Float)
-    requests_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    tokens: Mapped[float | None] = mapped_column(Float)
-    tokens_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class DeploymentThrottle(Base):
-    """The minutes in which a deployment got 429s, with its accepted requests and tokens (ITPM +
-    OTPM) that minute: whether it was near its own capacity limits when throttled (the level a
-    pool's 429 minute points at) is read from these few rows, not from every minute. Refreshed
-    with ``deployment_hour``; kept as long as the minutes."""
-
-    __tablename__ = "deployment_throttle"
-    __table_args__ = CLUSTERED
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    requests: Mapped[float | None] = mapped_column(Float)
-    tokens: Mapped[float | None] = mapped_column(Float)
-    status_429: Mapped[float | None] = mapped_column(Float)
-
-
-class QuotaUsage(Base):
-    """ARM's usages list of a subscription in a location (``usages.list(location)``), as last
-    collected with the inventory: per usage name (``AIServices.GlobalStandard.<model>``, ...)
-    the capacity allocated (``current_value``) and the quota (``limit``), both in thousands of
-    tokens per minute for model pools. Rebuilt by every inventory run."""
-
-    __tablename__ = "quota_usage"
-
-    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    location: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    localized_name: Mapped[str | None] = mapped_column(String(400))
-    current_value: Mapped[float | None] = mapped_column(Float)
-    limit: Mapped[float | None] = mapped_column(Float)
-    unit: Mapped[str | None] = mapped_column(String(40))
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class PoolMinute(Base):
-    """Usage per Claude quota pool and minute (issue 17), summed over the pool's deployments in
-    every region from ``metric_minute``: accepted requests (``ModelRequests`` of every status
-    but 429), the 429s, ITPM (``InputTokens`` + the two cache-write metrics: cache reads do not
-    count) and OTPM. The pool is the deployment's when the minute was rolled up
-    (:mod:`collector.store.pool_sql`). Written with the rollups, so headroom over 30 days reads
-    one row per pool and minute instead of every deployment's metric rows; kept as long as the
-    minutes."""
-
-    __tablename__ = "pool_minute"
-    __table_args__ = (
-        Index(
-            "ix_pool_minute_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
-            "ts", "requests", "status_429", "itpm", "otpm",
-        ),
-        CLUSTERED,
-    )  # fmt: skip
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    model: Mapped[str] = mapped_column(String(100), primary_key=True)
-    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
-    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
-    requests: Mapped[float | None] = mapped_column(Float)
-    status_429: Mapped[float | None] = mapped_column(Float)
-    itpm: Mapped[float | None] = mapped_column(Float)
-    otpm: Mapped[float | None] = mapped_column(Float)
-
-
-class PoolHour(Base):
-    """``pool_minute`` per quota pool and hour: the largest minute of requests, ITPM and OTPM, the
-    429s summed, the minutes stored, those with 429s and the newest of them. Refreshed with
-    ``pool_minute`` for every hour a write touched, so a 30-day view reads 60 times fewer rows
-    (the series for steps of an hour or more, daily peaks, counts); figures that need each
-    minute (p99, minutes at or above a share of a limit) read the minutes of the hours whose
-    maxima can reach them. Kept as long as the minutes."""
-
-    __tablename__ = "pool_hour"
-    __table_args__ = (
-        Index(
-            "ix_pool_hour_pool_ts", "subscription_id", "model", "model_version", "kind", "zone",
-            "ts", "requests", "itpm", "otpm", "status_429", "minutes", "throttled_minutes",
-            "newest",
-        ),
-        CLUSTERED,
-    )  # fmt: skip
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    model: Mapped[str] = mapped_column(String(100), primary_key=True)
-    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
-    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
-    requests: Mapped[float | None] = mapped_column(Float)
-    itpm: Mapped[float | None] = mapped_column(Float)
-    otpm: Mapped[float | None] = mapped_column(Float)
-    status_429: Mapped[float | None] = mapped_column(Float)
-    minutes: Mapped[int] = mapped_column(Integer)
-    throttled_minutes: Mapped[int] = mapped_column(Integer)
-    newest: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CostDaily(Base):

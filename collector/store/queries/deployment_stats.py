@@ -123,19 +123,6 @@ def _better(best: tuple[float, int] | None, value: float, minute: int) -> tuple[
     return best
 
 
-def _near(
-    requests: np.ndarray, tokens: np.ndarray, limits: tuple[float | None, int | None]
-) -> np.ndarray:
-    """The minutes at or above LEVEL_SHARE of the deployment's (RPM, TPM) limits."""
-    rpm, tpm = limits
-    near = np.zeros(requests.shape, bool)
-    if rpm:
-        near |= requests >= hr.LEVEL_SHARE * rpm
-    if tpm:
-        near |= tokens >= hr.LEVEL_SHARE * tpm
-    return near
-
-
 def deployment_stats(
     conn: Connection,
     since: datetime,
