@@ -16,9 +16,9 @@ The minute count, 429s, minutes with 429s and daily peaks of the window's whole 
 ragged ends from their minutes (one read per end). The hour maxima bound every read of the
 whole hours' minutes:
 
-- the peak: the minutes at the hours' largest maximum ``H``, from the hours whose maximum is
-  ``H``, in time order, at most ``t`` of them: the first is the peak's earliest minute, and when
-  there are ``t`` (a pool held at its limit) the p99 is ``H`` too;
+- the peak: ``H``, the hours' largest maximum, its earliest minute from the earliest hour whose
+  maximum is ``H``; the minutes at ``H`` counted up to ``t``: when there are ``t`` (a pool held
+  at its limit) the p99 is ``H`` too;
 - else the p99 (the ``t``-th largest minute): each hour's maximum is one of its minutes, so the
   ``t``-th largest of the hour maxima (and ragged minutes) is a bound ``B`` with at least ``t``
   minutes >= ``B``; only the minutes >= ``B`` of the hours whose maximum is >= ``B`` are read
