@@ -184,19 +184,21 @@ def _table(head: Iterable[str], rows: Iterable[str], left: int) -> str:
 NOT_CLAUDE = "not Claude"
 
 
-#: the deployments table: its headers, and the attribute of a line each column shows
-_HEAD = (
-    "resource", "deployment", "model", "spend estimated", "spend billed", "variance",
-    "spend status", "input tokens", "output tokens", "requests", "429 rate", "error rate",
-    "p95 latency (ms)", "forecast month end", "budget", "cache reads", "cache writes 5 min",
-    "cache writes 1 h", "cache hit rate", "cache savings", "TTFT avg (ms)",
+#: the deployments table: each column's header and the attribute of a line it shows
+_COLUMNS = (
+    ("resource", "resource"), ("deployment", "deployment"), ("model", "model"),
+    ("spend estimated", "spend_estimated"), ("spend billed", "spend_billed"),
+    ("variance", "spend_variance"), ("spend status", "spend_status"),
+    ("input tokens", "input_tokens"), ("output tokens", "output_tokens"),
+    ("requests", "requests"), ("429 rate", "rate_429"), ("error rate", "error_rate"),
+    ("p95 latency (ms)", "p95_ms"), ("forecast month end", "forecast_month_end"),
+    ("budget", "budget_state"), ("cache reads", "cache_read_tokens"),
+    ("cache writes 5 min", "cache_write_5m_tokens"), ("cache writes 1 h", "cache_write_1h_tokens"),
+    ("cache hit rate", "cache_hit_rate"), ("cache savings", "cache_savings"),
+    ("TTFT avg (ms)", "ttft_avg_ms"),
 )  # fmt: skip
-_ATTRS = (
-    "resource", "deployment", "model", "spend_estimated", "spend_billed", "spend_variance",
-    "spend_status", "input_tokens", "output_tokens", "requests", "rate_429", "error_rate",
-    "p95_ms", "forecast_month_end", "budget_state", "cache_read_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "cache_hit_rate", "cache_savings", "ttft_avg_ms",
-)  # fmt: skip
+_HEAD = tuple(head for head, _ in _COLUMNS)
+_ATTRS = tuple(attr for _, attr in _COLUMNS)
 
 
 def _cell(attr: str, value: Any) -> str:
