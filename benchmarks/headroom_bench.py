@@ -25,6 +25,7 @@ equal).
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import shutil
@@ -167,6 +168,7 @@ def reference(ref: str) -> tuple[str, Headroom]:
         ).stdout
 
     folder = Path(tempfile.mkdtemp(prefix="headroom-ref-"))
+    atexit.register(shutil.rmtree, folder, True)
     package = folder / "_ref_queries"
     package.mkdir()
     for path in git("ls-tree", "--name-only", ref, "collector/store/queries/").split():
