@@ -46,14 +46,13 @@ _METRICS = (names.REQUESTS, names.OUTPUT_TOKENS, *_ITPM_METRICS)
 
 @dataclass
 class Minutes:
-    """One row per deployment and minute with any of the usage metrics, as arrays."""
+    """One row per deployment and minute with any of the usage metrics, as arrays: accepted
+    requests and tokens (ITPM + OTPM)."""
 
     minute: np.ndarray  # epoch minutes
     dep: np.ndarray
     requests: np.ndarray
-    s429: np.ndarray
-    itpm: np.ndarray
-    otpm: np.ndarray
+    tokens: np.ndarray
 
 
 def read_minutes(conn: Connection, since: datetime, until: datetime, ids: list[int]) -> Minutes:
@@ -65,9 +64,7 @@ def read_minutes(conn: Connection, since: datetime, until: datetime, ids: list[i
             m.c.ts,
             m.c.deployment_id,
             _sum_if(requests & (m.c.status_code != 429), m.c.total).label("requests"),
-            _sum_if(requests & (m.c.status_code == 429), m.c.total).label("s429"),
-            _sum_if(m.c.metric.in_(_ITPM_METRICS), m.c.total).label("itpm"),
-            _sum_if(m.c.metric == names.OUTPUT_TOKENS, m.c.total).label("otpm"),
+            _sum_if(~requests, m.c.total).label("tokens"),
         )
         .where(
             m.c.ts >= since,
@@ -87,9 +84,7 @@ def read_minutes(conn: Connection, since: datetime, until: datetime, ids: list[i
         minute=epoch,
         dep=np.array([r.deployment_id for r in rows], np.int64),
         requests=col("requests"),
-        s429=col("s429"),
-        itpm=col("itpm"),
-        otpm=col("otpm"),
+        tokens=col("tokens"),
     )
 
 
@@ -149,7 +144,7 @@ def deployment_stats(
 
 def _add_peaks(stats: dict[int, DeploymentStats], data: Minutes) -> None:
     """Fold minutes (the window's ragged ends) into the peaks."""
-    tokens = data.itpm + data.otpm
+    tokens = data.tokens
     for dep in np.unique(data.dep).tolist():
         one, mine = stats[dep], data.dep == dep
         minute = data.minute[mine]
