@@ -23,6 +23,11 @@ from collector.store import queries
 from collector.text import terminal, visible
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
+#: The options of the commands that read a window (``summary``, ``headroom``): [--since, --until)
+#: and --json.
+Since = Annotated[str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")]
+Until = Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")]
+AsJsonList = Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")]
 
 
 #: The times --since and --until may take: far enough from datetime's limits that a window, a
@@ -212,18 +217,14 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
 
 def summary_cmd(
     ctx: typer.Context,
-    since: Annotated[
-        str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")] = None,
+    since: Since = None,
+    until: Until = None,
     resource: Annotated[
         str | None, typer.Option(help="Only this Foundry resource (name or ARM id).")
     ] = None,
     deployment: Annotated[str | None, typer.Option(help="Only this deployment name.")] = None,
     model: Annotated[str | None, typer.Option(help="Only deployments of this model.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list instead of a table.")
-    ] = False,
+    as_json: AsJsonList = False,
 ) -> None:
     """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
 
