@@ -145,11 +145,8 @@ def headroom_cmd(
     start, end = window(since, until)
     context = cli_context(ctx)
     settings = context.settings()
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         pools = pool_headroom(engine, start, end, settings.quota)
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps([pool_json(p) for p in pools]))
         return

@@ -239,16 +239,13 @@ def summary_cmd(
     """
     start, end = window(since, until)
     context = cli_context(ctx)
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         rows = queries.summary(
             engine, start, end, resource=resource, deployment=deployment, model=model
         )
         unlogged = queries.deployments_without_logs(
             engine, start, end, deployment_ids=[r.deployment_id for r in rows]
         )
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps([asdict(r) for r in rows]))
         return
@@ -286,8 +283,7 @@ def lookup_cmd(
     """
     parsed = queries.parse_request_id(request_id)  # malformed: fails before the database
     context = cli_context(ctx)
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         try:
             found = queries.lookup(engine, request_id)
         except RequestNotFound:
@@ -296,8 +292,6 @@ def lookup_cmd(
             if not make_collector(context.settings(), engine).fetch_request(parsed.value):
                 raise
             found = queries.lookup(engine, request_id)
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps(lookup_json(found)))
     else:
