@@ -4,24 +4,19 @@ meters, through the real SDK clients: every figure equals the ground truth."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from azure.mgmt.costmanagement.models import (
-    QueryAggregation,
-    QueryDataset,
     QueryDefinition,
-    QueryGrouping,
-    QueryTimePeriod,
 )
 
 from collector.emulator import EmulatorServer
 from collector.emulator.catalog import CONTEXT_LENGTHS
 from collector.spend.credits import is_claude_charge
-from tests.emulator.conftest import END, START, MetricSeries
-from tests.emulator.test_sdk_clients import _cost_rows, _truth_day
+from tests.emulator.conftest import MetricSeries
+from tests.emulator.test_sdk_clients import _cost_rows, _daily_definition, _truth_day
 
 CACHE = {
     "cacheReadInputTokens": "cache_read_tokens",
@@ -150,29 +145,8 @@ def test_metric_names_match_whatever_their_case_and_the_answer_case_is_switchabl
 
 
 def _meter_definition() -> QueryDefinition:
-    return QueryDefinition(
-        type="ActualCost",
-        timeframe="Custom",
-        time_period=QueryTimePeriod(from_property=START - timedelta(days=1), to=END),
-        dataset=QueryDataset(
-            granularity="Daily",
-            aggregation={
-                "totalCost": QueryAggregation(name="Cost", function="Sum"),
-                "totalQuantity": QueryAggregation(name="UsageQuantity", function="Sum"),
-            },
-            grouping=[
-                QueryGrouping(type="Dimension", name=name)
-                for name in (
-                    "ResourceId",
-                    "Meter",
-                    "PublisherType",
-                    "ServiceName",
-                    "MeterCategory",
-                    "ChargeType",
-                )
-            ],
-        ),
-    )
+    groups = ("ResourceId", "Meter", "PublisherType", "ServiceName", "MeterCategory", "ChargeType")
+    return _daily_definition(1, groups, quantity=True)
 
 
 def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_meter(

@@ -7,6 +7,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -264,18 +265,26 @@ def _cost_rows(cost_client: Any, definition: QueryDefinition) -> tuple[list[str]
     return columns, rows
 
 
-def _daily_definition(days: int = 3) -> QueryDefinition:
+#: what the collector groups the daily costs by
+DAILY_GROUPS = ("ResourceId", "Meter", "PublisherType", "ChargeType")
+
+
+def _daily_definition(
+    days: int = 3, groups: Sequence[str] = DAILY_GROUPS, *, quantity: bool = False
+) -> QueryDefinition:
+    """Actual cost per day and ``groups`` from ``days`` before the workload to its end, with the
+    usage quantity summed too when ``quantity``."""
+    aggregation = {"totalCost": QueryAggregation(name="Cost", function="Sum")}
+    if quantity:
+        aggregation["totalQuantity"] = QueryAggregation(name="UsageQuantity", function="Sum")
     return QueryDefinition(
         type="ActualCost",
         timeframe="Custom",
         time_period=QueryTimePeriod(from_property=START - timedelta(days=days), to=END),
         dataset=QueryDataset(
             granularity="Daily",
-            aggregation={"totalCost": QueryAggregation(name="Cost", function="Sum")},
-            grouping=[
-                QueryGrouping(type="Dimension", name=name)
-                for name in ("ResourceId", "Meter", "PublisherType", "ChargeType")
-            ],
+            aggregation=aggregation,
+            grouping=[QueryGrouping(type="Dimension", name=name) for name in groups],
         ),
     )
 
