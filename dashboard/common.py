@@ -274,16 +274,16 @@ def load_summary(url: str, since: datetime, until: datetime) -> list[queries.Dep
 def load_timeseries(
     url: str, since: datetime, until: datetime, step: str, ids: Ids
 ) -> pd.DataFrame:
-    """Series are cached as frames: thousands of points pickle far faster as columns."""
-    return frame(queries.timeseries(engine(url), since, until, step=step, deployment_ids=_ids(ids)))
+    """Series are read and cached as columns: thousands of points with no object per point."""
+    return columns_frame(
+        queries.timeseries_columns(engine(url), since, until, step=step, deployment_ids=_ids(ids))
+    )
 
 
 @st.cache_data(ttl=_TTL, show_spinner="Merging latency histograms…")
 def load_latency(url: str, since: datetime, until: datetime, step: str, ids: Ids) -> pd.DataFrame:
-    return frame(
-        queries.latency_percentiles_over_time(
-            engine(url), since, until, step=step, deployment_ids=_ids(ids)
-        )
+    return columns_frame(
+        queries.latency_columns(engine(url), since, until, step=step, deployment_ids=_ids(ids))
     )
 
 
@@ -448,6 +448,12 @@ def frame(items: Sequence[Any], columns: Iterable[str] | None = None) -> pd.Data
             values = [float(v) if isinstance(v, Decimal) else v for v in values]
         data[name] = values
     return pd.DataFrame(data)
+
+
+def columns_frame(columns: queries.Columns) -> pd.DataFrame:
+    """A DataFrame of a columnar read (None in a figure's column becomes NaN, as in
+    :func:`frame`)."""
+    return pd.DataFrame(columns.as_dict(), columns=list(columns.names))
 
 
 @functools.cache

@@ -28,7 +28,6 @@ from collector.store.queries._sql import (
     NameFilters,
     _cache_sums,
     _check_window,
-    _float,
     _hist_rows,
     _ids_in,
     _int,
@@ -49,6 +48,7 @@ from collector.store.queries._sql import (
     time_bucket,
     window_days,
 )
+from collector.store.queries.columns import Column, Columns, floats, ints, ratios, transpose
 from collector.store.rollup import DEFAULT_QUANTILES, percentile_buckets
 from collector.store.types import to_utc
 from collector.versions import hosting_of, is_claude_deployment
@@ -315,15 +315,64 @@ def timeseries(
     of the minutes' averages where Azure gave no count); ``ttft_max_ms`` is the step's largest
     per-minute maximum.
     """
+    return timeseries_columns(engine, since, until, step=step, **filters).records(TimeseriesPoint)
+
+
+def timeseries_columns(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    step: str | timedelta,
+    **filters: Unpack[Filters],
+) -> Columns:
+    """:func:`timeseries` as columns named after :class:`TimeseriesPoint`'s fields, in its
+    order: the dashboard's charts read a week of hourly points per deployment this way."""
     since, until = _check_window(since, until)
-    seconds = parse_step(step)
+    stmt = _timeseries_statement(since, until, parse_step(step), engine.dialect.name, filters)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).all()
+    (
+        ts, deployment_id, requests, s2xx, s4xx, s429, s5xx, inp, out,
+        ttlb_avg, ttlb_max, ttft_avg, ttft_max, availability, name, resource_id, rn,
+    ) = transpose(rows, 17)  # fmt: skip
+    keys = list(zip(rn, resource_id, strict=True))
+    labels = {k: _resource_name(*k) for k in set(keys)}
+    n_requests, n_429 = ints(requests), ints(s429)
+    values: dict[str, Column] = {
+        "ts": ts,
+        "deployment_id": deployment_id,
+        "resource": [labels[k] for k in keys],
+        "deployment": name,
+        "requests": n_requests,
+        "status_2xx": ints(s2xx),
+        "status_4xx": ints(s4xx),
+        "status_429": n_429,
+        "status_5xx": ints(s5xx),
+        "rate_429": ratios(n_429, n_requests),
+        "input_tokens": ints(inp),
+        "output_tokens": ints(out),
+        "ttlb_avg_ms": floats(ttlb_avg),
+        "ttlb_max_ms": floats(ttlb_max),
+        "availability_pct": floats(availability),
+        "ttft_avg_ms": floats(ttft_avg),
+        "ttft_max_ms": floats(ttft_max),
+    }
+    return Columns(tuple(values), tuple(values.values()))
+
+
+def _timeseries_statement(
+    since: datetime, until: datetime, seconds: int, dialect: str, filters: Filters
+) -> Select[Any]:
+    """:func:`timeseries`'s rows: the sums per step and deployment, then the deployment's name,
+    resource id and resource name."""
     m = _metric_rows(
         since,
         until,
         [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, TTFT, AVAILABILITY],
         step_s=seconds,
     )
-    bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
+    bucket = time_bucket(m.c.ts, seconds, dialect)
     is_ttlb = m.c.metric == TTLB
     is_ttft = m.c.metric == TTFT
     where = Filter(**filters).on(m.c.deployment_id)
@@ -355,39 +404,21 @@ def timeseries(
         .group_by(bucket, m.c.deployment_id)
         .subquery("agg")
     )
-    stmt = (
-        select(agg, _DEPLOYMENT.c.name, _DEPLOYMENT.c.resource_id, _RESOURCE.c.name.label("rn"))
+    shown = (
+        "ts", "deployment_id", "requests", "status_2xx", "status_4xx", "status_429",
+        "status_5xx", "input_tokens", "output_tokens", "ttlb_avg", "ttlb_max", "ttft_avg",
+        "ttft_max", "availability",
+    )  # fmt: skip
+    return (
+        select(
+            *(agg.c[k] for k in shown),
+            _DEPLOYMENT.c.name,
+            _DEPLOYMENT.c.resource_id,
+            _RESOURCE.c.name.label("rn"),
+        )
         .select_from(_with_deployment(agg))
         .order_by(agg.c.ts, agg.c.deployment_id)
     )
-    with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
-    points = []
-    for r in rows:
-        requests = _int(r["requests"])
-        s429 = _int(r["status_429"])
-        points.append(
-            TimeseriesPoint(
-                ts=r["ts"],
-                deployment_id=r["deployment_id"],
-                resource=_resource_name(r["rn"], r["resource_id"]),
-                deployment=r["name"],
-                requests=requests,
-                status_2xx=_int(r["status_2xx"]),
-                status_4xx=_int(r["status_4xx"]),
-                status_429=s429,
-                status_5xx=_int(r["status_5xx"]),
-                rate_429=_ratio(s429, requests),
-                input_tokens=_int(r["input_tokens"]),
-                output_tokens=_int(r["output_tokens"]),
-                ttlb_avg_ms=_float(r["ttlb_avg"]),
-                ttlb_max_ms=_float(r["ttlb_max"]),
-                availability_pct=_float(r["availability"]),
-                ttft_avg_ms=_float(r["ttft_avg"]),
-                ttft_max_ms=_float(r["ttft_max"]),
-            )
-        )
-    return points
 
 
 def status_codes_over_time(
