@@ -153,6 +153,7 @@ from collector.store.queries.throttling import (
     throttle_causes,
 )
 from collector.store.queries.traffic import (
+    SERIES_METRICS,
     DeploymentSummary,
     StatusCodePoint,
     StatusCodeTotal,
@@ -172,6 +173,7 @@ __all__ = [
     "CAUSE_POOL",
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
+    "SERIES_METRICS",
     "STEPS",
     "Account",
     "CollectorRun",
