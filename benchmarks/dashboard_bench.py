@@ -788,7 +788,7 @@ def _timed(action: Callable[[], object]) -> tuple[float, int, str | None]:
     except FoundryMonitorError as exc:
         return time.perf_counter() - started, 0, str(exc)
     seconds = time.perf_counter() - started
-    rows = len(result) if isinstance(result, list) else 1
+    rows = len(result) if isinstance(result, list | queries.Columns) else 1
     return seconds, rows, None
 
 
