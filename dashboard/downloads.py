@@ -94,23 +94,20 @@ def download_buttons(
 ) -> None:
     """A CSV and a Parquet button for ``frame``, named after the table, window and filters."""
     stem = file_stem(name, c.current_view(), extra)
+    formats = (
+        (CSV_LABEL, csv_bytes, "csv", "text/csv"),
+        (PARQUET_LABEL, parquet_bytes, "parquet", "application/vnd.apache.parquet"),
+    )
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        CSV_LABEL,
-        csv_bytes(frame),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        key=f"download-csv-{name}",
-        on_click="ignore",
-    )
-    right.download_button(
-        PARQUET_LABEL,
-        parquet_bytes(frame),
-        file_name=f"{stem}.parquet",
-        mime="application/vnd.apache.parquet",
-        key=f"download-parquet-{name}",
-        on_click="ignore",
-    )
+    for column, (label, encode, ending, mime) in zip((left, right), formats, strict=True):
+        column.download_button(
+            label,
+            encode(frame),
+            file_name=f"{stem}.{ending}",
+            mime=mime,
+            key=f"download-{ending}-{name}",
+            on_click="ignore",
+        )
 
 
 def show_table(

@@ -102,12 +102,8 @@ def seeded_pair(
 ) -> Iterator[tuple[Engine, Seed]]:
     """One seeded store (:func:`tests.seed.build`) per database for a whole module of tests
     that only read it."""
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("seeded"), pg)
-    try:
+    with seeding.param_store(request, tmp_path_factory, "seeded") as engine:
         yield engine, seeding.build(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

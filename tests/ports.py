@@ -1,9 +1,15 @@
-"""Servers tests start on loopback: a free port, and whether a Streamlit server is up."""
+"""Servers tests start on loopback: a free port, an HTTP handler served in a thread, and whether
+a Streamlit server is up."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 def free_port() -> int:
@@ -20,3 +26,25 @@ def streamlit_healthy(base_url: str) -> bool:
             return bool(answer.read() == b"ok")
     except OSError:
         return False
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (no access line per request on stderr)."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port by a thread, as the base URL
+    ``http://127.0.0.1:PORT``; the server is shut down and closed on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

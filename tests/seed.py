@@ -25,11 +25,13 @@ import random
 import string
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, select
 
@@ -44,6 +46,9 @@ from collector.store.schema import TABLES
 from collector.store.writer import upsert
 from tests.pg import PostgresServer
 from tests.reference import nearest_rank
+
+if TYPE_CHECKING:
+    import pytest
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 START = datetime(2026, 11, 1, 22, 0, tzinfo=UTC)
@@ -681,6 +686,21 @@ def open_store(kind: str, folder: Path, pg_server: PostgresServer | None) -> Eng
     engine = make_engine(url)
     migrate.upgrade(engine)
     return engine
+
+
+@contextmanager
+def param_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[Engine]:
+    """:func:`open_store` on the database a fixture is parametrised with (``request.param``,
+    "sqlite" or "postgres"), in a new folder ``name``; disposed of on exit."""
+    kind = request.param
+    pg = request.getfixturevalue("pg_server") if kind == "postgres" else None
+    engine = open_store(kind, tmp_path_factory.mktemp(name), pg)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 POOL_TWIN = "support-bot-eu"

@@ -97,13 +97,10 @@ def status_cmd(
 
     context = cli_context(ctx)
     rules = {r.name: r for r in context.settings().alerts.rules}
-    engine = context.prepared_engine()
-    now = datetime.now(UTC)
-    try:
+    with context.store() as engine:
+        now = datetime.now(UTC)
         states = queries.alert_states(engine)
         silences = queries.alert_silences(engine, active_at=now)
-    finally:
-        engine.dispose()
     rows = []
     for s in states:
         if s.rule not in rules:
@@ -167,11 +164,8 @@ def evaluate_cmd(ctx: typer.Context) -> None:
     context = cli_context(ctx)
     settings = context.settings().alerts
     settings.check_targets()
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         report = evaluate(engine, settings)
-    finally:
-        engine.dispose()
     for rule, counts in report.states.items():
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no scope"
         typer.echo(f"{rule}: {summary}")
@@ -202,11 +196,8 @@ def replay_cmd(
     context = cli_context(ctx)
     settings = context.settings().alerts
     rules = [settings.rule(rule)] if rule else None
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         found = replay(engine, settings, start, end, rules=rules)
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in found], indent=2))
         return
@@ -256,12 +247,8 @@ def silence_cmd(
         now,
         (comment or None) and str(comment)[:400],
     )
-    engine = context.prepared_engine()
-    try:
-        with engine.begin() as conn:
-            alert_rows.add_silence(conn, silence)
-    finally:
-        engine.dispose()
+    with context.store() as engine, engine.begin() as conn:
+        alert_rows.add_silence(conn, silence)
     where = "every scope" if silence.scope == alert_rows.ANY_SCOPE else silence.scope
     typer.echo(f"silenced {chosen.name} for {where} until {silence.ends_at:%Y-%m-%d %H:%M} UTC")
 

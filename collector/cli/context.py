@@ -8,6 +8,8 @@ settings from the environment only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,15 @@ class CliContext:
 
         cfg = cfg or self.settings()
         return migrate.prepare(cfg.effective_database_url, cfg.retention_days)
+
+    @contextmanager
+    def store(self) -> Iterator[Engine]:
+        """:meth:`prepared_engine` for the block, disposed of when it ends."""
+        engine = self.prepared_engine()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
     def engine(self) -> Engine:
         """The configured store as it is (no migration)."""

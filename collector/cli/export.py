@@ -58,11 +58,8 @@ def focus_cmd(
         raise ConfigError(f"--out {str(out)!r} is a folder: give a file name such as focus.csv")
     context = cli_context(ctx)
     cfg = context.settings()
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         rows = read_focus(engine, start, end, cfg.spend.bill_attribution)
-    finally:
-        engine.dispose()
     count = write_parquet(rows, out) if chosen == "parquet" else write_csv(rows, out)
     typer.echo(f"wrote {count} FOCUS rows to {out}")
     if not count:  # on stderr: stdout stays the one line

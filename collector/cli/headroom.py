@@ -7,14 +7,14 @@ printed as one line by ``main()`` in :mod:`collector.cli.app`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from collector.cli.context import cli_context
-from collector.cli.read import DATE_HELP, _dumps, window
+from collector.cli.read import AsJsonList, Since, Until, _dumps, window
 from collector.headroom import DeploymentHeadroom, PoolHeadroom
 from collector.quota_limits import LIMITS
 from collector.store.queries.headroom import pool_headroom
@@ -127,13 +127,9 @@ def headroom_table(pools: list[PoolHeadroom], since: datetime, until: datetime) 
 
 def headroom_cmd(
     ctx: typer.Context,
-    since: Annotated[
-        str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list instead of a table.")
-    ] = False,
+    since: Since = None,
+    until: Until = None,
+    as_json: AsJsonList = False,
 ) -> None:
     """Headroom per Claude quota pool: peaks against RPM, ITPM and OTPM limits.
 
@@ -149,11 +145,8 @@ def headroom_cmd(
     start, end = window(since, until)
     context = cli_context(ctx)
     settings = context.settings()
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         pools = pool_headroom(engine, start, end, settings.quota)
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps([pool_json(p) for p in pools]))
         return

@@ -23,6 +23,11 @@ from collector.store import queries
 from collector.text import terminal, visible
 
 DATE_HELP = "UTC unless an offset is given: 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00Z, +02:00"
+#: The options of the commands that read a window (``summary``, ``headroom``): [--since, --until)
+#: and --json.
+Since = Annotated[str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")]
+Until = Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")]
+AsJsonList = Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")]
 
 
 #: The times --since and --until may take: far enough from datetime's limits that a window, a
@@ -212,18 +217,14 @@ def lookup_lines(found: queries.LookupResult) -> list[str]:
 
 def summary_cmd(
     ctx: typer.Context,
-    since: Annotated[
-        str | None, typer.Option(help=f"Window start (inclusive); {DATE_HELP}.")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="Window end (exclusive); default: now.")] = None,
+    since: Since = None,
+    until: Until = None,
     resource: Annotated[
         str | None, typer.Option(help="Only this Foundry resource (name or ARM id).")
     ] = None,
     deployment: Annotated[str | None, typer.Option(help="Only this deployment name.")] = None,
     model: Annotated[str | None, typer.Option(help="Only deployments of this model.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list instead of a table.")
-    ] = False,
+    as_json: AsJsonList = False,
 ) -> None:
     """Requests, 429s, errors, latency, tokens, prompt cache and spend per deployment.
 
@@ -238,16 +239,13 @@ def summary_cmd(
     """
     start, end = window(since, until)
     context = cli_context(ctx)
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         rows = queries.summary(
             engine, start, end, resource=resource, deployment=deployment, model=model
         )
         unlogged = queries.deployments_without_logs(
             engine, start, end, deployment_ids=[r.deployment_id for r in rows]
         )
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps([asdict(r) for r in rows]))
         return
@@ -285,8 +283,7 @@ def lookup_cmd(
     """
     parsed = queries.parse_request_id(request_id)  # malformed: fails before the database
     context = cli_context(ctx)
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         try:
             found = queries.lookup(engine, request_id)
         except RequestNotFound:
@@ -295,8 +292,6 @@ def lookup_cmd(
             if not make_collector(context.settings(), engine).fetch_request(parsed.value):
                 raise
             found = queries.lookup(engine, request_id)
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(_dumps(lookup_json(found)))
     else:

@@ -68,8 +68,7 @@ def report_cmd(
     cfg = context.settings()
     config = cfg.reports
     config.check_targets(targets or config.deliver)
-    engine = context.prepared_engine()
-    try:
+    with context.store() as engine:
         made = run_report(
             engine,
             config,
@@ -78,8 +77,6 @@ def report_cmd(
             targets=targets,
             out_dir=out,
         )
-    finally:
-        engine.dispose()
     typer.echo(f"{made.report.period.label} (UTC)")
     for path in made.files.paths:
         typer.echo(f"wrote {path}")

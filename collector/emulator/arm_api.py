@@ -26,6 +26,18 @@ def _etag(*parts: object) -> str:
     return f'"{stable_hash(*parts):08x}-0000-0100-0000-{stable_hash("etag", *parts):08x}0000"'
 
 
+def _system_data(created: datetime, modified: datetime) -> dict[str, str]:
+    """ARM's ``systemData`` of a resource the platform team created and last changed."""
+    return {
+        "createdBy": CREATED_BY,
+        "createdByType": "User",
+        "createdAt": _iso(created),
+        "lastModifiedBy": CREATED_BY,
+        "lastModifiedByType": "User",
+        "lastModifiedAt": _iso(modified),
+    }
+
+
 class ArmApi:
     """The inventory part of Azure Resource Manager for the emulated tenant."""
 
@@ -87,14 +99,7 @@ class ArmApi:
             "sku": {"name": "S0"},
             "tags": {"team": "platform"},
             "identity": {"type": "None"},
-            "systemData": {
-                "createdBy": CREATED_BY,
-                "createdByType": "User",
-                "createdAt": _iso(self.created),
-                "lastModifiedBy": CREATED_BY,
-                "lastModifiedByType": "User",
-                "lastModifiedAt": _iso(self.created),
-            },
+            "systemData": _system_data(self.created, self.created),
             "properties": {
                 "endpoint": endpoint
                 if account.kind == "AIServices"
@@ -127,14 +132,7 @@ class ArmApi:
             "type": "Microsoft.CognitiveServices/accounts/deployments",
             "etag": _etag(account.id, spec.name, capacity),
             "sku": {"name": spec.sku, "capacity": capacity},
-            "systemData": {
-                "createdBy": CREATED_BY,
-                "createdByType": "User",
-                "createdAt": _iso(self.created),
-                "lastModifiedBy": CREATED_BY,
-                "lastModifiedByType": "User",
-                "lastModifiedAt": _iso(modified),
-            },
+            "systemData": _system_data(self.created, modified),
             "properties": {
                 "model": {
                     "format": model.format,

@@ -8,16 +8,6 @@ from dataclasses import dataclass
 
 AGGREGATIONS = ("average", "minimum", "maximum", "total", "count")
 
-_FULL_DIMS = (
-    "ApiName",
-    "OperationName",
-    "Region",
-    "StreamType",
-    "ModelDeploymentName",
-    "ModelName",
-    "ModelVersion",
-    "StatusCode",
-)
 _TOKEN_DIMS = (
     "ApiName",
     "Region",
@@ -39,6 +29,8 @@ _LATENCY_DIMS = (
     "ModelName",
     "ModelVersion",
 )
+#: the request metrics' dimensions: the latency ones and the status code
+_FULL_DIMS = (*_LATENCY_DIMS, "StatusCode")
 # Same reference, category *Models - Usage*: the Anthropic prompt-cache metrics (Count; Total;
 # PT1M; "Applies to Anthropic model deployments").
 _CACHE_DIMS = (

@@ -28,8 +28,9 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import Self
 
 import numpy as np
 
@@ -124,7 +125,29 @@ class Deployment:
 
 
 @dataclass
-class Requests:
+class _Columns:
+    """A struct of arrays: every field an array with one element per row, the first field's
+    length the number of rows."""
+
+    def __len__(self) -> int:
+        return int(getattr(self, fields(self)[0].name).shape[0])
+
+    def take(self, index: np.ndarray) -> Self:
+        """The rows at ``index``, in its order."""
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @classmethod
+    def _joined(cls, parts: list[Self]) -> Self:
+        if len(parts) == 1:
+            return parts[0]
+        return replace(
+            parts[0],
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)},
+        )
+
+
+@dataclass
+class Requests(_Columns):
     """Struct of arrays, one element per request, sorted by (time, deployment)."""
 
     ts_ms: np.ndarray  # int64 epoch ms
@@ -149,24 +172,9 @@ class Requests:
     #: int8 THROTTLE_NONE / THROTTLE_DEPLOYMENT / THROTTLE_POOL: which limit gave the 429
     throttle: np.ndarray
 
-    def __len__(self) -> int:
-        return int(self.ts_ms.shape[0])
-
-    def take(self, index: np.ndarray) -> Requests:
-        return Requests(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
     @staticmethod
     def concat(parts: list[Requests]) -> Requests:
-        if not parts:
-            return Requests.empty()
-        if len(parts) == 1:
-            return parts[0]
-        return Requests(
-            **{
-                f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                for f in fields(Requests)
-            }
-        )
+        return Requests._joined(parts) if parts else Requests.empty()
 
     @staticmethod
     def empty() -> Requests:
@@ -196,7 +204,7 @@ class Requests:
 
 
 @dataclass
-class Atoms:
+class Atoms(_Columns):
     """Per (minute, context class, deployment, status, stream type) aggregates, sorted by those
     keys. Token and latency aggregates cover successful requests only (zero otherwise)."""
 
@@ -226,19 +234,9 @@ class Atoms:
     ttft_min: np.ndarray
     ttft_max: np.ndarray
 
-    def __len__(self) -> int:
-        return int(self.minute.shape[0])
-
-    def take(self, index: np.ndarray) -> Atoms:
-        return Atoms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
     @staticmethod
     def concat(parts: list[Atoms]) -> Atoms:
-        if len(parts) == 1:
-            return parts[0]
-        return Atoms(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Atoms)}
-        )
+        return Atoms._joined(parts)
 
 
 class AtomView:

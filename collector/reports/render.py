@@ -173,6 +173,10 @@ def _status(status: str | None) -> str:
     return "<td>-</td>" if not status else f'<td class="{escape(status)}">{escape(status)}</td>'
 
 
+def _row(*cells: str) -> str:
+    return f"<tr>{''.join(cells)}</tr>"
+
+
 def _table(head: Iterable[str], rows: Iterable[str], left: int) -> str:
     header = "".join(_th(h, i < left) for i, h in enumerate(head))
     return (
@@ -239,7 +243,7 @@ def _total_cells(report: Report) -> str:
 
 
 def _deployments(report: Report) -> str:
-    rows = [f"<tr>{_line_cells(x)}</tr>" for x in report.lines]
+    rows = [_row(_line_cells(x)) for x in report.lines]
     rows.append(f'<tr class="total">{_total_cells(report)}</tr>')
     return _table(_HEAD, rows, left=3)
 
@@ -298,20 +302,16 @@ def _movers(report: Report) -> str:
         "change", "change %", "requests before", "requests now",
     )  # fmt: skip
     rows = [
-        "<tr>"
-        + "".join(
-            [
-                _td(m.resource, "l"),
-                _td(m.deployment, "l"),
-                _td(usd(m.previous)),
-                _td(usd(m.current)),
-                _td(("+" if m.change > 0 else "") + usd(m.change)),
-                _td("new" if m.change_ratio is None else f"{m.change_ratio:+.1%}"),
-                _td(count(m.requests_previous)),
-                _td(count(m.requests_current)),
-            ]
+        _row(
+            _td(m.resource, "l"),
+            _td(m.deployment, "l"),
+            _td(usd(m.previous)),
+            _td(usd(m.current)),
+            _td(("+" if m.change > 0 else "") + usd(m.change)),
+            _td("new" if m.change_ratio is None else f"{m.change_ratio:+.1%}"),
+            _td(count(m.requests_previous)),
+            _td(count(m.requests_current)),
         )
-        + "</tr>"
         for m in report.movers
     ]
     return _table(head, rows, left=2) + (
@@ -342,18 +342,14 @@ def _budgets(report: Report) -> str:
         return out + '<p class="note">No budgets configured (FOUNDRY_MONITOR_BUDGETS).</p>'
     head = ("budget", "scope", "monthly budget", "spent", "forecast total", "state")
     rows = [
-        "<tr>"
-        + "".join(
-            [
-                _td(b.label, "l"),
-                _td(b.scope, "l"),
-                _td(usd(b.monthly_usd)),
-                _td(usd(b.spent)),
-                _td(usd(b.forecast_total)),
-                _state(b.state),
-            ]
+        _row(
+            _td(b.label, "l"),
+            _td(b.scope, "l"),
+            _td(usd(b.monthly_usd)),
+            _td(usd(b.spent)),
+            _td(usd(b.forecast_total)),
+            _state(b.state),
         )
-        + "</tr>"
         for b in report.budgets
     ]
     return out + _table(head, rows, left=2)
@@ -367,19 +363,15 @@ def _drift(report: Report) -> str:
         )
     head = ("day", "resource", "estimated", "billed", "variance", "variance %", "status")
     rows = [
-        "<tr>"
-        + "".join(
-            [
-                _td(d.day.isoformat(), "l"),
-                _td(d.resource, "l"),
-                _td(usd(d.estimated)),
-                _td(usd(d.billed)),
-                _td(usd(d.variance)),
-                _td("-" if d.variance_ratio is None else f"{d.variance_ratio:+.1%}"),
-                _status(d.status),
-            ]
+        _row(
+            _td(d.day.isoformat(), "l"),
+            _td(d.resource, "l"),
+            _td(usd(d.estimated)),
+            _td(usd(d.billed)),
+            _td(usd(d.variance)),
+            _td("-" if d.variance_ratio is None else f"{d.variance_ratio:+.1%}"),
+            _status(d.status),
         )
-        + "</tr>"
         for d in report.drift_days
     ]
     return _table(head, rows, left=2)
@@ -390,13 +382,13 @@ def _pools(report: Report) -> str:
     if not report.pools:
         return '<p class="note">No Claude quota pool had traffic in this period.</p>'
     rows = [
-        "<tr>"
-        + _td(x.pool, "l")
-        + "".join(_td(pct(v)) for v in (x.peak_rpm, x.peak_itpm, x.peak_otpm))
-        + _td((x.binding_limit or "unknown").upper())
-        + _td(count(x.throttled_minutes))
-        + _td(x.limit_source)
-        + "</tr>"
+        _row(
+            _td(x.pool, "l"),
+            *(_td(pct(v)) for v in (x.peak_rpm, x.peak_itpm, x.peak_otpm)),
+            _td((x.binding_limit or "unknown").upper()),
+            _td(count(x.throttled_minutes)),
+            _td(x.limit_source),
+        )
         for x in report.pools
     ]
     head = ["pool", "RPM peak", "ITPM peak", "OTPM peak", "binding", "429 minutes", "limits from"]

@@ -20,7 +20,7 @@ Per resource and day:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -111,21 +111,7 @@ class DeploymentDay:
     claude: bool = True
 
     def as_row(self) -> dict[str, Any]:
-        return {
-            "day": self.day,
-            "deployment_id": self.deployment_id,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_5m_tokens": self.cache_write_5m_tokens,
-            "cache_write_1h_tokens": self.cache_write_1h_tokens,
-            "estimated": self.estimated,
-            "cache_savings": self.cache_savings,
-            "billed_allocated": self.billed_allocated,
-            "unpriced": self.unpriced,
-            "claude": self.claude,
-            "status": self.status,
-        }
+        return _columns(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +127,12 @@ class ResourceDay:
     other_billed: Decimal | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return {
-            "day": self.day,
-            "resource_id": self.resource_id,
-            "estimated": self.estimated,
-            "billed": self.billed,
-            "unallocated": self.unallocated,
-            "variance": self.variance,
-            "drift_flagged": self.drift_flagged,
-            "other_billed": self.other_billed,
-            "status": self.status,
-        }
+        return _columns(self)
+
+
+def _columns(row: DeploymentDay | ResourceDay) -> dict[str, Any]:
+    """A day's row as the store takes it: every field under its name, the column's."""
+    return {f.name: getattr(row, f.name) for f in fields(row)}
 
 
 def compute_days(

@@ -24,9 +24,10 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, Engine, TextClause, text
 
 from collector.store import partitions
 
@@ -267,14 +268,31 @@ def probe(conn: Connection, kind: int, ids: Sequence[str]) -> list[tuple[bytes, 
         return []
     params: dict[str, Any] = {f"i{n}": key for n, key in enumerate(keys)}
     params["k"] = kind
-    if conn.dialect.name == "postgresql":
-        sources: tuple[str, ...] = (TABLE,)
-    else:
-        sources = tuple(existing(conn).values())
-        if not sources:
-            return []
+    sources = (TABLE,) if conn.dialect.name == "postgresql" else _sqlite_slices(conn)
+    if not sources:
+        return []
     found = [(bytes(i), int(t)) for i, t in conn.execute(_probe_sql(sources, len(keys)), params)]
     return sorted(found, key=itemgetter(1), reverse=True)
+
+
+#: SQLite: per engine, the schema version and the week tables listed at that version.
+_LISTED: WeakKeyDictionary[Engine, tuple[int, tuple[str, ...]]] = WeakKeyDictionary()
+
+
+def _sqlite_slices(conn: Connection) -> tuple[str, ...]:
+    """The week tables, listed again only when the schema has changed.
+
+    Creating or dropping a slice (here or in another process) bumps the database's
+    ``PRAGMA schema_version``, which is read from the file's header at the start of every read;
+    listing ``sqlite_master`` took a third of a look-up's time at 10 M rows (0.12 of 0.37 ms).
+    """
+    version = int(conn.exec_driver_sql("PRAGMA schema_version").scalar_one())
+    listed = _LISTED.get(conn.engine)
+    if listed is None or listed[0] != version:
+        listed = (version, tuple(existing(conn).values()))
+        if conn.engine.url.database not in (None, "", ":memory:"):  # one engine, one file
+            _LISTED[conn.engine] = listed
+    return listed[1]
 
 
 @lru_cache(maxsize=64)

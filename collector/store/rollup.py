@@ -8,8 +8,9 @@ fewer rows than minutes), a day-long view quarter hours, and minutes only at rag
 shared with another deployment of the quota pool; ``latency_pct_15m`` / ``_hour`` / ``_day``
 hold the p50/p95/p99 buckets of each histogram rollup (percentiles do not add up).
 
-They are derived data: each refresh deletes the touched quarters, hours and days and inserts
-them again from the finer table, in the caller's transaction, which makes it idempotent and
+They are derived data: each refresh recomputes the touched quarters, hours and days from the
+finer table and makes the stored rows equal to them (:func:`replace_window`; on Postgres only the
+rows that changed are written), in the caller's transaction, which makes it idempotent and
 keeps rollups and minutes consistent. Anyone writing minute rows must call :func:`refresh` for
 their span.
 """
@@ -24,15 +25,19 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Table,
     and_,
     case,
     cast,
+    exists,
     func,
     insert,
     literal_column,
     or_,
     select,
+    tuple_,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.store.pool_sql import pool_columns
@@ -83,6 +88,42 @@ def hour_of(column: Any, dialect: str) -> Any:
     return floor_to(column, 3600, dialect)
 
 
+def replace_window(
+    conn: Connection, dst: Table, lo: datetime, hi: datetime, columns: list[str], rows: Select[Any]
+) -> None:
+    """Make ``dst``'s rows in ``[lo, hi)`` exactly ``rows`` (their ``columns``, in order).
+
+    SQLite deletes the window and inserts the rows. Postgres writes only what changed, in one
+    statement: a row whose values are the same stays as it is, a changed one is updated, a new
+    one inserted, and a stored row that ``rows`` no longer has is deleted. Every refresh
+    recomputes whole hours that are mostly unchanged, and on Postgres a deleted or updated row
+    leaves a dead tuple behind (in the table and in each index) until a vacuum; rewriting the
+    whole window on every collection made ``pool_minute`` and the rollups several times their
+    live size (docs/benchmarks.md, bytes per deployment-day).
+    """
+    window = and_(dst.c.ts >= lo, dst.c.ts < hi)
+    if conn.dialect.name != "postgresql":
+        conn.execute(dst.delete().where(window))
+        conn.execute(insert(dst).from_select(columns, rows))
+        return
+    key = [c.name for c in dst.primary_key.columns]
+    values = [c for c in columns if c not in key]
+    new = rows.cte("new")
+    fresh = dict(zip(columns, new.c, strict=True))
+    upsert = pg_insert(dst).from_select(columns, select(*new.c))
+    upsert = upsert.on_conflict_do_update(
+        index_elements=key,
+        set_={c: upsert.excluded[c] for c in values},
+        where=tuple_(*(dst.c[c] for c in values)).is_distinct_from(
+            tuple_(*(upsert.excluded[c] for c in values))
+        ),
+    )
+    # The two parts see the same snapshot and touch different rows: the delete those whose key
+    # ``rows`` lacks, the upsert those whose key it has.
+    gone = ~exists().where(*(fresh[c] == dst.c[c] for c in key))
+    conn.execute(dst.delete().where(window, gone).add_cte(upsert.cte("upserted")))
+
+
 def refresh(
     conn: Connection, start: datetime, end: datetime, *, metrics: bool = True, hist: bool = True
 ) -> None:
@@ -122,7 +163,6 @@ def percentiles_into(conn: Connection, hist: str, target: str, lo: datetime, hi:
     ``hist``'s histograms (per step, deployment and status class). A chart per deployment whose
     step is the rollup's reads these instead of ranking the buckets again."""
     src, dst = TABLES[hist], TABLES[target]
-    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
     rows = (
         select(
             src.c.ts, src.c.deployment_id, src.c.status_class, src.c.bucket,
@@ -132,11 +172,10 @@ def percentiles_into(conn: Connection, hist: str, target: str, lo: datetime, hi:
         .subquery("hist")
     )  # fmt: skip
     picks = percentile_buckets(rows, ["ts", "deployment_id", "status_class"], DEFAULT_QUANTILES)
-    conn.execute(
-        insert(dst).from_select(
-            ["ts", "deployment_id", "status_class", "requests", "b50", "b95", "b99"], picks
-        )
-    )
+    replace_window(
+        conn, dst, lo, hi,
+        ["ts", "deployment_id", "status_class", "requests", "b50", "b95", "b99"], picks,
+    )  # fmt: skip
 
 
 DEFAULT_QUANTILES: tuple[float, float, float] = (0.5, 0.95, 0.99)
@@ -236,7 +275,6 @@ def _metrics(
     """Replace ``target``'s rows in ``[lo, hi)`` by ``source``'s summed per ``length``; the
     source is ``metric_minute`` or a finer rollup (the same columns, already summed)."""
     src, dst = TABLES[source], TABLES[target]
-    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
     step = floor_to(src.c.ts, int(length.total_seconds()), conn.dialect.name)
     if source == "metric_minute":
         sums = [
@@ -249,14 +287,12 @@ def _metrics(
             func.sum(src.c.total), func.sum(src.c["count"]), func.max(src.c.maximum),
             func.sum(src.c.avg_x_count), func.sum(src.c.average_sum), func.sum(src.c.average_n),
         ]  # fmt: skip
-    conn.execute(
-        insert(dst).from_select(
-            _METRIC_COLUMNS,
-            select(step, src.c.deployment_id, src.c.metric, src.c.status_code, *sums)
-            .where(src.c.ts >= lo, src.c.ts < hi)
-            .group_by(step, src.c.deployment_id, src.c.metric, src.c.status_code),
-        )
-    )
+    replace_window(
+        conn, dst, lo, hi, _METRIC_COLUMNS,
+        select(step, src.c.deployment_id, src.c.metric, src.c.status_code, *sums)
+        .where(src.c.ts >= lo, src.c.ts < hi)
+        .group_by(step, src.c.deployment_id, src.c.metric, src.c.status_code),
+    )  # fmt: skip
 
 
 def _hist(
@@ -265,22 +301,15 @@ def _hist(
     """Replace ``target``'s histogram rows in ``[lo, hi)`` by ``source``'s summed per
     ``length``."""
     src, dst = TABLES[source], TABLES[target]
-    conn.execute(dst.delete().where(dst.c.ts >= lo, dst.c.ts < hi))
     step = floor_to(src.c.ts, int(length.total_seconds()), conn.dialect.name)
-    conn.execute(
-        insert(dst).from_select(
-            ["ts", "deployment_id", "status_class", "bucket", "count"],
-            select(
-                step,
-                src.c.deployment_id,
-                src.c.status_class,
-                src.c.bucket,
-                func.sum(src.c["count"]),
-            )
-            .where(src.c.ts >= lo, src.c.ts < hi)
-            .group_by(step, src.c.deployment_id, src.c.status_class, src.c.bucket),
+    replace_window(
+        conn, dst, lo, hi, ["ts", "deployment_id", "status_class", "bucket", "count"],
+        select(
+            step, src.c.deployment_id, src.c.status_class, src.c.bucket, func.sum(src.c["count"])
         )
-    )
+        .where(src.c.ts >= lo, src.c.ts < hi)
+        .group_by(step, src.c.deployment_id, src.c.status_class, src.c.bucket),
+    )  # fmt: skip
 
 
 def throttled_minutes(lo: datetime, hi: datetime) -> Any:
@@ -322,7 +351,6 @@ def refresh_pools(conn: Connection, lo: datetime, hi: datetime) -> None:
     current inventory)."""
     m, d, r = TABLES["metric_minute"], TABLES["deployment"], TABLES["resource"]
     pm = TABLES["pool_minute"]
-    conn.execute(pm.delete().where(pm.c.ts >= lo, pm.c.ts < hi))
     key = pool_columns(r.c.subscription_id, d.c.model, d.c.model_version, d.c.sku, r.c.location)
     requests = m.c.metric == REQUESTS
     fmt = func.lower(d.c.model_format)
@@ -331,26 +359,25 @@ def refresh_pools(conn: Connection, lo: datetime, hi: datetime) -> None:
     def total_if(condition: Any) -> Any:
         return func.sum(case((condition, m.c.total), else_=0.0))
 
-    conn.execute(
-        insert(pm).from_select(
-            ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
-             "status_429", "itpm", "otpm"],
-            select(
-                m.c.ts, *key,
-                total_if(and_(requests, m.c.status_code != 429)),
-                total_if(and_(requests, m.c.status_code == 429)),
-                total_if(m.c.metric.in_(_POOL_INPUT)),
-                total_if(m.c.metric == "OutputTokens"),
-            )
-            .select_from(
-                m.join(d, d.c.id == m.c.deployment_id).outerjoin(r, r.c.id == d.c.resource_id)
-            )
-            .where(
-                m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(_POOL_METRICS), d.c.model.is_not(None),
-                claude,
-            )
-            .group_by(m.c.ts, *(c.element for c in key)),
+    replace_window(
+        conn, pm, lo, hi,
+        ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
+         "status_429", "itpm", "otpm"],
+        select(
+            m.c.ts, *key,
+            total_if(and_(requests, m.c.status_code != 429)),
+            total_if(and_(requests, m.c.status_code == 429)),
+            total_if(m.c.metric.in_(_POOL_INPUT)),
+            total_if(m.c.metric == "OutputTokens"),
         )
+        .select_from(
+            m.join(d, d.c.id == m.c.deployment_id).outerjoin(r, r.c.id == d.c.resource_id)
+        )
+        .where(
+            m.c.ts >= lo, m.c.ts < hi, m.c.metric.in_(_POOL_METRICS), d.c.model.is_not(None),
+            claude,
+        )
+        .group_by(m.c.ts, *(c.element for c in key)),
     )  # fmt: skip
 
 
@@ -359,21 +386,19 @@ def refresh_pool_hours(conn: Connection, lo: datetime, hi: datetime) -> None:
     per pool and hour the largest minute of each limit, the 429s, the minutes and those with
     429s, and the newest minute."""
     pm, ph = TABLES["pool_minute"], TABLES["pool_hour"]
-    conn.execute(ph.delete().where(ph.c.ts >= lo, ph.c.ts < hi))
     hour = hour_of(pm.c.ts, conn.dialect.name)
     key = [pm.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
-    conn.execute(
-        insert(ph).from_select(
-            ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
-             "itpm", "otpm", "status_429", "minutes", "throttled_minutes", "newest"],
-            select(
-                hour, *key, func.max(pm.c.requests), func.max(pm.c.itpm), func.max(pm.c.otpm),
-                func.sum(pm.c.status_429), func.count(),
-                func.sum(case((pm.c.status_429 > 0, 1), else_=0)), func.max(pm.c.ts),
-            )
-            .where(pm.c.ts >= lo, pm.c.ts < hi)
-            .group_by(hour, *key),
+    replace_window(
+        conn, ph, lo, hi,
+        ["ts", "subscription_id", "model", "model_version", "kind", "zone", "requests",
+         "itpm", "otpm", "status_429", "minutes", "throttled_minutes", "newest"],
+        select(
+            hour, *key, func.max(pm.c.requests), func.max(pm.c.itpm), func.max(pm.c.otpm),
+            func.sum(pm.c.status_429), func.count(),
+            func.sum(case((pm.c.status_429 > 0, 1), else_=0)), func.max(pm.c.ts),
         )
+        .where(pm.c.ts >= lo, pm.c.ts < hi)
+        .group_by(hour, *key),
     )  # fmt: skip
 
 
@@ -385,8 +410,6 @@ def refresh_deployment_hours(conn: Connection, lo: datetime, hi: datetime) -> No
     any of these metrics."""
     m = TABLES["metric_minute"]
     dh, dt = TABLES["deployment_hour"], TABLES["deployment_throttle"]
-    conn.execute(dh.delete().where(dh.c.ts >= lo, dh.c.ts < hi))
-    conn.execute(dt.delete().where(dt.c.ts >= lo, dt.c.ts < hi))
     requests = m.c.metric == REQUESTS
 
     def total_if(condition: Any) -> Any:
@@ -413,40 +436,37 @@ def refresh_deployment_hours(conn: Connection, lo: datetime, hi: datetime) -> No
         func.max(minutes.c.tokens).over(partition_by=per_hour).label("top_tokens"),
     ).subquery()
     r = ranked.c
-    conn.execute(
-        insert(dh).from_select(
-            ["ts", "deployment_id", "requests", "requests_at", "tokens", "tokens_at"],
-            select(
-                r.hour, r.deployment_id,
-                func.max(r.requests), func.min(case((r.requests == r.top_requests, r.ts))),
-                func.max(r.tokens), func.min(case((r.tokens == r.top_tokens, r.ts))),
-            ).group_by(r.hour, r.deployment_id),
-        )
+    replace_window(
+        conn, dh, lo, hi, ["ts", "deployment_id", "requests", "requests_at", "tokens", "tokens_at"],
+        select(
+            r.hour, r.deployment_id,
+            func.max(r.requests), func.min(case((r.requests == r.top_requests, r.ts))),
+            func.max(r.tokens), func.min(case((r.tokens == r.top_tokens, r.ts))),
+        ).group_by(r.hour, r.deployment_id),
     )  # fmt: skip
     t = minutes.c
-    conn.execute(
-        insert(dt).from_select(
-            ["ts", "deployment_id", "requests", "tokens", "status_429"],
-            select(t.ts, t.deployment_id, t.requests, t.tokens, t.s429).where(t.s429 > 0),
-        )
+    replace_window(
+        conn,
+        dt,
+        lo,
+        hi,
+        ["ts", "deployment_id", "requests", "tokens", "status_429"],
+        select(t.ts, t.deployment_id, t.requests, t.tokens, t.s429).where(t.s429 > 0),
     )
 
 
 def refresh_throttles(conn: Connection, lo: datetime, hi: datetime) -> None:
     """Recompute ``throttle_hour`` for the hours in ``[lo, hi)`` (hour-aligned)."""
     th = TABLES["throttle_hour"]
-    conn.execute(th.delete().where(th.c.ts >= lo, th.c.ts < hi))
     t = throttled_minutes(lo, hi)
     hour = hour_of(t.c.ts, conn.dialect.name)
-    conn.execute(
-        insert(th).from_select(
-            ["ts", "deployment_id", "minutes", "shared_minutes", "status_429"],
-            select(
-                hour,
-                t.c.deployment_id,
-                func.count(),
-                func.sum(t.c.shared),
-                func.sum(t.c.status_429),
-            ).group_by(hour, t.c.deployment_id),
-        )
+    replace_window(
+        conn,
+        th,
+        lo,
+        hi,
+        ["ts", "deployment_id", "minutes", "shared_minutes", "status_429"],
+        select(
+            hour, t.c.deployment_id, func.count(), func.sum(t.c.shared), func.sum(t.c.status_429)
+        ).group_by(hour, t.c.deployment_id),
     )

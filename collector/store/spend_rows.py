@@ -21,14 +21,18 @@ from collector.store.queries import TOKEN_METRICS, time_bucket
 from collector.store.schema import TABLES
 
 Row = Mapping[str, Any]
+#: ``spend_daily``'s token counts.
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
 #: The columns whose values make a spend row "changed" (the others are its key and times).
 VALUE_COLUMNS = {
     "spend_daily": (
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
+        *TOKEN_COLUMNS,
         "estimated",
         "cache_savings",
         "billed_allocated",
@@ -106,40 +110,27 @@ def token_sums(conn: Connection, first: date, last: date) -> list[dict[str, Any]
     return [dict(row) for row in rows]
 
 
-def stored_tokens(conn: Connection, first: date, last: date) -> list[dict[str, Any]]:
-    """The token columns of the ``spend_daily`` rows of ``[first, last]``."""
-    s = TABLES["spend_daily"]
+def _days(
+    conn: Connection, table: str, columns: Sequence[str], first: date, last: date
+) -> list[dict[str, Any]]:
+    """``columns`` of the rows of ``table`` whose ``day`` is in ``[first, last]``."""
+    t = TABLES[table]
     rows = conn.execute(
-        select(
-            s.c.day,
-            s.c.deployment_id,
-            s.c.input_tokens,
-            s.c.output_tokens,
-            s.c.cache_read_tokens,
-            s.c.cache_write_5m_tokens,
-            s.c.cache_write_1h_tokens,
-        ).where(s.c.day >= first, s.c.day <= last)
+        select(*(t.c[name] for name in columns)).where(t.c.day >= first, t.c.day <= last)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+def stored_tokens(conn: Connection, first: date, last: date) -> list[dict[str, Any]]:
+    """The token columns of the ``spend_daily`` rows of ``[first, last]``."""
+    return _days(conn, "spend_daily", ("day", "deployment_id", *TOKEN_COLUMNS), first, last)
 
 
 def costs(conn: Connection, first: date, last: date) -> list[dict[str, Any]]:
     """The ``cost_daily`` rows of ``[first, last]``, every scope: day, resource_id, scope,
     meter, publisher_type, cost, changed_at, fetched_at."""
-    c = TABLES["cost_daily"]
-    rows = conn.execute(
-        select(
-            c.c.day,
-            c.c.resource_id,
-            c.c.scope,
-            c.c.meter,
-            c.c.publisher_type,
-            c.c.cost,
-            c.c.changed_at,
-            c.c.fetched_at,
-        ).where(c.c.day >= first, c.c.day <= last)
-    ).mappings()
-    return [dict(row) for row in rows]
+    key = ("day", "resource_id", "scope", "meter", "publisher_type")
+    return _days(conn, "cost_daily", (*key, "cost", "changed_at", "fetched_at"), first, last)
 
 
 # -- writes ----------------------------------------------------------------------------------

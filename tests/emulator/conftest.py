@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,10 @@ from tests.emulated import END, HOURS
 SEED = 11
 START = END - timedelta(hours=HOURS)
 FAST_RETRY: dict[str, Any] = {"retry_backoff_factor": 0.01, "retry_total": 4}
+NAMESPACE = "Microsoft.CognitiveServices/accounts"
+#: One answered series: (resource id, metric name as answered, dimensions, points).
+Series = tuple[str, str, dict[str, str], list[Any]]
+MetricSeries = Callable[..., list[Series]]
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +92,45 @@ def metrics_clients(
         )
         for account in emulator.workload.resources
     }
+
+
+@pytest.fixture(scope="session")
+def metric_series(
+    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer
+) -> MetricSeries:
+    """``metric_series(names, filter, aggregations=("Total",), granularity=1 h)``: every series
+    of ``names`` over the workload for every resource, each region's resources asked of its own
+    region's client (as the collector asks)."""
+
+    def query(
+        names: list[str],
+        filter: str | None,
+        aggregations: Sequence[str] = ("Total",),
+        granularity: timedelta = timedelta(hours=1),
+    ) -> list[Series]:
+        out: list[Series] = []
+        for region, client in metrics_clients.items():
+            ids = [a.id for a in emulator.workload.resources if a.location == region]
+            for result in client.query_resources(
+                resource_ids=ids,
+                metric_namespace=NAMESPACE,
+                metric_names=names,
+                timespan=(START, END),
+                granularity=granularity,
+                aggregations=list(aggregations),
+                filter=filter,
+                max_results=1000,
+            ):
+                assert result.resource_region == region
+                for metric in result.metrics:
+                    resource = metric.id.split("/providers/Microsoft.Insights/metrics/")[0]
+                    out.extend(
+                        (resource, metric.name, dict(s.metadata_values), s.data)
+                        for s in metric.timeseries
+                    )
+        return out
+
+    return query
 
 
 @pytest.fixture(scope="session")

@@ -4,25 +4,19 @@ meters, through the real SDK clients: every figure equals the ground truth."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from azure.mgmt.costmanagement.models import (
-    QueryAggregation,
-    QueryDataset,
     QueryDefinition,
-    QueryGrouping,
-    QueryTimePeriod,
 )
-from azure.monitor.querymetrics import MetricsClient
 
 from collector.emulator import EmulatorServer
 from collector.emulator.catalog import CONTEXT_LENGTHS
 from collector.spend.credits import is_claude_charge
-from tests.emulator.conftest import END, START
-from tests.emulator.test_sdk_clients import NAMESPACE, _cost_rows, _truth_day
+from tests.emulator.conftest import MetricSeries
+from tests.emulator.test_sdk_clients import _cost_rows, _daily_definition, _truth_day
 
 CACHE = {
     "cacheReadInputTokens": "cache_read_tokens",
@@ -40,41 +34,11 @@ USAGE = (
 CACHE_FILTER = "ModelDeploymentName eq '*' and ContextLength eq '*'"
 
 
-def _series(
-    clients: dict[str, MetricsClient],
-    emulator: EmulatorServer,
-    names: list[str],
-    filter: str | None,
-    aggregations: list[str],
-) -> list[tuple[str, str, dict[str, str], list[Any]]]:
-    """(resource id, metric name as answered, dimensions, points) of every series, every region."""
-    out = []
-    for region, client in clients.items():
-        ids = [a.id for a in emulator.workload.resources if a.location == region]
-        for result in client.query_resources(
-            resource_ids=ids,
-            metric_namespace=NAMESPACE,
-            metric_names=names,
-            timespan=(START, END),
-            granularity=timedelta(hours=1),
-            aggregations=aggregations,
-            filter=filter,
-            max_results=1000,
-        ):
-            for metric in result.metrics:
-                resource = metric.id.split("/providers/Microsoft.Insights/metrics/")[0]
-                for series in metric.timeseries:
-                    out.append((resource, metric.name, dict(series.metadata_values), series.data))
-    return out
-
-
 def test_cache_metrics_by_context_length_equal_the_truth(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     got: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for resource, name, dims, data in _series(
-        metrics_clients, emulator, list(CACHE), CACHE_FILTER, ["Total"]
-    ):
+    for resource, name, dims, data in metric_series(list(CACHE), CACHE_FILTER, ["Total"]):
         assert set(dims) == {"modeldeploymentname", "contextlength"}
         assert dims["contextlength"] in CONTEXT_LENGTHS
         assert all(p.average is None and p.count is None for p in data)  # Total only
@@ -103,11 +67,11 @@ def test_cache_metrics_by_context_length_equal_the_truth(
 
 
 def test_cache_metrics_without_the_context_length_split_sum_to_the_same_totals(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     got: dict[tuple[str, str, str], int] = defaultdict(int)
-    for resource, name, dims, data in _series(
-        metrics_clients, emulator, list(CACHE), "ModelDeploymentName eq '*'", ["Total"]
+    for resource, name, dims, data in metric_series(
+        list(CACHE), "ModelDeploymentName eq '*'", ["Total"]
     ):
         got[(resource, dims["modeldeploymentname"], name)] += int(sum(p.total or 0 for p in data))
     for (resource, deployment), day in _truth_day(truth).items():
@@ -116,20 +80,16 @@ def test_cache_metrics_without_the_context_length_split_sum_to_the_same_totals(
 
 
 def test_cache_metrics_have_no_series_for_the_openai_deployment(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     formats = {(d["resource"], d["deployment"]): d["model_format"] for d in truth["deployments"]}
     assert ("OpenAI" in formats.values()) and ("Anthropic" in formats.values())
     cache = {
         (r, dims["modeldeploymentname"])
-        for r, _n, dims, _d in _series(
-            metrics_clients, emulator, list(CACHE), CACHE_FILTER, ["Total"]
-        )
+        for r, _n, dims, _d in metric_series(list(CACHE), CACHE_FILTER, ["Total"])
     }
     assert cache == {k for k, f in formats.items() if f == "Anthropic"}
-    usage = _series(
-        metrics_clients,
-        emulator,
+    usage = metric_series(
         list(USAGE),
         "ModelDeploymentName eq '*'",
         ["Total", "Average"],
@@ -143,12 +103,10 @@ def test_cache_metrics_have_no_series_for_the_openai_deployment(
 
 
 def test_time_to_first_token_equals_the_truth_and_precedes_the_last_byte(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 1e18, 0.0])
-    for resource, name, dims, data in _series(
-        metrics_clients,
-        emulator,
+    for resource, name, dims, data in metric_series(
         ["NormalizedTimeToFirstToken", "TimeToLastByte"],
         "ModelDeploymentName eq '*'",
         ["Total", "Count", "Minimum", "Maximum"],
@@ -170,14 +128,12 @@ def test_time_to_first_token_equals_the_truth_and_precedes_the_last_byte(
 
 
 def test_metric_names_match_whatever_their_case_and_the_answer_case_is_switchable(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer
+    metric_series: MetricSeries, emulator: EmulatorServer
 ) -> None:
     asked = ["CACHEREADINPUTTOKENS", "normalizedtimetofirsttoken", "InputTokens"]
 
     def names() -> list[str]:
-        return sorted(
-            {n for _r, n, _d, _p in _series(metrics_clients, emulator, asked, None, ["Total"])}
-        )
+        return sorted({n for _r, n, _d, _p in metric_series(asked, None, ["Total"])})
 
     assert names() == ["InputTokens", "NormalizedTimeToFirstToken", "cacheReadInputTokens"]
     emulator.set_metric_name_case("lower")
@@ -189,29 +145,8 @@ def test_metric_names_match_whatever_their_case_and_the_answer_case_is_switchabl
 
 
 def _meter_definition() -> QueryDefinition:
-    return QueryDefinition(
-        type="ActualCost",
-        timeframe="Custom",
-        time_period=QueryTimePeriod(from_property=START - timedelta(days=1), to=END),
-        dataset=QueryDataset(
-            granularity="Daily",
-            aggregation={
-                "totalCost": QueryAggregation(name="Cost", function="Sum"),
-                "totalQuantity": QueryAggregation(name="UsageQuantity", function="Sum"),
-            },
-            grouping=[
-                QueryGrouping(type="Dimension", name=name)
-                for name in (
-                    "ResourceId",
-                    "Meter",
-                    "PublisherType",
-                    "ServiceName",
-                    "MeterCategory",
-                    "ChargeType",
-                )
-            ],
-        ),
-    )
+    groups = ("ResourceId", "Meter", "PublisherType", "ServiceName", "MeterCategory", "ChargeType")
+    return _daily_definition(1, groups, quantity=True)
 
 
 def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_meter(
@@ -279,11 +214,9 @@ def test_openai_tokens_are_billed_under_azure_meters_never_under_the_claude_mete
 
 
 def test_a_context_length_value_filter_keeps_only_that_label(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
-    series = _series(
-        metrics_clients,
-        emulator,
+    series = metric_series(
         ["cacheReadInputTokens"],
         "ModelDeploymentName eq '*' and ContextLength eq '>200K'",
         ["Total"],

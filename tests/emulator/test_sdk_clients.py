@@ -7,6 +7,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,42 +30,21 @@ from collector.emulator import EmulatorServer, StaticTokenCredential
 from collector.emulator.catalog import SUBSCRIPTION
 from collector.histogram import bucket_bounds, bucket_of, percentile
 from collector.sources import logs
-from tests.emulator.conftest import END, START
+from tests.emulator.conftest import END, NAMESPACE, START, MetricSeries
 
-NAMESPACE = "Microsoft.CognitiveServices/accounts"
 SCOPE = f"/subscriptions/{SUBSCRIPTION}"
 
 
 def _metric_totals(
-    clients: dict[str, MetricsClient],
-    emulator: EmulatorServer,
+    metric_series: MetricSeries,
     names: list[str],
     filter: str,
     granularity: timedelta = timedelta(hours=1),
 ) -> dict[tuple[str, str, tuple], float]:
     """(resource id, metric, metadata) -> total over the whole window, for every region."""
     totals: dict[tuple[str, str, tuple], float] = defaultdict(float)
-    for region, client in clients.items():
-        ids = [a.id for a in emulator.workload.resources if a.location == region]
-        results = client.query_resources(
-            resource_ids=ids,
-            metric_namespace=NAMESPACE,
-            metric_names=names,
-            timespan=(START, END),
-            granularity=granularity,
-            aggregations=["Total"],
-            filter=filter,
-            max_results=1000,
-        )
-        for result in results:
-            assert result.resource_region == region
-            for metric in result.metrics:
-                resource_id = metric.id.split("/providers/Microsoft.Insights/metrics/")[0]
-                for series in metric.timeseries:
-                    key = tuple(sorted(series.metadata_values.items()))
-                    totals[(resource_id, metric.name, key)] += sum(
-                        p.total or 0 for p in series.data
-                    )
+    for resource, name, dims, data in metric_series(names, filter, granularity=granularity):
+        totals[(resource, name, tuple(sorted(dims.items())))] += sum(p.total or 0 for p in data)
     return totals
 
 
@@ -120,11 +100,10 @@ def test_arm_shows_the_capacity_change_after_it_happened(
 
 
 def test_metrics_requests_by_status_equal_the_truth(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     totals = _metric_totals(
-        metrics_clients,
-        emulator,
+        metric_series,
         ["ModelRequests"],
         "ModelDeploymentName eq '*' and StatusCode eq '*'",
     )
@@ -138,11 +117,10 @@ def test_metrics_requests_by_status_equal_the_truth(
 
 
 def test_metrics_at_one_minute_sum_to_the_same_totals(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
+    metric_series: MetricSeries, truth: dict
 ) -> None:
     totals = _metric_totals(
-        metrics_clients,
-        emulator,
+        metric_series,
         ["ModelRequests"],
         "ModelDeploymentName eq '*'",
         timedelta(minutes=1),
@@ -152,12 +130,9 @@ def test_metrics_at_one_minute_sum_to_the_same_totals(
     assert got == expected
 
 
-def test_metrics_tokens_equal_the_truth(
-    metrics_clients: dict[str, MetricsClient], emulator: EmulatorServer, truth: dict
-) -> None:
+def test_metrics_tokens_equal_the_truth(metric_series: MetricSeries, truth: dict) -> None:
     totals = _metric_totals(
-        metrics_clients,
-        emulator,
+        metric_series,
         ["InputTokens", "OutputTokens", "TotalTokens"],
         "ModelDeploymentName eq '*'",
     )
@@ -290,18 +265,26 @@ def _cost_rows(cost_client: Any, definition: QueryDefinition) -> tuple[list[str]
     return columns, rows
 
 
-def _daily_definition(days: int = 3) -> QueryDefinition:
+#: what the collector groups the daily costs by
+DAILY_GROUPS = ("ResourceId", "Meter", "PublisherType", "ChargeType")
+
+
+def _daily_definition(
+    days: int = 3, groups: Sequence[str] = DAILY_GROUPS, *, quantity: bool = False
+) -> QueryDefinition:
+    """Actual cost per day and ``groups`` from ``days`` before the workload to its end, with the
+    usage quantity summed too when ``quantity``."""
+    aggregation = {"totalCost": QueryAggregation(name="Cost", function="Sum")}
+    if quantity:
+        aggregation["totalQuantity"] = QueryAggregation(name="UsageQuantity", function="Sum")
     return QueryDefinition(
         type="ActualCost",
         timeframe="Custom",
         time_period=QueryTimePeriod(from_property=START - timedelta(days=days), to=END),
         dataset=QueryDataset(
             granularity="Daily",
-            aggregation={"totalCost": QueryAggregation(name="Cost", function="Sum")},
-            grouping=[
-                QueryGrouping(type="Dimension", name=name)
-                for name in ("ResourceId", "Meter", "PublisherType", "ChargeType")
-            ],
+            aggregation=aggregation,
+            grouping=[QueryGrouping(type="Dimension", name=name) for name in groups],
         ),
     )
 

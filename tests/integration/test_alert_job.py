@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 
 from collector.config import Settings
 from collector.scheduler import ALERT_JOB, build_scheduler
-from collector.store import migrate, queries, state
+from collector.store import migrate, queries
 from collector.store.engine import make_engine
+from tests.runs import record_run
 
 RULES = [{"name": "stale", "signal": "stale_source", "op": ">", "threshold": 60, "scope": "source"}]
 
@@ -32,12 +33,7 @@ def _store(tmp_path: Path) -> tuple[str, Engine]:
     engine = make_engine(url)
     migrate.upgrade(engine)
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        state.record_run(
-            conn, source="metrics", scope="s", window_start=None, window_end=None,
-            started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=5),
-            status="ok", rows=0, azure_calls=0, throttled_calls=0, duration_s=1.0, error=None,
-        )  # fmt: skip
+    record_run(engine, "s", now - timedelta(minutes=5), "ok", took=timedelta(0), window=None)
     return url, engine
 
 

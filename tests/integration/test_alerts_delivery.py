@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from sqlalchemy import Engine
 from collector.alerts.run import evaluate
 from collector.config import Settings
 from collector.store import alerts as alert_rows
-from collector.store import state
 from collector.store.engine import make_engine
+from tests.ports import QuietHandler, serving
+from tests.runs import record_run
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SCOPE = "/subscriptions/00000000-0000-4000-8000-000000000001/eastus2"
@@ -52,7 +52,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     got = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with got.lock:
@@ -61,19 +61,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    got.url = f"http://127.0.0.1:{server.server_address[1]}/hook/s3cret"
-    try:
+    with serving(Handler) as base:
+        got.url = f"{base}/hook/s3cret"
         yield got
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def _settings(url: str, webhook: str) -> Settings:
@@ -83,22 +73,7 @@ def _settings(url: str, webhook: str) -> Settings:
 
 
 def _run(store: Engine, at: datetime, status: str) -> None:
-    with store.begin() as conn:
-        state.record_run(
-            conn,
-            source="metrics",
-            scope=SCOPE,
-            window_start=at - timedelta(minutes=5),
-            window_end=at,
-            started_at=at,
-            finished_at=at + timedelta(seconds=20),
-            status=status,
-            rows=0,
-            azure_calls=3,
-            throttled_calls=0,
-            duration_s=20.0,
-            error=None if status == "ok" else "Azure answered 500: boom",
-        )
+    record_run(store, SCOPE, at, status)
 
 
 def _evaluate_in_child(url: str, webhook: str, at: str, barrier: Any, out: Any) -> None:

@@ -16,8 +16,9 @@ from collector.alerts.run import evaluate, replay
 from collector.config import Settings
 from collector.runner import Collector
 from collector.store import alerts as alert_rows
-from collector.store import queries, state
+from collector.store import queries
 from tests.integration.conftest import COLLECTOR_NOW, END, HOURS
+from tests.runs import record_run
 
 SOURCES = ["inventory", "metrics", "costs", "spend"]
 START = END - timedelta(hours=HOURS)
@@ -94,13 +95,7 @@ def test_stale_source_fires_while_a_sources_runs_keep_failing_and_resolves_after
     scope = "/subscriptions/sub/eastus2"
 
     def run(at: datetime, status: str) -> None:
-        with store.begin() as conn:
-            state.record_run(
-                conn, source="metrics", scope=scope, window_start=at - timedelta(minutes=5),
-                window_end=at, started_at=at, finished_at=at + timedelta(seconds=20),
-                status=status, rows=0, azure_calls=3, throttled_calls=0, duration_s=20.0,
-                error=None if status == "ok" else "Azure answered 500 InternalServerError: boom",
-            )  # fmt: skip
+        record_run(store, scope, at, status)
 
     settings = Settings(
         database_url=str(store.url),

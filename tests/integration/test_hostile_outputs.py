@@ -49,12 +49,8 @@ TRAFFIC = [
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HostileStore]:
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("hostile"), pg)
-    try:
+    with seeding.param_store(request, tmp_path_factory, "hostile") as engine:
         yield hostile.hostile_store(engine, seeding.START, minutes=240)
-    finally:
-        engine.dispose()
 
 
 def url_of(store: HostileStore) -> str:

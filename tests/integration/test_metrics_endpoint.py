@@ -61,6 +61,14 @@ def _one(samples: Samples, name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
+def _window(samples: Samples) -> tuple[datetime, datetime]:
+    """The five minutes the scrape's figures are over."""
+    start = _one(samples, "foundry_monitor_window_start_timestamp_seconds")
+    end = _one(samples, "foundry_monitor_window_end_timestamp_seconds")
+    assert start is not None and end is not None
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+
+
 def _settled(samples: Samples | None) -> bool:
     """Every source ran once and the last refresh read the store after the last success."""
     if samples is None:
@@ -160,11 +168,9 @@ def test_a_scrape_during_run_equals_summary_over_the_same_five_minutes(
     live_run: tuple[Samples, dict[str, str], Path],
 ) -> None:
     samples, env, _ = live_run
-    start = _one(samples, "foundry_monitor_window_start_timestamp_seconds")
-    end = _one(samples, "foundry_monitor_window_end_timestamp_seconds")
+    since, until = _window(samples)
     refreshed = _one(samples, "foundry_monitor_store_refresh_timestamp_seconds")
-    assert start is not None and end is not None and refreshed is not None
-    since, until = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    assert refreshed is not None
     at = datetime.fromtimestamp(refreshed, UTC)
     assert (since, until) == last_complete_window(at)
     rows = _summary(env, since, until)
@@ -214,10 +220,7 @@ def test_a_scrape_shows_each_quota_pools_busiest_minute_as_headroom_does(
     live_run: tuple[Samples, dict[str, str], Path],
 ) -> None:
     samples, env, _ = live_run
-    start = _one(samples, "foundry_monitor_window_start_timestamp_seconds")
-    end = _one(samples, "foundry_monitor_window_end_timestamp_seconds")
-    assert start is not None and end is not None
-    since, until = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    since, until = _window(samples)
     pools = _summary(env, since, until, command="headroom")
     busy = [p for p in pools if any(p[f"peak_{k}"] for k in ("rpm", "itpm", "otpm"))]
     assert busy, "the live workload uses some pool in the window"

@@ -34,13 +34,8 @@ def store_pair(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     """One seeded store per database for the module, plus a pool twin and a capacity change."""
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    engine = seeding.open_store(request.param, tmp_path_factory.mktemp("dash"), pg)
-    try:
-        built = seeding.build(engine)
-        yield _add_twin_and_change(engine, built)
-    finally:
-        engine.dispose()
+    with seeding.param_store(request, tmp_path_factory, "dash") as engine:
+        yield _add_twin_and_change(engine, seeding.build(engine))
 
 
 def _add_twin_and_change(engine: Engine, built: Seed) -> Store:

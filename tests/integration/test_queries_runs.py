@@ -7,29 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from collector.store import queries, state
+from collector.store import queries
+from tests.runs import record_run
 
 T0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
 def _run(engine: Engine, source: str, scope: str, minute: int, status: str) -> None:
     started = T0 + timedelta(minutes=minute)
-    with engine.begin() as conn:
-        state.record_run(
-            conn,
-            source=source,
-            scope=scope,
-            window_start=None,
-            window_end=None,
-            started_at=started,
-            finished_at=started + timedelta(seconds=30),
-            status=status,
-            rows=1,
-            azure_calls=1,
-            throttled_calls=0,
-            duration_s=30.0,
-            error=None if status == "ok" else "boom",
-        )
+    record_run(
+        engine, scope, started, status, source=source, took=timedelta(seconds=30), window=None
+    )
 
 
 def test_last_success_per_source_and_scope(store: Engine) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, inspect
 
 from collector.errors import RequestNotFound
 from collector.store import migrate, queries, request_index, retention
+from collector.store.engine import make_engine
 from collector.store.writer import COPY_THRESHOLD, upsert
 
 T0 = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)  # a Thursday: its week began Monday 2 Nov
@@ -97,6 +98,27 @@ def test_lookup_finds_both_ids_through_the_index(store: Engine) -> None:
             assert found.request.duration_ms == row["duration_ms"]
     with pytest.raises(RequestNotFound):
         queries.lookup(store, "0f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+def test_a_week_slice_made_by_another_process_is_probed_by_a_reader_that_looked_before(
+    store: Engine,
+) -> None:
+    """The reader's list of week slices (kept between look-ups on SQLite) follows the schema:
+    a collector writing into a new week, through its own engine, is seen at the next look-up."""
+    first, later = _rows(1), _rows(1, start=T0 + timedelta(days=7))[0]
+    later["correlation_id"] = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    with store.begin() as conn:
+        upsert(conn, "request_log", first)
+    assert queries.lookup(store, first[0]["correlation_id"]).request.time == T0
+    with pytest.raises(RequestNotFound):
+        queries.lookup(store, later["correlation_id"])
+    collector = make_engine(store.url.render_as_string(hide_password=False))
+    try:
+        with collector.begin() as conn:
+            upsert(conn, "request_log", [later])  # creates the week slice of 16 Nov
+    finally:
+        collector.dispose()
+    assert queries.lookup(store, later["correlation_id"]).request.time == later["ts"]
 
 
 def test_an_entry_whose_row_was_pruned_answers_not_found(store: Engine) -> None:

@@ -28,23 +28,23 @@ class Seeded:
         return self.engine.url.render_as_string(hide_password=False)
 
 
-def open_seeded(kind: str, folder: Path, request: pytest.FixtureRequest) -> Seeded:
-    pg = request.getfixturevalue("pg_server") if kind == "postgres" else None
-    engine = seeding.open_store(kind, folder, pg)
+def _filled(engine: Engine, kind: str) -> Seeded:
     seed = seeding.build(engine, other_publisher=True)
     add_history(engine, seed)
     return Seeded(engine, seed, kind)
+
+
+def open_seeded(kind: str, folder: Path, request: pytest.FixtureRequest) -> Seeded:
+    pg = request.getfixturevalue("pg_server") if kind == "postgres" else None
+    return _filled(seeding.open_store(kind, folder, pg), kind)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Seeded]:
-    store = open_seeded(request.param, tmp_path_factory.mktemp("reports"), request)
-    try:
-        yield store
-    finally:
-        store.engine.dispose()
+    with seeding.param_store(request, tmp_path_factory, "reports") as engine:
+        yield _filled(engine, request.param)
 
 
 def report_config(out_dir: Path, **settings: object) -> ReportConfig:

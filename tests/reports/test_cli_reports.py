@@ -36,6 +36,14 @@ def offline(
     return Run(monkeypatch, capsys, f"sqlite:///{tmp_path / 'absent' / 'never-created.db'}")
 
 
+@pytest.fixture
+def online(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Run:
+    """On the seeded store of each database."""
+    return Run(monkeypatch, capsys, seeded.url)
+
+
 TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
 
 
@@ -79,14 +87,8 @@ def test_bad_options_are_one_line_errors_with_exit_code_2(
     assert not (tmp_path / "absent").exists()
 
 
-def test_report_writes_the_files_and_prints_each_outcome(
-    seeded: Seeded,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    run = Run(monkeypatch, capsys, seeded.url)
-    code, out, err = run(
+def test_report_writes_the_files_and_prints_each_outcome(online: Run, tmp_path: Path) -> None:
+    code, out, err = online(
         "report",
         "--period",
         "week",
@@ -108,16 +110,12 @@ def test_report_writes_the_files_and_prints_each_outcome(
 
 
 def test_a_failed_delivery_exits_1_after_writing_the_files(
-    seeded: Seeded,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    online: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    run = Run(monkeypatch, capsys, seeded.url)
     monkeypatch.setenv("FOUNDRY_MONITOR_REPORT_RETRY_BACKOFF_S", "0")
     monkeypatch.setenv("FOUNDRY_MONITOR_SLACK_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # no one
     monkeypatch.setenv("FOUNDRY_MONITOR_REPORT_RETRIES", "1")
-    code, out, err = run(
+    code, out, err = online(
         "report",
         "--period",
         "day",

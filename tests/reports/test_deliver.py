@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from collector.reports import period_before, run_report
 from collector.reports.config import ReportConfig
 from collector.reports.run import ReportRun
 from collector.store.schema import TABLES
-from tests.ports import free_port
+from tests.ports import QuietHandler, free_port, serving
 from tests.reports.conftest import Seeded, report_config
 
 WEEK = period_before("week", date(2026, 11, 2))
@@ -48,7 +46,7 @@ class Webhook:
 def webhook() -> Iterator[Webhook]:
     state = Webhook(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
@@ -67,19 +65,9 @@ def webhook() -> Iterator[Webhook]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/webhook/{WEBHOOK_SECRET}"
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}/webhook/{WEBHOOK_SECRET}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass

@@ -106,6 +106,7 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("common.py", "caption or view.window_label"): "page titles' literal captions; two times",
     ("common.py", "title"): "page_view's title: every page passes a literal",
     ("app.py", "labels[key]"): "the literal filter labels",
+    ("downloads.py", "label"): "CSV_LABEL or PARQUET_LABEL, the literal button labels",
     ("views/capacity.py", "k.upper()"): "one of the literal LIMITS (rpm, itpm, otpm)",
     ("views/health.py", "title"): "_table's title: the page passes literals",
     ("views/health.py", "empty"): "_table's empty-table notice: the page passes literals",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ from rich.console import Console
 
 from collector.cli.read import summary_table
 from collector.cli.terminal import print_reports
+from collector.runner import RunReport
 from collector.store.queries import DeploymentSummary
 
 HOSTILE = ["[/bold]", "[link=https://evil.example]click[/link]", "[red]x", "a[/]b"]
@@ -48,25 +48,14 @@ def test_the_summary_table_prints_markup_in_names_literally(name: str) -> None:
     assert name in console.export_text()
 
 
-@dataclass
-class _Report:
-    source: str
-    scope: str
-    error: str
-    status: str = "failed"
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    rows: int = 0
-    calls: int = 1
-    throttled: int = 0
-    duration_s: float = 0.1
-
-
 @pytest.mark.parametrize("text", HOSTILE)
 def test_run_reports_print_azure_error_text_literally(
     text: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    print_reports([_Report("metrics", f"/subscriptions/{text}", f"(BadRequest) {text}")])
+    failed = RunReport(
+        "metrics", f"/subscriptions/{text}", status="failed", error=f"(BadRequest) {text}"
+    )
+    print_reports([failed])
     out = capsys.readouterr().out
     assert f"(BadRequest) {text}" in out and f"/subscriptions/{text}" in out
 

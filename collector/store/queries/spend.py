@@ -270,11 +270,11 @@ def token_hours(
         .group_by(bucket, m.c.deployment_id, m.c.metric, m.c.status_code)
         .subquery("agg")
     )
-    stmt = select(
-        agg,
-        _DEPLOYMENT.c.name,
-        *_deployment_shown("rn"),
-    ).select_from(_with_deployment(agg))
+    stmt = (
+        select(agg, _DEPLOYMENT.c.name, *_deployment_shown("rn"))
+        .select_from(_with_deployment(agg))
+        .order_by(agg.c.ts, agg.c.deployment_id, agg.c.metric, agg.c.status_code)
+    )
     with _reading(engine) as conn:
         rows = conn.execute(stmt).mappings().all()
         labels = context_labels(conn)
