@@ -30,8 +30,11 @@ def _window(seeded: Seed) -> tuple:
 
 
 def _rows(columns: queries.Columns, names: list[str]) -> dict[tuple, tuple]:
-    """(ts, deployment id) -> the named figures, with numpy numbers as Python ones."""
-    plain = [list(pd.Series(columns[n]).astype(object)) for n in names]
+    """(ts, deployment id) -> the named figures, with numpy numbers as Python ones (NaN and None
+    as None, so that two unknowns compare equal)."""
+    plain = [
+        [None if pd.isna(v) else v for v in pd.Series(columns[n]).astype(object)] for n in names
+    ]
     keys = zip(columns["ts"], columns["deployment_id"], strict=True)
     return {key: tuple(v) for key, *v in zip(keys, *plain, strict=True)}
 
