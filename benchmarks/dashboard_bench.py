@@ -698,15 +698,16 @@ def page_calls(engine: Engine, range_key: str, now: datetime, lookup_id: str) ->
     spark = common.sparkline_step(until - since)
     month_now = common.floor_minute(now)
     e = engine
+    requests, timing = (queries.REQUESTS,), (queries.TTFT, queries.TTLB)  # as the pages ask
     return [
         Call("deployments (inventory)", ALL, lambda: queries.deployments(e, include_removed=True)),
         Call("collector_health", ALL, lambda: queries.collector_health(e)),
         Call("freshness", tuple(p for p in ALL if p != LOOKUP), lambda: queries.freshness(e, now)),
         Call("summary", (OVERVIEW,), lambda: queries.summary(e, since, until)),
         Call(
-            f"timeseries step={spark}",
+            f"timeseries_columns step={spark} requests",
             (OVERVIEW,),
-            lambda: queries.timeseries(e, since, until, step=spark),
+            lambda: queries.timeseries_columns(e, since, until, step=spark, metrics=requests),
         ),
         Call(
             "spend_month",
@@ -720,14 +721,19 @@ def page_calls(engine: Engine, range_key: str, now: datetime, lookup_id: str) ->
             ),
         ),
         Call(
-            f"timeseries step={step}",
-            (LATENCY, RATE_LIMITS),
-            lambda: queries.timeseries(e, since, until, step=step),
+            f"timeseries_columns step={step} requests",
+            (RATE_LIMITS,),
+            lambda: queries.timeseries_columns(e, since, until, step=step, metrics=requests),
         ),
         Call(
-            f"latency_percentiles_over_time step={step}",
+            f"timeseries_columns step={step} TTFT, TTLB",
             (LATENCY,),
-            lambda: queries.latency_percentiles_over_time(e, since, until, step=step),
+            lambda: queries.timeseries_columns(e, since, until, step=step, metrics=timing),
+        ),
+        Call(
+            f"latency_columns step={step}",
+            (LATENCY,),
+            lambda: queries.latency_columns(e, since, until, step=step),
         ),
         Call(
             "deployment_changes",
@@ -782,7 +788,7 @@ def _timed(action: Callable[[], object]) -> tuple[float, int, str | None]:
     except FoundryMonitorError as exc:
         return time.perf_counter() - started, 0, str(exc)
     seconds = time.perf_counter() - started
-    rows = len(result) if isinstance(result, list) else 1
+    rows = len(result) if isinstance(result, list | queries.Columns) else 1
     return seconds, rows, None
 
 
@@ -978,6 +984,8 @@ _WHOLE_DAYS = (
 REMEDIES: dict[str, str] = {
     "latency_percentiles_over_time": _WHOLE_DAYS.replace("{name}", "latency_percentiles_over_time"),
     "timeseries": _WHOLE_DAYS.replace("{name}", "timeseries"),
+    "timeseries_columns": _WHOLE_DAYS.replace("{name}", "timeseries_columns"),
+    "latency_columns": _WHOLE_DAYS.replace("{name}", "latency_columns"),
     "summary": _WHOLE_DAYS.replace("{name}", "summary"),
     "throttle_causes": (
         "`throttle_causes` sums `throttle_hour` (throttled and pool-shared minutes per hour and "

@@ -80,7 +80,9 @@ def lines(
 ) -> alt.LayerChart | alt.Chart:
     """One line per ``color`` value over time; ``dash`` splits lines further (e.g. percentile).
     ``changes``: deployment changes, as a frame or as built by :func:`rules`."""
-    data = df.assign(ts=naive_utc(df["ts"]))
+    # only the columns drawn: a week of hourly points per deployment is sent once per chart
+    shown = list(dict.fromkeys(["ts", color, y, *([dash] if dash else [])]))
+    data = df[shown].assign(ts=naive_utc(df["ts"]))
     tooltip = [
         alt.Tooltip("ts:T", title="Time (UTC)", format="%Y-%m-%d %H:%M"),
         alt.Tooltip(f"{color}:N", title=color_title),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from collector.store.queries import TTFT, TTLB
 from dashboard import charts, downloads
 from dashboard import columns as cols
 from dashboard import common as c
@@ -42,7 +43,9 @@ else:
         "bound of the bucket holding them (buckets are about 12 % wide)."
     )
 
-series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
+series = c.load_timeseries(
+    view.url, view.since, view.until, view.step, view.deployment_ids, (TTFT, TTLB)
+)
 
 
 def average_and_maximum(prefix: str, what: str, metric: str) -> bool:

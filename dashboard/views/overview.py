@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from collector.store.queries import REQUESTS
 from dashboard import alerting, charts, downloads, month, publishers
 from dashboard import columns as cols
 from dashboard import common as c
@@ -21,7 +22,9 @@ if not rows:
     st.stop()
 
 spark_step = c.sparkline_step(view.until - view.since)
-points = c.load_timeseries(view.url, view.since, view.until, spark_step, view.deployment_ids)
+points = c.load_timeseries(
+    view.url, view.since, view.until, spark_step, view.deployment_ids, (REQUESTS,)
+)
 trend: dict[int, list[int]] = {}
 if not points.empty:
     filled = charts.fill_steps(

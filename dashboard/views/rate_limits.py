@@ -10,14 +10,16 @@ from __future__ import annotations
 import streamlit as st
 
 from collector.pools import PoolKey
-from collector.store.queries import CAUSE_POOL, ThrottleCause
+from collector.store.queries import CAUSE_POOL, REQUESTS, ThrottleCause
 from dashboard import charts, downloads
 from dashboard import common as c
 
 view = c.page_view("Rate limits")
 c.show_freshness(view)
 
-series = c.load_timeseries(view.url, view.since, view.until, view.step, view.deployment_ids)
+series = c.load_timeseries(
+    view.url, view.since, view.until, view.step, view.deployment_ids, (REQUESTS,)
+)
 if series.empty or not series["requests"].sum():
     st.info("No requests in this window, so no 429s to show: widen the time range.")
     st.stop()

@@ -19,14 +19,14 @@ rank; per deployment and whole chart step they are read precomputed from the ``l
 rollups.
 
 Modules by job (this package re-exports all of them, so callers import from
-``collector.store.queries``): :mod:`._sql` (shared SQL helpers: time buckets, rollup segments,
-the read time limit, filters, money), :mod:`.inventory` (deployments and their changes),
-:mod:`.traffic` (summary, time series, status codes), :mod:`.latency` (percentiles over time),
-:mod:`.lookup` (one request and its minute), :mod:`.billing` (accounts and cost rows for
-the exports), :mod:`.runs` (last successes, for /metrics), :mod:`.health` (freshness,
-collector runs, request logs vs metrics), :mod:`.throttling` (quota pools, throttle causes),
-:mod:`.spend` (spend reads) and :mod:`.alerts` (per-minute reads of the alert signals). Domain
-text (status fixes, request ids) is in :mod:`collector.domain`.
+``collector.store.queries``): :mod:`._sql` (shared SQL helpers: time buckets, rollup segments, the
+read time limit, filters, money), :mod:`.inventory` (deployments and their changes), :mod:`.traffic`
+(summary, time series, status codes), :mod:`.latency` (percentiles over time), :mod:`.columns`
+(series as columns, for charts), :mod:`.lookup` (one request and its minute), :mod:`.billing`
+(accounts and cost rows for the exports), :mod:`.runs` (last successes, for /metrics),
+:mod:`.health` (freshness, collector runs, request logs vs metrics), :mod:`.throttling` (quota
+pools, throttle causes), :mod:`.spend` (spend reads) and :mod:`.alerts` (per-minute reads of the
+alert signals). Domain text (status fixes, request ids) is in :mod:`collector.domain`.
 
 The month so far, its forecast and the budgets (``spend_month``, ``budgets``) and the hourly
 estimate (``spend_by_hour``) are computed above the store, in :mod:`collector.spend.month` and
@@ -106,6 +106,7 @@ from collector.store.queries.billing import (
     accounts,
     cost_rows,
 )
+from collector.store.queries.columns import Columns
 from collector.store.queries.health import (
     CollectorRun,
     LogLag,
@@ -124,6 +125,7 @@ from collector.store.queries.inventory import (
 )
 from collector.store.queries.latency import (
     LatencyPoint,
+    latency_columns,
     latency_percentiles_over_time,
 )
 from collector.store.queries.lookup import (
@@ -151,6 +153,7 @@ from collector.store.queries.throttling import (
     throttle_causes,
 )
 from collector.store.queries.traffic import (
+    SERIES_METRICS,
     DeploymentSummary,
     StatusCodePoint,
     StatusCodeTotal,
@@ -159,6 +162,7 @@ from collector.store.queries.traffic import (
     status_codes_over_time,
     summary,
     timeseries,
+    timeseries_columns,
 )
 from collector.store.rollup import (
     DEFAULT_QUANTILES,
@@ -169,9 +173,11 @@ __all__ = [
     "CAUSE_POOL",
     "DEFAULT_QUANTILES",
     "RUN_SUCCEEDED",
+    "SERIES_METRICS",
     "STEPS",
     "Account",
     "CollectorRun",
+    "Columns",
     "CostRow",
     "DeploymentChangeEvent",
     "DeploymentInfo",
@@ -210,6 +216,7 @@ __all__ = [
     "deployments_without_logs",
     "freshness",
     "last_successes",
+    "latency_columns",
     "latency_minutes",
     "latency_percentiles_over_time",
     "log_lag",
@@ -230,6 +237,7 @@ __all__ = [
     "throttle_causes",
     "time_bucket",
     "timeseries",
+    "timeseries_columns",
     "token_hours",
     "window_days",
 ]

@@ -4,25 +4,25 @@ rollups, partial steps (and merged deployments) ranked from the histograms.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from collector.histogram import bucket_bounds
 from collector.store.queries._sql import (
     _DEPLOYMENT,
     Filter,
     Filters,
     _check_window,
     _hist_rows,
-    _int,
     _reading,
     parse_step,
     time_bucket,
 )
+from collector.store.queries.columns import Column, Columns, ints, transpose, upper_ms
 from collector.store.rollup import (
     DEFAULT_QUANTILES,
     PERCENTILE_TABLES,
@@ -47,6 +47,10 @@ class LatencyPoint:
     p99_ms: float
 
 
+#: A point's row: ts, deployment id, deployment name, requests and the p50/p95/p99 buckets.
+Row = tuple[Any, ...]
+
+
 def latency_percentiles_over_time(
     engine: Engine,
     since: datetime,
@@ -62,6 +66,29 @@ def latency_percentiles_over_time(
     With ``per_deployment=False`` the histograms of all selected deployments are merged per step
     (``deployment_id`` None). Steps without requests are left out.
     """
+    return latency_columns(
+        engine,
+        since,
+        until,
+        step=step,
+        status_class=status_class,
+        per_deployment=per_deployment,
+        **filters,
+    ).records(LatencyPoint)
+
+
+def latency_columns(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    step: str | timedelta,
+    status_class: str = "2xx",
+    per_deployment: bool = True,
+    **filters: Unpack[Filters],
+) -> Columns:
+    """:func:`latency_percentiles_over_time` as columns named after :class:`LatencyPoint`'s
+    fields, in its order (the dashboard's charts)."""
     since, until = _check_window(since, until)
     seconds = parse_step(step)
     chosen = Filter(**filters)
@@ -69,8 +96,10 @@ def latency_percentiles_over_time(
     length = timedelta(seconds=seconds)
     whole_lo, whole_hi = ceil_time(since, length), floor_time(until, length)
     if stored is None or whole_lo >= whole_hi:
-        return _percentiles_from_hist(
-            engine, since, until, seconds, chosen, status_class, per_deployment
+        return _columns(
+            _percentiles_from_hist(
+                engine, since, until, seconds, chosen, status_class, per_deployment
+            )
         )
     # whole steps per deployment: their percentiles are stored with the histogram rollup;
     # the partial steps at both ends are ranked from the histograms
@@ -79,32 +108,34 @@ def latency_percentiles_over_time(
     where += chosen.on(p.c.deployment_id)
     stmt = (
         select(
-            p.c.ts, p.c.deployment_id, _DEPLOYMENT.c.name, p.c.requests.label("total"),
-            p.c.b50.label("b0"), p.c.b95.label("b1"), p.c.b99.label("b2"),
+            p.c.ts, p.c.deployment_id, _DEPLOYMENT.c.name, p.c.requests, p.c.b50, p.c.b95, p.c.b99
         )
         .select_from(p.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == p.c.deployment_id))
         .where(*where)
     )  # fmt: skip
     with _reading(engine) as conn:
-        points = [_latency_point(r) for r in conn.execute(stmt).mappings()]
+        rows: list[Row] = list(conn.execute(stmt).all())
     for lo, hi in ((since, whole_lo), (whole_hi, until)):
         if lo < hi:
-            points += _percentiles_from_hist(
+            rows += _percentiles_from_hist(
                 engine, lo, hi, seconds, chosen, status_class, per_deployment
             )
-    return sorted(points, key=lambda x: (x.ts, x.deployment_id or 0))
+    rows.sort(key=lambda r: (to_utc(r[0]), r[1] or 0))
+    return _columns(rows)
 
 
-def _latency_point(r: Any) -> LatencyPoint:
-    return LatencyPoint(
-        ts=to_utc(r["ts"]),
-        deployment_id=r.get("deployment_id"),
-        deployment=r.get("name"),
-        requests=_int(r["total"]),
-        p50_ms=bucket_bounds(int(r["b0"]))[1],
-        p95_ms=bucket_bounds(int(r["b1"]))[1],
-        p99_ms=bucket_bounds(int(r["b2"]))[1],
-    )
+def _columns(rows: Sequence[Row]) -> Columns:
+    ts, deployment_id, name, total, b50, b95, b99 = transpose(rows, 7)
+    values: dict[str, Column] = {
+        "ts": [to_utc(t) for t in ts],
+        "deployment_id": deployment_id,
+        "deployment": name,
+        "requests": ints(total),
+        "p50_ms": upper_ms(b50),
+        "p95_ms": upper_ms(b95),
+        "p99_ms": upper_ms(b99),
+    }
+    return Columns(tuple(values), tuple(values.values()))
 
 
 def _percentiles_from_hist(
@@ -115,8 +146,9 @@ def _percentiles_from_hist(
     chosen: Filter,
     status_class: str,
     per_deployment: bool,
-) -> list[LatencyPoint]:
-    """Percentiles per step over ``[since, until)`` ranked from the merged histograms."""
+) -> list[Row]:
+    """Rows of percentiles per step over ``[since, until)`` ranked from the merged histograms
+    (:data:`Row`; deployment id and name None when merged)."""
     h = _hist_rows(since, until, status_class, step_s=seconds)
     bucket = time_bucket(h.c.ts, seconds, engine.dialect.name)
     where = chosen.on(h.c.deployment_id)
@@ -133,14 +165,15 @@ def _percentiles_from_hist(
         .subquery("hist")
     )
     pct = percentile_buckets(hist, keys, DEFAULT_QUANTILES).subquery("pct")
+    shown = (pct.c.total, pct.c.b0, pct.c.b1, pct.c.b2)
     if per_deployment:
         stmt = (
-            select(pct, _DEPLOYMENT.c.name)
+            select(pct.c.ts, pct.c.deployment_id, _DEPLOYMENT.c.name, *shown)
             .select_from(pct.outerjoin(_DEPLOYMENT, _DEPLOYMENT.c.id == pct.c.deployment_id))
             .order_by(pct.c.ts, pct.c.deployment_id)
         )
     else:
-        stmt = select(pct).order_by(pct.c.ts)
+        nothing = null()
+        stmt = select(pct.c.ts, nothing, nothing, *shown).order_by(pct.c.ts)
     with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
-    return [_latency_point(r) for r in rows]
+        return [tuple(r) for r in conn.execute(stmt).all()]

@@ -124,17 +124,22 @@ def pool_throttling(
             select(*key).where(members.c.deployment_id.in_(list(deployment_ids))).subquery("chosen")
         )
         where.append(and_(*(members.c[c].in_(select(chosen.c[c])) for c in POOL_COLUMNS)))
-    per_dep = (
+    # sums per step and deployment first (in the rollups' key order), then each deployment's
+    # pool: the pool key's expressions run once per deployment-step, not once per stored row
+    sums = (
         select(
             bucket.label("ts"),
-            *key,
             m.c.deployment_id,
             func.sum(m.c.total).label("requests"),
             _sum_if(m.c.status_code == 429, m.c.total).label("s429"),
         )
-        .select_from(m.join(members, members.c.deployment_id == m.c.deployment_id))
+        .group_by(bucket, m.c.deployment_id)
+        .subquery("sums")
+    )
+    per_dep = (
+        select(sums.c.ts, *key, sums.c.requests, sums.c.s429)
+        .select_from(sums.join(members, members.c.deployment_id == sums.c.deployment_id))
         .where(*where)
-        .group_by(bucket, *key, m.c.deployment_id)
         .subquery("per_dep")
     )
     pkey = [per_dep.c[c] for c in POOL_COLUMNS]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Unpack
 
 from sqlalchemy import Engine, Select, and_, case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from collector import metric_names as names
 from collector.store.queries._sql import (
@@ -28,7 +29,6 @@ from collector.store.queries._sql import (
     NameFilters,
     _cache_sums,
     _check_window,
-    _float,
     _hist_rows,
     _ids_in,
     _int,
@@ -49,6 +49,7 @@ from collector.store.queries._sql import (
     time_bucket,
     window_days,
 )
+from collector.store.queries.columns import Column, Columns, floats, ints, ratios, transpose
 from collector.store.rollup import DEFAULT_QUANTILES, percentile_buckets
 from collector.store.types import to_utc
 from collector.versions import hosting_of, is_claude_deployment
@@ -315,79 +316,140 @@ def timeseries(
     of the minutes' averages where Azure gave no count); ``ttft_max_ms`` is the step's largest
     per-minute maximum.
     """
+    return timeseries_columns(engine, since, until, step=step, **filters).records(TimeseriesPoint)
+
+
+#: The Azure metrics :func:`timeseries` reads, and the columns each one gives.
+SERIES_METRICS: dict[str, tuple[str, ...]] = {
+    REQUESTS: ("requests", "status_2xx", "status_4xx", "status_429", "status_5xx", "rate_429"),
+    INPUT_TOKENS: ("input_tokens",),
+    OUTPUT_TOKENS: ("output_tokens",),
+    TTLB: ("ttlb_avg_ms", "ttlb_max_ms"),
+    AVAILABILITY: ("availability_pct",),
+    TTFT: ("ttft_avg_ms", "ttft_max_ms"),
+}
+
+
+def timeseries_columns(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    step: str | timedelta,
+    metrics: Sequence[str] | None = None,
+    **filters: Unpack[Filters],
+) -> Columns:
+    """:func:`timeseries` as columns named after :class:`TimeseriesPoint`'s fields, in its
+    order: the dashboard's charts read a week of hourly points per deployment this way.
+
+    ``metrics`` (None: all of :data:`SERIES_METRICS`) reads only those Azure metrics: the columns
+    of the others are left out, and a step is returned when it has rows of one of them. A chart
+    of one page's figures then reads a third of the rows; every figure it gives equals
+    :func:`timeseries`'s (the same sums over the same rows).
+    """
     since, until = _check_window(since, until)
-    seconds = parse_step(step)
-    m = _metric_rows(
-        since,
-        until,
-        [REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, TTLB, TTFT, AVAILABILITY],
-        step_s=seconds,
+    chosen = list(SERIES_METRICS) if metrics is None else list(dict.fromkeys(metrics))
+    unknown = [x for x in chosen if x not in SERIES_METRICS]
+    if unknown or not chosen:
+        raise ValueError(f"metrics must be some of {', '.join(SERIES_METRICS)}, got {unknown}")
+    stmt = _timeseries_statement(
+        since, until, parse_step(step), engine.dialect.name, chosen, filters
     )
-    bucket = time_bucket(m.c.ts, seconds, engine.dialect.name)
-    is_ttlb = m.c.metric == TTLB
-    is_ttft = m.c.metric == TTFT
-    where = Filter(**filters).on(m.c.deployment_id)
+    with _reading(engine) as conn:
+        rows = conn.execute(stmt).all()
+    got = dict(
+        zip(
+            [c.key for c in stmt.selected_columns],
+            transpose(rows, len(stmt.selected_columns)),
+            strict=True,
+        )
+    )
+    keys = list(zip(got["rn"], got["resource_id"], strict=True))
+    labels = {k: _resource_name(*k) for k in set(keys)}
+    values: dict[str, Column] = {
+        "ts": got["ts"],
+        "deployment_id": got["deployment_id"],
+        "resource": [labels[k] for k in keys],
+        "deployment": got["name"],
+    }
+    if REQUESTS in chosen:
+        n_requests, n_429 = ints(got["requests"]), ints(got["status_429"])
+        values["requests"] = n_requests
+        values["status_2xx"] = ints(got["status_2xx"])
+        values["status_4xx"] = ints(got["status_4xx"])
+        values["status_429"] = n_429
+        values["status_5xx"] = ints(got["status_5xx"])
+        values["rate_429"] = ratios(n_429, n_requests)
+    for name in ("input_tokens", "output_tokens"):
+        if name in got:
+            values[name] = ints(got[name])
+    for name in ("ttlb_avg", "ttlb_max", "availability", "ttft_avg", "ttft_max"):
+        if name in got:
+            values[_FIGURES.get(name, f"{name}_ms")] = floats(got[name])
+    return Columns(tuple(values), tuple(values.values()))
+
+
+_FIGURES = {"availability": "availability_pct"}
+
+
+def _timeseries_statement(
+    since: datetime,
+    until: datetime,
+    seconds: int,
+    dialect: str,
+    metrics: Sequence[str],
+    filters: Filters,
+) -> Select[Any]:
+    """:func:`timeseries`'s rows over ``metrics``: the sums per step and deployment, then the
+    deployment's name, resource id and resource name."""
+    m = _metric_rows(since, until, metrics, step_s=seconds)
+    bucket = time_bucket(m.c.ts, seconds, dialect)
+    sums = {c.key: c for c in _status_sums(m)}
+    figures: dict[str, list[ColumnElement[Any]]] = {
+        REQUESTS: [
+            sums[k] for k in ("requests", "status_2xx", "status_4xx", "status_429", "status_5xx")
+        ],
+        INPUT_TOKENS: [sums["input_tokens"]],
+        OUTPUT_TOKENS: [sums["output_tokens"]],
+        TTLB: _timing(m, TTLB, "ttlb"),
+        AVAILABILITY: [
+            (
+                func.sum(case((m.c.metric == AVAILABILITY, m.c.average_sum)))
+                / func.nullif(func.sum(case((m.c.metric == AVAILABILITY, m.c.average_n))), 0)
+            ).label("availability")
+        ],
+        TTFT: _timing(m, TTFT, "ttft"),
+    }
     agg = (
         select(
             bucket.label("ts"),
             m.c.deployment_id,
-            *_status_sums(m),
-            func.coalesce(
-                func.sum(case((is_ttlb, m.c.avg_x_count)))
-                / func.nullif(func.sum(case((is_ttlb, m.c["count"]))), 0),
-                func.sum(case((is_ttlb, m.c.average_sum)))
-                / func.nullif(func.sum(case((is_ttlb, m.c.average_n))), 0),
-            ).label("ttlb_avg"),
-            func.max(case((is_ttlb, m.c.maximum))).label("ttlb_max"),
-            func.coalesce(
-                func.sum(case((is_ttft, m.c.avg_x_count)))
-                / func.nullif(func.sum(case((is_ttft, m.c["count"]))), 0),
-                func.sum(case((is_ttft, m.c.average_sum)))
-                / func.nullif(func.sum(case((is_ttft, m.c.average_n))), 0),
-            ).label("ttft_avg"),
-            func.max(case((is_ttft, m.c.maximum))).label("ttft_max"),
-            (
-                func.sum(case((m.c.metric == AVAILABILITY, m.c.average_sum)))
-                / func.nullif(func.sum(case((m.c.metric == AVAILABILITY, m.c.average_n))), 0)
-            ).label("availability"),
+            *(col for metric in SERIES_METRICS if metric in metrics for col in figures[metric]),
         )
-        .where(*where)
+        .where(*Filter(**filters).on(m.c.deployment_id))
         .group_by(bucket, m.c.deployment_id)
         .subquery("agg")
     )
-    stmt = (
+    return (
         select(agg, _DEPLOYMENT.c.name, _DEPLOYMENT.c.resource_id, _RESOURCE.c.name.label("rn"))
         .select_from(_with_deployment(agg))
         .order_by(agg.c.ts, agg.c.deployment_id)
     )
-    with _reading(engine) as conn:
-        rows = conn.execute(stmt).mappings().all()
-    points = []
-    for r in rows:
-        requests = _int(r["requests"])
-        s429 = _int(r["status_429"])
-        points.append(
-            TimeseriesPoint(
-                ts=r["ts"],
-                deployment_id=r["deployment_id"],
-                resource=_resource_name(r["rn"], r["resource_id"]),
-                deployment=r["name"],
-                requests=requests,
-                status_2xx=_int(r["status_2xx"]),
-                status_4xx=_int(r["status_4xx"]),
-                status_429=s429,
-                status_5xx=_int(r["status_5xx"]),
-                rate_429=_ratio(s429, requests),
-                input_tokens=_int(r["input_tokens"]),
-                output_tokens=_int(r["output_tokens"]),
-                ttlb_avg_ms=_float(r["ttlb_avg"]),
-                ttlb_max_ms=_float(r["ttlb_max"]),
-                availability_pct=_float(r["availability"]),
-                ttft_avg_ms=_float(r["ttft_avg"]),
-                ttft_max_ms=_float(r["ttft_max"]),
-            )
-        )
-    return points
+
+
+def _timing(m: Any, metric: str, prefix: str) -> list[ColumnElement[Any]]:
+    """A latency metric's mean over the step (weighted by the minutes' counts, else the plain
+    mean of the minutes' averages) and its largest per-minute maximum."""
+    mine = m.c.metric == metric
+    return [
+        func.coalesce(
+            func.sum(case((mine, m.c.avg_x_count)))
+            / func.nullif(func.sum(case((mine, m.c["count"]))), 0),
+            func.sum(case((mine, m.c.average_sum)))
+            / func.nullif(func.sum(case((mine, m.c.average_n))), 0),
+        ).label(f"{prefix}_avg"),
+        func.max(case((mine, m.c.maximum))).label(f"{prefix}_max"),
+    ]
 
 
 def status_codes_over_time(
