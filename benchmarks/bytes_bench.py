@@ -188,10 +188,11 @@ def render(
                 f"{_per_day(now.get('index', 0), deployment_days)} |"
             )
             if before:
-                ratio = sum(now.values()) / max(sum(old.values()), 1)
+                was = sum(old.values())
+                ratio = f"{sum(now.values()) / was:.2f}" if was else "new"
                 row += (
                     f" {_per_day(old.get('table', 0), deployment_days)} | "
-                    f"{_per_day(old.get('index', 0), deployment_days)} | {ratio:.2f} |"
+                    f"{_per_day(old.get('index', 0), deployment_days)} | {ratio} |"
                 )
             lines.append(row)
         total_now = sum(sum(v.values()) for v in sizes.values())
