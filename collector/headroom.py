@@ -63,8 +63,8 @@ class LimitHeadroom:
 
 
 @dataclass(frozen=True)
-class DeploymentHeadroom:
-    """A deployment of a pool: its own limits from ARM capacity, its peaks, its 429s."""
+class PoolDeployment:
+    """A deployment of a pool: where it runs and its ARM capacity."""
 
     deployment_id: int
     resource: str
@@ -72,6 +72,12 @@ class DeploymentHeadroom:
     region: str
     sku: str | None
     capacity: int | None
+
+
+@dataclass(frozen=True)
+class DeploymentHeadroom(PoolDeployment):
+    """A deployment of a pool: its own limits from ARM capacity, its peaks, its 429s."""
+
     limit_rpm: float | None
     limit_tpm: int | None
     peak_rpm: int

@@ -125,3 +125,20 @@ def show_table(
     dataframe = {"hide_index": True, "placeholder": c.DASH, **dataframe}
     st.dataframe(table, **dataframe)
     download_buttons(table if download is None else download, name, extra)
+
+
+def titled_table(
+    title: str,
+    name: str,
+    rows: Sequence[Mapping[str, Any]],
+    empty: str,
+    **dataframe: Any,
+) -> bool:
+    """A subheader with its table and downloads (:func:`show_table`, files named ``name``), or
+    ``empty`` as a notice; whether there were rows."""
+    st.subheader(title)
+    if not rows:
+        st.info(empty)
+        return False
+    show_table(name, rows, **dataframe)
+    return True

@@ -106,7 +106,20 @@ class MetricLabel(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
-class MetricMinute(Base):
+class _Metric:
+    """A metric per step, deployment and split code: its key, total and count, the first columns
+    of the table."""
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+    #: the metric's name, stored as its smallint code (``types.METRIC_CODES``)
+    metric: Mapped[str] = mapped_column(MetricCode(), primary_key=True, sort_order=-1)
+    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True, sort_order=-1)
+    total: Mapped[float | None] = mapped_column(Float, sort_order=-1)
+    count: Mapped[float | None] = mapped_column(Float, sort_order=-1)
+
+
+class MetricMinute(_Metric, Base):
     """An Azure Monitor metric per minute, deployment and split code: the HTTP status for
     ``ModelRequests``, the ``metric_label`` id of the ``ContextLength`` label for the cache
     metrics (0: none), 0 for the other metrics."""
@@ -114,13 +127,6 @@ class MetricMinute(Base):
     __tablename__ = "metric_minute"
     __table_args__ = ({**partitioned("metric_minute"), **CLUSTERED},)
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    #: the metric's name, stored as its smallint code (``types.METRIC_CODES``)
-    metric: Mapped[str] = mapped_column(MetricCode(), primary_key=True)
-    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    total: Mapped[float | None] = mapped_column(Float)
-    count: Mapped[float | None] = mapped_column(Float)
     minimum: Mapped[float | None] = mapped_column(Float)
     maximum: Mapped[float | None] = mapped_column(Float)
     average: Mapped[float | None] = mapped_column(Float)
@@ -169,11 +175,8 @@ class RequestIdIndex(Base):
     ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
-class LatencyHist(Base):
-    """Requests per minute, deployment, status class and log-spaced latency bucket (mergeable)."""
-
-    __tablename__ = "latency_hist"
-    __table_args__ = ({**partitioned("latency_hist"), **CLUSTERED},)
+class _Hist:
+    """Requests per step, deployment, status class and log-spaced latency bucket (mergeable)."""
 
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -183,33 +186,28 @@ class LatencyHist(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-class _MetricRollup:
+class LatencyHist(_Hist, Base):
+    """Requests per minute, deployment, status class and log-spaced latency bucket (mergeable)."""
+
+    __tablename__ = "latency_hist"
+    __table_args__ = ({**partitioned("latency_hist"), **CLUSTERED},)
+
+
+class _MetricRollup(_Metric):
     """``metric_minute`` summed per step; averages kept as sums so that steps merge exactly."""
 
     __table_args__ = CLUSTERED
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    metric: Mapped[str] = mapped_column(MetricCode(), primary_key=True)
-    status_code: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    total: Mapped[float | None] = mapped_column(Float)
-    count: Mapped[float | None] = mapped_column(Float)
     maximum: Mapped[float | None] = mapped_column(Float)
     avg_x_count: Mapped[float | None] = mapped_column(Float)  # sum of average x count
     average_sum: Mapped[float | None] = mapped_column(Float)  # sum of the minutes' averages
     average_n: Mapped[int] = mapped_column(Integer, default=0)  # minutes with an average
 
 
-class _HistRollup:
+class _HistRollup(_Hist):
     """``latency_hist`` summed per step."""
 
     __table_args__ = CLUSTERED
-
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status_class: Mapped[str] = mapped_column(StatusClassCode(), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
 
 
 class _PercentileRollup:
@@ -244,28 +242,14 @@ class MetricDay(_MetricRollup, Base):
     __tablename__ = "metric_day"
 
 
-class LatencyHist15m(_HistRollup, Base):
-    __tablename__ = "latency_hist_15m"
-
-
-class LatencyHistHour(_HistRollup, Base):
-    __tablename__ = "latency_hist_hour"
-
-
-class LatencyHistDay(_HistRollup, Base):
-    __tablename__ = "latency_hist_day"
-
-
-class LatencyPct15m(_PercentileRollup, Base):
-    __tablename__ = "latency_pct_15m"
-
-
-class LatencyPctHour(_PercentileRollup, Base):
-    __tablename__ = "latency_pct_hour"
-
-
-class LatencyPctDay(_PercentileRollup, Base):
-    __tablename__ = "latency_pct_day"
+# ``latency_hist_15m`` ... ``latency_pct_day``: one table per rollup step, as for the metrics
+for _mixin, _kind in ((_HistRollup, "Hist"), (_PercentileRollup, "Pct")):
+    for _step, _suffix in (("15m", "15m"), ("hour", "Hour"), ("day", "Day")):
+        type(
+            f"Latency{_kind}{_suffix}",
+            (_mixin, Base),
+            {"__tablename__": f"latency_{_kind.lower()}_{_step}"},
+        )
 
 
 class ThrottleHour(Base):

@@ -67,7 +67,19 @@ class QuotaUsage(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PoolMinute(Base):
+class _PoolTs:
+    """The key of a quota pool's row: its time and the pool (subscription, model, version, kind
+    and zone, as in :class:`collector.pools.PoolKey`), the first columns of the table."""
+
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True, sort_order=-1)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True, sort_order=-1)
+    model_version: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+    zone: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+
+
+class PoolMinute(_PoolTs, Base):
     """Usage per Claude quota pool and minute (issue 17), summed over the pool's deployments in
     every region from ``metric_minute``: accepted requests (``ModelRequests`` of every status
     but 429), the 429s, ITPM (``InputTokens`` + the two cache-write metrics: cache reads do not
@@ -85,19 +97,13 @@ class PoolMinute(Base):
         CLUSTERED,
     )  # fmt: skip
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    model: Mapped[str] = mapped_column(String(100), primary_key=True)
-    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
-    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
     requests: Mapped[float | None] = mapped_column(Float)
     status_429: Mapped[float | None] = mapped_column(Float)
     itpm: Mapped[float | None] = mapped_column(Float)
     otpm: Mapped[float | None] = mapped_column(Float)
 
 
-class PoolHour(Base):
+class PoolHour(_PoolTs, Base):
     """``pool_minute`` per quota pool and hour: the largest minute of requests, ITPM and OTPM, the
     429s summed, the minutes stored, those with 429s and the newest of them. Refreshed with
     ``pool_minute`` for every hour a write touched, so a 30-day view reads 60 times fewer rows
@@ -115,12 +121,6 @@ class PoolHour(Base):
         CLUSTERED,
     )  # fmt: skip
 
-    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    model: Mapped[str] = mapped_column(String(100), primary_key=True)
-    model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
-    zone: Mapped[str] = mapped_column(String(40), primary_key=True)
     requests: Mapped[float | None] = mapped_column(Float)
     itpm: Mapped[float | None] = mapped_column(Float)
     otpm: Mapped[float | None] = mapped_column(Float)

@@ -87,60 +87,56 @@ else:
         "rule fired (its condition held from the run's first minute)."
     )
 
-st.subheader("History")
 episodes = c.load_alert_episodes(view.url, view.since, view.until)
-if not episodes:
-    st.info("No alert episode in this time range.")
-else:
-    downloads.show_table(
-        "alerts_history",
-        [
-            {
-                "rule": e.rule,
-                "scope": e.scope,
-                "severity": e.severity,
-                "signal": e.signal,
-                "start": e.started_at,
-                "end": e.ended_at,
-                "minutes": int(((e.ended_at or view.now) - e.started_at) / timedelta(minutes=1)),
-                "peak": number(e.peak),
-            }
-            for e in reversed(episodes)
-        ],
-        column_config={
-            "start": st.column_config.DatetimeColumn("Start (UTC)", format=TIME),
-            "end": st.column_config.DatetimeColumn("End (UTC)", format=TIME),
-            "minutes": st.column_config.NumberColumn("Minutes", format="localized"),
-            "peak": st.column_config.TextColumn("Peak", help="The most extreme value."),
-        },
-    )
+if downloads.titled_table(
+    "History",
+    "alerts_history",
+    [
+        {
+            "rule": e.rule,
+            "scope": e.scope,
+            "severity": e.severity,
+            "signal": e.signal,
+            "start": e.started_at,
+            "end": e.ended_at,
+            "minutes": int(((e.ended_at or view.now) - e.started_at) / timedelta(minutes=1)),
+            "peak": number(e.peak),
+        }
+        for e in reversed(episodes)
+    ],
+    "No alert episode in this time range.",
+    column_config={
+        "start": st.column_config.DatetimeColumn("Start (UTC)", format=TIME),
+        "end": st.column_config.DatetimeColumn("End (UTC)", format=TIME),
+        "minutes": st.column_config.NumberColumn("Minutes", format="localized"),
+        "peak": st.column_config.TextColumn("Peak", help="The most extreme value."),
+    },
+):
     st.caption(
         "Newest first. Start: the first minute the condition held; end (exclusive): the first "
         "minute it no longer did; — means still open."
     )
 
-st.subheader("Silences in force")
 silences = c.load_alert_silences(view.url, view.now)
-if not silences:
-    st.info("No silence is in force. `foundry-monitor alerts silence RULE --for 2h` adds one.")
-else:
-    downloads.show_table(
-        "alerts_silences",
-        [
-            {
-                "rule": s.rule,
-                "scope": "all scopes" if s.scope == ANY_SCOPE else s.scope,
-                "from": s.starts_at,
-                "until": s.ends_at,
-                "comment": s.comment,
-            }
-            for s in silences
-        ],
-        column_config={
-            "from": st.column_config.DatetimeColumn("From (UTC)", format=TIME),
-            "until": st.column_config.DatetimeColumn("Until (UTC)", format=TIME),
-        },
-    )
+downloads.titled_table(
+    "Silences in force",
+    "alerts_silences",
+    [
+        {
+            "rule": s.rule,
+            "scope": "all scopes" if s.scope == ANY_SCOPE else s.scope,
+            "from": s.starts_at,
+            "until": s.ends_at,
+            "comment": s.comment,
+        }
+        for s in silences
+    ],
+    "No silence is in force. `foundry-monitor alerts silence RULE --for 2h` adds one.",
+    column_config={
+        "from": st.column_config.DatetimeColumn("From (UTC)", format=TIME),
+        "until": st.column_config.DatetimeColumn("Until (UTC)", format=TIME),
+    },
+)
 
 st.subheader("Rules")
 if rules:

@@ -18,19 +18,8 @@ def _time(value: datetime | None) -> str:
     return c.fmt_time(value) if value else c.DASH
 
 
-def _table(title: str, name: str, rows: list[dict[str, object]], empty: str) -> bool:
-    """A subheader with its table and downloads (files named ``name``), or ``empty`` as a
-    notice; whether there were rows."""
-    st.subheader(title)
-    if not rows:
-        st.info(empty)
-        return False
-    downloads.show_table(name, rows)
-    return True
-
-
 sources = c.load_freshness(view.url, view.now)
-if _table(
+if downloads.titled_table(
     "Freshness per source",
     "health_freshness",
     [
@@ -54,7 +43,7 @@ if _table(
     )
 
 lags = c.load_log_lag(view.url, view.now)
-if _table(
+if downloads.titled_table(
     "Request-log lag",
     "health_log_lag",
     [

@@ -82,13 +82,7 @@ class UtilizationPoint:
 
 
 @dataclass(frozen=True)
-class _Member:
-    deployment_id: int
-    resource: str
-    deployment: str
-    region: str
-    sku: str | None
-    capacity: int | None
+class _Member(hr.PoolDeployment):
     model: str | None
     key: PoolKey
 
@@ -280,7 +274,7 @@ def pool_headroom(
             }
             members, levels = _deployments(group, read.deployments, keys, series, quota, keys)
         else:
-            members, levels = [_bare(m) for m in group], {}
+            members, levels = [_headroom(m) for m in group], {}
         usage = _usage_for(key, read.usages)
         out.append(
             hr.PoolHeadroom(
@@ -302,13 +296,29 @@ def pool_headroom(
     return out
 
 
-def _bare(member: _Member) -> hr.DeploymentHeadroom:
-    """A deployment of a pool with its capacity limits only (no minute read)."""
+def _headroom(member: _Member, mine: DeploymentStats | None = None) -> hr.DeploymentHeadroom:
+    """A deployment of a pool: its capacity limits and its figures in ``mine`` (none read: no
+    peaks, no 429s)."""
+    mine = mine or DeploymentStats()
     limit_rpm, limit_tpm = deployment_limits(member.model, member.capacity)
+    peak_rpm, peak_rpm_at = mine.peak_rpm()
+    peak_tpm, peak_tpm_at = mine.peak_tpm()
     return hr.DeploymentHeadroom(
-        member.deployment_id, member.resource, member.deployment, member.region, member.sku,
-        member.capacity, limit_rpm, limit_tpm, 0, None, 0, None, 0, 0,
-    )  # fmt: skip
+        deployment_id=member.deployment_id,
+        resource=member.resource,
+        deployment=member.deployment,
+        region=member.region,
+        sku=member.sku,
+        capacity=member.capacity,
+        limit_rpm=limit_rpm,
+        limit_tpm=limit_tpm,
+        peak_rpm=peak_rpm,
+        peak_rpm_at=peak_rpm_at,
+        peak_tpm=peak_tpm,
+        peak_tpm_at=peak_tpm_at,
+        status_429=round(mine.status_429),
+        throttled_minutes=mine.throttled_minutes,
+    )
 
 
 def _deployments(
@@ -330,28 +340,8 @@ def _deployments(
     out = []
     for member in group:
         mine = data.get(member.deployment_id, DeploymentStats())
-        limit_rpm, limit_tpm = deployment_limits(member.model, member.capacity)
         dep_near_minutes |= mine.near_throttled
-        peak_rpm, peak_rpm_at = mine.peak_rpm()
-        peak_tpm, peak_tpm_at = mine.peak_tpm()
-        out.append(
-            hr.DeploymentHeadroom(
-                deployment_id=member.deployment_id,
-                resource=member.resource,
-                deployment=member.deployment,
-                region=member.region,
-                sku=member.sku,
-                capacity=member.capacity,
-                limit_rpm=limit_rpm,
-                limit_tpm=limit_tpm,
-                peak_rpm=peak_rpm,
-                peak_rpm_at=peak_rpm_at,
-                peak_tpm=peak_tpm,
-                peak_tpm_at=peak_tpm_at,
-                status_429=round(mine.status_429),
-                throttled_minutes=mine.throttled_minutes,
-            )
-        )
+        out.append(_headroom(member, mine))
     levels = dict.fromkeys(
         (hr.LEVEL_POOL, hr.LEVEL_DEPLOYMENT, hr.LEVEL_BOTH, hr.LEVEL_UNEXPLAINED), 0
     )

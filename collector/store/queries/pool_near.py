@@ -56,6 +56,17 @@ class Near:
     any_over_80: int = 0
 
 
+def unnest(name: str, names: Sequence[str], types: Sequence[Any], rows: Sequence[Any]) -> Any:
+    """``rows`` as the Postgres derived table ``name`` with columns ``names`` of ``types``: one
+    array parameter per column, ``unnest``-ed (the statement's text and plan stay the same for
+    any number of rows)."""
+    arrays = [
+        bindparam(f"{name}_{column}", list(values), ARRAY(kind))
+        for column, values, kind in zip(names, zip(*rows, strict=True), types, strict=True)
+    ]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name=name)
+
+
 def is_pool(key: PoolKey) -> ColumnElement[bool]:
     """The ``pool_minute`` rows of one pool."""
     return and_(*(c == value for c, value in zip(_KEY, key, strict=True)))
@@ -140,11 +151,7 @@ def _count_postgres(
     names += [f"{n}_{share}" for n in LIMITS for share in ("80", "100")]
     types: list[Any] = [Integer(), *(String() for _ in _KEY), DateTime(timezone=True)]
     types += [DateTime(timezone=True)] + [Float()] * (2 * len(LIMITS))
-    arrays = [
-        bindparam(f"runs_{name}", list(column), ARRAY(kind))
-        for name, column, kind in zip(names, zip(*rows, strict=True), types, strict=True)
-    ]
-    runs = func.unnest(*arrays).table_valued(*names).render_derived(name="runs")
+    runs = unnest("runs", names, types, rows)
     t = {name: runs.c[name] for name in names}
     minutes = (
         select(*_VALUE.values())

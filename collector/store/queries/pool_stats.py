@@ -36,17 +36,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     DateTime,
     Float,
     Integer,
     String,
     and_,
-    bindparam,
     case,
     exists,
     func,
@@ -61,19 +59,23 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from collector.pools import PoolKey
 from collector.quota_limits import LIMITS
-from collector.store.queries.pool_near import count_near, is_pool
+from collector.store.queries.pool_near import (
+    _HOUR,
+    _KEY,
+    _PM,
+    _VALUE,
+    Span,
+    count_near,
+    is_pool,
+    unnest,
+)
 from collector.store.rollup import ceil_time, floor_time
 from collector.store.schema import TABLES
 from collector.store.types import to_utc
 
-_PM = TABLES["pool_minute"]
-_KEY = [_PM.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
-_VALUE = {"rpm": _PM.c.requests, "itpm": _PM.c.itpm, "otpm": _PM.c.otpm}
 _PH = TABLES["pool_hour"]
-_HKEY = [_PH.c[c] for c in ("subscription_id", "model", "model_version", "kind", "zone")]
+_HKEY = [_PH.c[c.name] for c in _KEY]
 _HCOL = {"rpm": "requests", "itpm": "itpm", "otpm": "otpm"}
-_HOUR = timedelta(hours=1)
-Span = tuple[datetime, datetime]
 
 
 @dataclass
@@ -485,11 +487,7 @@ def _plateaus_postgres(
     rows = [
         (i, *key, LIMITS.index(limit), top, hour) for i, (key, limit, top, hour) in enumerate(asks)
     ]
-    arrays = [
-        bindparam(f"ask_{name}", list(column), ARRAY(kind))
-        for name, column, kind in zip(names, zip(*rows, strict=True), types, strict=True)
-    ]
-    ask = func.unnest(*arrays).table_valued(*names).render_derived(name="ask")
+    ask = unnest("ask", names, types, rows)
     pool = [ask.c[c.name] for c in _KEY]
 
     def of_limit(table: Any) -> Any:
