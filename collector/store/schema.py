@@ -242,14 +242,28 @@ class MetricDay(_MetricRollup, Base):
     __tablename__ = "metric_day"
 
 
-# ``latency_hist_15m`` ... ``latency_pct_day``: one table per rollup step, as for the metrics
-for _mixin, _kind in ((_HistRollup, "Hist"), (_PercentileRollup, "Pct")):
-    for _step, _suffix in (("15m", "15m"), ("hour", "Hour"), ("day", "Day")):
-        type(
-            f"Latency{_kind}{_suffix}",
-            (_mixin, Base),
-            {"__tablename__": f"latency_{_kind.lower()}_{_step}"},
-        )
+class LatencyHist15m(_HistRollup, Base):
+    __tablename__ = "latency_hist_15m"
+
+
+class LatencyHistHour(_HistRollup, Base):
+    __tablename__ = "latency_hist_hour"
+
+
+class LatencyHistDay(_HistRollup, Base):
+    __tablename__ = "latency_hist_day"
+
+
+class LatencyPct15m(_PercentileRollup, Base):
+    __tablename__ = "latency_pct_15m"
+
+
+class LatencyPctHour(_PercentileRollup, Base):
+    __tablename__ = "latency_pct_hour"
+
+
+class LatencyPctDay(_PercentileRollup, Base):
+    __tablename__ = "latency_pct_day"
 
 
 class ThrottleHour(Base):
