@@ -1151,9 +1151,9 @@ def run_backend(kind: str, data: Dataset, lookups: int, repeat: int) -> Backend:
                 # reads set hint bits (measured: find_row p99 5-8 ms unvacuumed, 1.2-2.2 ms not)
                 for table in ("request_log", "request_id_index"):
                     conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
-                # and settled: the vacuum dirties every page it sets visible, and without a
-                # checkpoint their write-back ran during the timed look-ups (p99 152 ms, stalls
-                # up to 1.1 s, where a checkpointed store measured 1.2-2.2 ms)
+                # and settled, as before every timed load: the vacuum dirties the pages it sets
+                # visible (whether their write-back caused the 1 s stalls of the 2026-12-03 run
+                # is not known: a kept store measured the same with and without this)
                 conn.exec_driver_sql("CHECKPOINT")
             sizes = index_mb(engine)
             looked = bench_lookups(engine, found, lookups, "shared_buffers 256 MB", seed=7)
