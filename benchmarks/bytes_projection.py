@@ -57,7 +57,7 @@ def build(engine: Engine) -> None:
     with engine.begin() as conn:
         series = _columns(conn)
         names = [f"m{m}_s{s}_{a}" for m, s, a in series]
-        minute = "CAST(strftime('%s', substr(ts, 1, 19)) AS INTEGER) / 60" if sqlite else "ts"
+        minute = "CAST(ts AS INTEGER) / 60" if sqlite else "ts"
         ts_type = "INTEGER" if sqlite else "timestamptz"
         tail = " WITHOUT ROWID" if sqlite else ""
         conn.exec_driver_sql(

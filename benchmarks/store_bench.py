@@ -61,7 +61,7 @@ from collector.store import migrate, partitions, queries, request_index, retenti
 from collector.store.engine import make_engine  # noqa: E402
 from collector.store.queries.lookup import find_row  # noqa: E402
 from collector.store.schema import TABLES  # noqa: E402
-from collector.store.types import METRIC_CODES, UTCDateTime  # noqa: E402
+from collector.store.types import METRIC_CODES, UTCDateTime, epoch_seconds  # noqa: E402
 from collector.store.writer import upsert  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
@@ -274,11 +274,6 @@ class Databases:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-def _sqlite_text(value: datetime) -> str:
-    """What ``UTCDateTime`` stores on SQLite for an aware UTC datetime."""
-    return value.isoformat(" ", "microseconds")[:26]
-
-
 def _coded(table: str, rows: Sequence[Row]) -> Sequence[Row]:
     """``rows`` with metric names as the codes the table stores (``types.METRIC_CODES``): the
     raw driver writes the stored values, as ``writer.upsert`` does through the column types."""
@@ -326,10 +321,10 @@ def raw_table_load(conn: Connection, table: str, rows: Sequence[Row]) -> None:
         times = [
             i for i, c in enumerate(columns) if isinstance(TABLES[table].c[c].type, UTCDateTime)
         ]
-        if times:  # sqlite3 has no timestamp type: format them column by column, then re-zip
+        if times:  # sqlite3 has no timestamp type: convert them column by column, then re-zip
             by_column = list(zip(*values, strict=True))
             for i in times:
-                by_column[i] = tuple(map(_sqlite_text, by_column[i]))
+                by_column[i] = tuple(map(epoch_seconds, by_column[i]))
             values = list(zip(*by_column, strict=True))
         cursor = dbapi.cursor()
         marks = ", ".join("?" * len(columns))
@@ -510,8 +505,7 @@ def _fill_sqlite_day(conn: Connection, day: datetime, n: int, step: int) -> None
             api_name, stream_type, status_code, duration_ms, request_bytes, response_bytes,
             caller_ip, properties)
         SELECT
-            strftime('%Y-%m-%d %H:%M:%S', {epoch} + us / 1000000, 'unixepoch')
-                || '.' || printf('%06d', us % 1000000),
+            ({epoch} * 1000000 + us) / 1000000.0,
             {_SQLITE_GUID},
             1 + abs(random()) % {DEPLOYMENTS},
             CASE WHEN r < 800 THEN 'req_011C' || substr(h2, 1, 20) END,
@@ -565,7 +559,7 @@ def sample_ids(engine: Engine, column: str, count: int, rng: random.Random) -> l
                 value = conn.exec_driver_sql(
                     f"SELECT {column} FROM request_log WHERE ts >= ? AND {column} IS NOT NULL "
                     "ORDER BY ts LIMIT 1",
-                    (at.isoformat(" ", "microseconds")[:26],),
+                    (epoch_seconds(at),),
                 ).scalar()
                 if value is not None:
                     found.append(value)

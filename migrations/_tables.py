@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.engine import Connection
 
-from collector.store.types import UTCDateTime
+from collector.store.types import UTCDateTime, sqlite_text_times
 
 #: the columns that name a Claude quota pool (pool_minute, pool_hour)
 POOL_KEY = ("subscription_id", "model", "model_version", "kind", "zone")
@@ -80,13 +80,15 @@ Fill = Callable[[Connection, datetime, datetime], None]
 
 def fill_by_day(tables: Sequence[str], *fills: Fill) -> None:
     """Run each fill over the days ``tables`` hold, a day at a time (a no-op on a new
-    database): how a revision derives its new tables from what is already stored."""
+    database): how a revision derives its new tables from what is already stored. Only revisions
+    before 0014 use it: today's code reads SQLite times as the text they stored then."""
     from collector.store import rollup
 
     bind = op.get_bind()
-    for day in rollup.stored_days(bind, *tables):
-        for fill in fills:
-            fill(bind, day, day + rollup.DAY)
+    with sqlite_text_times():  # the store holds SQLite times as text until 0014
+        for day in rollup.stored_days(bind, *tables):
+            for fill in fills:
+                fill(bind, day, day + rollup.DAY)
 
 
 def sum_fill(source: str, target: str, step: timedelta) -> Fill:

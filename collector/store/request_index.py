@@ -27,9 +27,10 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Connection, Engine, String, TextClause, bindparam, text
 
 from collector.store import partitions
+from collector.store.types import UTCDateTime, stored_time
 
 TABLE = "request_id_index"
 #: ``kind``: the apim-request-id (``request_log.correlation_id``)
@@ -318,27 +319,25 @@ def fill(conn: Connection, start: datetime | None = None, end: datetime | None =
     last = _aware(bounds[1]) + _US if end is None else end
     day = datetime(first.year, first.month, first.day, tzinfo=UTC)
     written = 0
-    select = text(
-        "SELECT ts, correlation_id, client_request_id FROM request_log WHERE ts >= :a AND ts < :b"
+    select = (
+        text(
+            "SELECT ts, correlation_id, client_request_id FROM request_log "
+            "WHERE ts >= :a AND ts < :b"
+        )
+        .bindparams(bindparam("a", type_=UTCDateTime()), bindparam("b", type_=UTCDateTime()))
+        .columns(ts=UTCDateTime(), correlation_id=String(), client_request_id=String())
     )
-    postgres = conn.dialect.name == "postgresql"
     while day < last:
         a, b = max(day, first), min(day + timedelta(days=1), last)
-        bind = {"a": a, "b": b} if postgres else {"a": _sqlite_text(a), "b": _sqlite_text(b)}
         rows = [
-            {"ts": _aware(ts), "correlation_id": cid, "client_request_id": client}
-            for ts, cid, client in conn.execute(select, bind)
+            {"ts": ts, "correlation_id": cid, "client_request_id": client}
+            for ts, cid, client in conn.execute(select, {"a": a, "b": b})
         ]
         written += write(conn, rows)
         day += timedelta(days=1)
     return written
 
 
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite through text(): the stored text
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _sqlite_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+def _aware(value: datetime | str | float) -> datetime:
+    """A time read through the driver: SQLite's stored number or text, or Postgres's datetime."""
+    return stored_time(value)

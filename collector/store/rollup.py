@@ -42,7 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from collector.store.pool_sql import pool_columns
 from collector.store.schema import TABLES
-from collector.store.types import to_utc
+from collector.store.types import sqlite_times_as_text, to_utc
 
 QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
@@ -73,14 +73,15 @@ def floor_to(column: Any, seconds: int, dialect: str) -> Any:
             return func.date_trunc("hour", column)
         # date_trunc('day') would follow the session's time zone: count from the epoch instead
         return func.to_timestamp(func.floor(func.extract("epoch", column) / n) * n)
-    epoch = cast(func.strftime(literal_column("'%s'"), column), Integer)
-    # SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff': match it exactly,
-    # or range comparisons on the text would be off at the boundaries.
-    return func.strftime(
-        literal_column("'%Y-%m-%d %H:%M:%S.000000'"),
-        epoch - epoch % n,
-        literal_column("'unixepoch'"),
-    )
+    if sqlite_times_as_text():  # a migration before 0014: 'YYYY-MM-DD HH:MM:SS.ffffff'
+        epoch = cast(func.strftime(literal_column("'%s'"), column), Integer)
+        return func.strftime(
+            literal_column("'%Y-%m-%d %H:%M:%S.000000'"),
+            epoch - epoch % n,
+            literal_column("'unixepoch'"),
+        )
+    # seconds since the epoch; the cast floors a float (a time with microseconds)
+    return cast(column, Integer).op("/")(n).op("*")(n)
 
 
 def hour_of(column: Any, dialect: str) -> Any:

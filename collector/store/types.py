@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -17,8 +19,16 @@ from collector.errors import StoreError
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes in, timezone-aware UTC datetimes out.
 
-    Postgres stores ``timestamptz``; SQLite stores naive UTC text (its lexical order is time order,
-    so range filters and indexes work). Naive datetimes given to the store are taken as UTC.
+    Postgres stores ``timestamptz``. SQLite stores seconds since the epoch as a number: an
+    integer for a whole second (4 bytes in a record, where the text 'YYYY-MM-DD HH:MM:SS.ffffff'
+    took 26), a float otherwise (8 bytes; a float's step near 2026 is 0.24 microseconds, so every
+    microsecond reads back exactly). Numbers order as times, so range filters and keys work, and
+    a time bucket is integer arithmetic (migration 0014; docs/benchmarks.md, bytes per
+    deployment-day). Naive datetimes given to the store are taken as UTC.
+
+    Migrations before 0014 run today's rollup code on stores that still hold the text: they do it
+    inside :func:`sqlite_text_times`, under which this type (and the SQL time helpers that ask
+    :func:`sqlite_times_as_text`) read and write the text as before.
     """
 
     impl = DateTime(timezone=True)
@@ -29,39 +39,90 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
+            if _TEXT_TIMES.get():
+                return value.isoformat(" ", "microseconds")[:26]
+            return epoch_seconds(value)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def bind(value: datetime | None) -> Any:
+            # the driver takes the number (or text) as it is: not SQLite DATETIME's processor,
+            # which accepts datetimes only
+            return self.process_bind_param(value, dialect)
+
+        return bind
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
-
-        def parse(value: Any) -> datetime | None:
-            # the stored text is naive UTC ('YYYY-MM-DD HH:MM:SS.ffffff'): one C-level parse,
-            # where SQLAlchemy's own SQLite DateTime parsing goes through a regular expression
-            if value is None:
-                return None
-            if isinstance(value, str):
-                return _utc_text(value)
-            return to_utc(value)
-
-        return parse
+        return from_stored
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQLite text (e.g. from a textual query)
-            value = datetime.fromisoformat(value)
+        if isinstance(value, str | int | float):  # raw SQLite (e.g. from a textual query)
+            return from_stored(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
 
+#: Whether SQLite times are read and written as text, the layout before migration 0014.
+_TEXT_TIMES: ContextVar[bool] = ContextVar("sqlite_text_times", default=False)
+
+
+@contextmanager
+def sqlite_text_times() -> Iterator[None]:
+    """Inside: SQLite times are bound and cut as the text of the layout before migration 0014.
+    Only the migrations before 0014 that run today's rollup code use it."""
+    token = _TEXT_TIMES.set(True)
+    try:
+        yield
+    finally:
+        _TEXT_TIMES.reset(token)
+
+
+def sqlite_times_as_text() -> bool:
+    """Whether the caller runs inside :func:`sqlite_text_times`."""
+    return _TEXT_TIMES.get()
+
+
+def epoch_seconds(value: datetime) -> int | float:
+    """Seconds since the epoch as SQLite stores them: an int for a whole second, else a float
+    (``datetime.timestamp``: the microseconds divided by a million, rounded once, as SQLite's own
+    division in migration 0014, so equal times compare equal). Naive means UTC."""
+    seconds = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def from_stored(value: Any) -> datetime | None:
+    """An aware UTC datetime from a stored SQLite time (see :func:`stored_time`), None for NULL."""
+    return None if value is None else stored_time(value)
+
+
+def stored_time(value: str | float | datetime) -> datetime:
+    """An aware UTC datetime from a time as the driver gives it: SQLite's seconds since the epoch
+    (int or float) or the text of the layout before migration 0014, or a datetime."""
+    if isinstance(value, int | float):
+        return _utc_seconds(value)
+    if isinstance(value, str):
+        return _utc_text(value)
+    return to_utc(value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _utc_seconds(value: float) -> datetime:
+    """Each distinct stored time converted once: a series repeats every step's start once per
+    deployment (a week of hours: 168 times in 16,800 rows)."""
+    return datetime.fromtimestamp(value, UTC)
+
+
 @functools.lru_cache(maxsize=16384)
 def _utc_text(value: str) -> datetime:
-    """SQLite's stored text as an aware UTC datetime, each distinct text parsed once: a series
-    repeats every step's start once per deployment (a week of hours: 168 texts in 16,800
-    rows), and the parse with its time zone costs ten times the cache's look-up."""
+    """The text of the layout before migration 0014, as an aware UTC datetime."""
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 

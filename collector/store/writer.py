@@ -22,8 +22,8 @@ A ``request_log`` batch also writes its ids' entries in ``request_id_index``
 by their key (what a re-read no longer has).
 
 Values are converted column by column with the columns' SQLAlchemy bind processors, except
-``UTCDateTime``, whose conversion is inlined here (``_utc_text``, ``_utc_aware``): it is the one
-processor of every high-volume row and SQLAlchemy's version costs two Python calls per value.
+``UTCDateTime``, whose conversion is inlined here (``_utc_seconds``, ``_utc_aware``): it is the
+one processor of every high-volume row and SQLAlchemy's version costs two Python calls per value.
 """
 
 from __future__ import annotations
@@ -43,7 +43,13 @@ from sqlalchemy.exc import DBAPIError
 from collector.errors import RowKeyMissing, StoreError
 from collector.store import partitions, request_index
 from collector.store.schema import PARTITIONED, TABLES
-from collector.store.types import MetricCode, StatusClassCode, UTCDateTime, to_utc
+from collector.store.types import (
+    MetricCode,
+    StatusClassCode,
+    UTCDateTime,
+    epoch_seconds,
+    to_utc,
+)
 
 SQLITE_BATCH = 20_000
 COPY_THRESHOLD = 1_000
@@ -181,13 +187,9 @@ def _pg_statement(table: Table, columns: Sequence[str], key: Sequence[str]) -> A
     )
 
 
-def _utc_text(value: datetime | None) -> str | None:
-    """``UTCDateTime`` on SQLite: naive UTC as SQLAlchemy's SQLite ``DATETIME`` text."""
-    if value is None:
-        return None
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # drops the "+00:00" of an aware value
+def _utc_seconds(value: datetime | None) -> int | float | None:
+    """``UTCDateTime`` on SQLite: seconds since the epoch (``types.epoch_seconds``)."""
+    return None if value is None else epoch_seconds(value)
 
 
 def _utc_aware(value: datetime | None) -> datetime | None:
@@ -221,7 +223,7 @@ def _processors(
         elif not isinstance(column_type, UTCDateTime):
             found.append(column_type._cached_bind_processor(conn.dialect))
         elif conn.dialect.name == "sqlite":
-            found.append(_utc_text)
+            found.append(_utc_seconds)
         else:
             found.append(None if _all_aware(rows, name) else _utc_aware)
     return found

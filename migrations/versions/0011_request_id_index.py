@@ -9,7 +9,7 @@ Revises: 0010
 import sqlalchemy as sa
 from alembic import op
 
-from collector.store.types import UTCDateTime
+from collector.store.types import UTCDateTime, sqlite_text_times
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -36,7 +36,8 @@ def upgrade() -> None:
     )
     # the look-up's rows as they were: an entry per id of every stored request (week slices
     # created as needed)
-    request_index.fill(op.get_bind())
+    with sqlite_text_times():  # the store holds SQLite times as text until 0014
+        request_index.fill(op.get_bind())
     for name, _ in OLD_INDEXES:
         op.drop_index(name, table_name="request_log")
     if op.get_bind().dialect.name == "sqlite":

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
-from collector.store.types import UTCDateTime
+from collector.store.types import UTCDateTime, sqlite_text_times
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -121,7 +121,8 @@ def upgrade() -> None:
             )
         for table in PLAIN_TABLES:
             _sqlite_rebuild(bind, table, None, None, None, clustered=True)
-    _fill_name_matched_rollups(bind)
+    with sqlite_text_times():  # the store holds SQLite times as text until 0014
+        _fill_name_matched_rollups(bind)
 
 
 def _fill_name_matched_rollups(bind: sa.Connection) -> None:

@@ -173,3 +173,64 @@ def test_migration_0012_keeps_every_row_and_figure_down_to_0010_and_back(
     }
     assert _rows(engine, reflected=False) == rows
     assert _figures(engine, run, failed_ids) == figures
+
+
+def _every_row(engine: Engine) -> dict[str, list[str]]:
+    """Every row of every table, read through today's models (which read SQLite's times stored
+    either way), as sorted text."""
+    with engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        return {
+            name: sorted(repr(_plain(tuple(row))) for row in conn.execute(select(table)))
+            for name, table in TABLES.items()
+            if name in present
+        }
+
+
+def _sqlite_time_kinds(engine: Engine) -> set[str]:
+    """SQLite's storage classes of every stored time (``DATETIME`` columns)."""
+    kinds: set[str] = set()
+    with engine.connect() as conn:
+        for name in inspect(conn).get_table_names():
+            for column in inspect(conn).get_columns(name):
+                if str(column["type"]).upper() == "DATETIME":
+                    kinds |= set(
+                        conn.exec_driver_sql(
+                            f'SELECT DISTINCT typeof("{column["name"]}") FROM "{name}"'
+                        ).scalars()
+                    )
+    return kinds - {"null"}
+
+
+def test_migration_0014_keeps_every_row_and_figure_down_to_0013_and_back(
+    built: workload_store.WorkloadStore,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = built.engine
+    run = Run(monkeypatch, capsys, db_url)
+    log = TABLES["request_log"]
+    with engine.connect() as conn:
+        failed_ids = list(
+            conn.execute(
+                select(log.c.correlation_id).where(log.c.status_code >= 400).limit(3)
+            ).scalars()
+        )
+    rows = _every_row(engine)
+    assert rows["request_log"] and rows["collection_run"] and rows["metric_hour"]
+    figures = _figures(engine, run, failed_ids)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:  # whole seconds as integers, times with microseconds (request logs) as floats
+        assert _sqlite_time_kinds(engine) == {"integer", "real"}
+
+    migrate.downgrade(engine, "0013")
+    assert _every_row(engine) == rows
+    if sqlite:
+        assert _sqlite_time_kinds(engine) == {"text"}
+
+    migrate.upgrade(engine)
+    if sqlite:
+        assert _sqlite_time_kinds(engine) == {"integer", "real"}
+    assert _every_row(engine) == rows
+    assert _figures(engine, run, failed_ids) == figures

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, inspect
 from collector.errors import RequestNotFound
 from collector.store import migrate, queries, request_index, retention
 from collector.store.engine import make_engine
+from collector.store.types import stored_time
 from collector.store.writer import COPY_THRESHOLD, upsert
 
 T0 = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)  # a Thursday: its week began Monday 2 Nov
@@ -40,9 +41,10 @@ def _entries(engine: Engine) -> dict[date, set[request_index.Entry]]:
 
 
 def _request_log(engine: Engine) -> list[tuple]:
+    """Every row as stored, its time read as an instant (SQLite stores text before 0014)."""
     with engine.connect() as conn:
         return [
-            tuple(r)
+            (stored_time(r[0]), *r[1:])
             for r in conn.exec_driver_sql("SELECT * FROM request_log ORDER BY ts, correlation_id")
         ]
 

@@ -130,48 +130,20 @@ def _check_window(since: datetime, until: datetime) -> tuple[datetime, datetime]
     return since, until
 
 
-_ONE: ColumnElement[Any] = literal_column("1")
-#: SQLite steps whose start is a prefix of the stored text: seconds -> (prefix length, the rest).
-_SQLITE_TRUNCATE = {
-    60: (16, ":00.000000"),
-    3600: (13, ":00:00.000000"),
-    86400: (10, " 00:00:00.000000"),
-}
-
-
 def time_bucket(column: ColumnElement[Any], seconds: int, dialect: str) -> ColumnElement[datetime]:
     """Start (UTC) of the ``seconds``-long step holding ``column``, steps aligned on the epoch.
 
     No bound parameters inside, so the same expression can be selected and grouped by.
     """
     n: ColumnElement[Any] = literal_column(str(int(seconds)))
-    if dialect == "sqlite" and seconds in _SQLITE_TRUNCATE:
-        # A minute, hour or day: cut the stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), several
-        # times cheaper than converting every row to epoch seconds and back.
-        length, rest = _SQLITE_TRUNCATE[seconds]
-        return type_coerce(
-            func.substr(column, _ONE, literal_column(str(length))).op("||")(
-                literal_column(f"'{rest}'")
-            ),
-            UTCDateTime(),
-        )
-    if dialect == "sqlite" and seconds < 3600 and seconds % 60 == 0 and 3600 % seconds == 0:
-        # 5, 10, 15, 30 minutes: the hour's text and the minute rounded down
-        k: ColumnElement[Any] = literal_column(str(seconds // 60))
-        minute = cast(func.substr(column, literal_column("15"), literal_column("2")), Integer)
-        return type_coerce(
-            func.substr(column, _ONE, literal_column("14"))
-            .op("||")(func.printf(literal_column("'%02d'"), minute.op("/")(k).op("*")(k)))
-            .op("||")(literal_column("':00.000000'")),
-            UTCDateTime(),
-        )
     if dialect == "postgresql":
         expr: ColumnElement[Any] = func.to_timestamp(
             func.floor(func.extract("epoch", column) / n) * n
         )
     else:
-        epoch = cast(func.strftime(literal_column("'%s'"), column), Integer)
-        expr = func.datetime(epoch - epoch % n, literal_column("'unixepoch'"))
+        # SQLite stores seconds since the epoch (``UTCDateTime``): integer arithmetic, the cast
+        # flooring a float (a time with microseconds)
+        expr = cast(column, Integer).op("/")(n).op("*")(n)
     return type_coerce(expr, UTCDateTime())
 
 

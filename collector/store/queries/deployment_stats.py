@@ -222,4 +222,4 @@ def epoch_minute(column: Any, dialect: str) -> Any:
     """Minutes since the epoch of a stored time, as an integer, in SQL."""
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / 60), BigInteger)
-    return cast(func.strftime(literal_column("'%s'"), column), Integer) / 60
+    return cast(column, Integer).op("/")(literal_column("60"))  # SQLite: seconds since the epoch

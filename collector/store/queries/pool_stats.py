@@ -325,13 +325,9 @@ class _Maxima:
 
 def _hour_end(ts: Any, dialect: str) -> ColumnElement[Any]:
     """The end of the hour starting at ``ts`` (a ``pool_hour.ts``), comparable with
-    ``pool_minute.ts`` in its storage format: on SQLite the stored text is
-    'YYYY-MM-DD HH:MM:SS.ffffff', and 'YYYY-MM-DD HH:60' sorts after every minute of the hour and
-    before the next hour."""
+    ``pool_minute.ts`` in its storage format (SQLite: seconds since the epoch)."""
     if dialect == "sqlite":
-        return func.substr(ts, literal_column("1"), literal_column("14")).op("||")(
-            literal_column("'60'")
-        )
+        return ts.op("+")(literal_column("3600"))
     return ts + literal_column("interval '1 hour'")
 
 
