@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from collector.quota_limits import QuotaSettings
 from collector.store import queries
 from collector.store.queries.headroom import pool_utilization_series
+from collector.windows import Clock, utc_now
 
 log = logging.getLogger("foundry_monitor.metrics_endpoint")
 
@@ -152,7 +153,7 @@ class StoreMetrics(Collector):
     def __init__(
         self,
         engine: Engine,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utc_now,
         quota: QuotaSettings | None = None,
     ) -> None:
         self.engine = engine

@@ -29,7 +29,7 @@ from collector.store import costs as cost_rows
 from collector.store import ingest, state
 from collector.store import inventory as inventory_rows
 from collector.text import visible
-from collector.windows import Plan, cost_days, plan
+from collector.windows import Clock, Plan, cost_days, plan, utc_now
 
 log = logging.getLogger("foundry_monitor.collector")
 
@@ -80,7 +80,7 @@ class Collector:
         settings: Settings,
         engine: Engine,
         clients_factory: Callable[[CallCounter], AzureClients],
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utc_now,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings

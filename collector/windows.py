@@ -2,13 +2,22 @@
 
 Windows are half-open ``[start, end)`` in UTC. A source starts at its watermark minus an overlap
 (late data is re-read; upserts make that free), never before the retention window, and stops at
-``now - lag`` rounded down to the minute.
+``now - lag`` rounded down to the minute. The UTC wall clock is passed to whatever runs on a
+schedule as a :data:`Clock` (:func:`utc_now` by default), so that tests can pin it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+#: What gives the time now (aware, UTC): :func:`utc_now`, or a pinned clock in tests.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def floor_minute(moment: datetime) -> datetime:

@@ -115,8 +115,8 @@ def show_prompt_cache(
             column_config={
                 **cols.names(),
                 **cols.cache_tokens(),
-                "cache_hit_rate": st.column_config.NumberColumn("Hit rate", format="percent"),
-                "cache_savings": st.column_config.NumberColumn("Savings (USD)", format="dollar"),
+                "cache_hit_rate": cols.percent("Hit rate"),
+                "cache_savings": cols.usd("Savings (USD)"),
                 "publisher": st.column_config.TextColumn("Publisher"),
             },
         )

@@ -129,15 +129,9 @@ def _deployment_table(
             **cols.names(),
             "model_label": st.column_config.TextColumn("Model"),
             **cols.spend(),
-            "variance": st.column_config.NumberColumn(
-                "Variance (USD)", format="dollar", help="Billed minus estimated, billed days."
-            ),
-            "spent": st.column_config.NumberColumn(
-                "Spent (USD)", format="dollar", help="Allocated bill when in, else estimate."
-            ),
-            "forecast_total": st.column_config.NumberColumn(
-                "Forecast (USD)", format="dollar", help="The month's total at its end, forecast."
-            ),
+            "variance": cols.usd("Variance (USD)", "Billed minus estimated, billed days."),
+            "spent": cols.usd("Spent (USD)", "Allocated bill when in, else estimate."),
+            "forecast_total": cols.usd("Forecast (USD)", "The month's total at its end, forecast."),
             "budget": st.column_config.TextColumn("Budget", help="Its deployment budget's state."),
             "provisional": st.column_config.CheckboxColumn(
                 "Provisional", help="Some of its days may still change."
@@ -182,11 +176,9 @@ def _budget_table(view: c.View, statuses: list[months.BudgetStatus], configured:
                 help="over: spent beyond the budget; warning: spent or forecast reaches the "
                 "warning share of it; ok: otherwise.",
             ),
-            "monthly": st.column_config.NumberColumn("Monthly budget (USD)", format="dollar"),
-            "spent": st.column_config.NumberColumn(
-                "Spent (USD)", format="dollar", help="Allocated bill when in, else estimate."
-            ),
-            "forecast": st.column_config.NumberColumn("Forecast month end (USD)", format="dollar"),
+            "monthly": cols.usd("Monthly budget (USD)"),
+            "spent": cols.usd("Spent (USD)", "Allocated bill when in, else estimate."),
+            "forecast": cols.usd("Forecast month end (USD)"),
             "used": st.column_config.ProgressColumn(
                 "Used", format="percent", min_value=0, max_value=1
             ),

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from collector.store import queries
+from dashboard import columns as cols
 from dashboard import common as c
 from dashboard import downloads
 
@@ -66,10 +67,9 @@ def show_other_publishers(view: c.View, summary: Sequence[queries.DeploymentSumm
         table,
         column_config={
             "resource": st.column_config.TextColumn("Resource"),
-            "other_billed": st.column_config.NumberColumn(
+            "other_billed": cols.usd(
                 "Other publishers, billed (USD)",
-                format="dollar",
-                help="Cost under other meters (e.g. Azure OpenAI); — when not billed yet.",
+                "Cost under other meters (e.g. Azure OpenAI); — when not billed yet.",
             ),
             "deployments": st.column_config.TextColumn("Deployments not Claude"),
         },

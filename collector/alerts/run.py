@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -30,10 +30,10 @@ from collector.alerts.signals import Context, compute
 from collector.reports.deliver import Sleep
 from collector.store import alerts as rows
 from collector.store import queries
+from collector.windows import Clock, floor_minute, utc_now
 
 log = logging.getLogger("foundry_monitor.alerts")
 
-Clock = Callable[[], datetime]
 TRAFFIC = ("rate_429", "error_rate", "requests", "ttft_avg_ms")
 #: A scope seen for the first time is evaluated from this far back (or window + for, if longer).
 COLD_START = timedelta(hours=1)
@@ -42,14 +42,6 @@ MAX_CATCH_UP = timedelta(hours=6)
 #: An episode that ended without being announced (silenced, or a target down) is announced up
 #: to this long after it fired; an open one always is.
 ANNOUNCE_WITHIN = timedelta(days=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def floor_minute(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 @dataclass
@@ -79,16 +71,9 @@ class ReplayEpisode:
     peak: float
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "signal": self.signal,
-            "scope": self.scope,
-            "deployment": self.deployment,
-            "resource": self.resource,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat() if self.end else None,
-            "peak": self.peak,
-        }
+        """The fields, in their order, with the times in ISO 8601."""
+        end = self.end.isoformat() if self.end else None
+        return asdict(self) | {"start": self.start.isoformat(), "end": end}
 
 
 def _context(engine: Engine, settings: AlertSettings, now: datetime) -> Context:

@@ -136,6 +136,15 @@ INT_COLUMNS = (
     "x_CacheWrite5mTokens",
     "x_CacheWrite1hTokens",
 )
+#: A deployment's usage: null on a row of charges that no deployment is given.
+USAGE_COLUMNS = (
+    *INT_COLUMNS,
+    "ConsumedUnit",
+    "x_DeploymentName",
+    "x_Model",
+    "x_ModelVersion",
+    "x_EstimatedCost",
+)
 TIME_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd")
 BOOL_COLUMNS = ("x_Provisional",)
 
@@ -191,6 +200,9 @@ def _shared(where: AccountInfo, day: date, amount: Decimal, currency: str) -> di
         "PublisherName": PUBLISHER,
         "x_ResourceGroupName": where.resource_group or None,
     }
+
+
+_NO_USAGE: dict[str, Any] = dict.fromkeys(USAGE_COLUMNS)
 
 
 def focus_rows(
@@ -256,18 +268,8 @@ def focus_rows(
                     else "Claude Marketplace charges matching no Foundry account (unattributed)"
                 ),
                 ResourceType=ACCOUNT_TYPE if account else SAAS_TYPE,
-                ConsumedQuantity=None,
-                ConsumedUnit=None,
-                x_DeploymentName=None,
-                x_Model=None,
-                x_ModelVersion=None,
-                x_EstimatedCost=None,
+                **_NO_USAGE,
                 x_Provisional=u.provisional,
-                x_InputTokens=None,
-                x_OutputTokens=None,
-                x_CacheReadTokens=None,
-                x_CacheWrite5mTokens=None,
-                x_CacheWrite1hTokens=None,
                 x_ChargeResourceIds=";".join(charge_ids.get(key, ())) or where.resource_id,
             )
         )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -35,16 +35,12 @@ from collector.reports.deliver import (
 from collector.reports.period import PERIODS, Period, period_before
 from collector.store.schema import TABLES
 from collector.text import visible
+from collector.windows import Clock, utc_now
 
 log = logging.getLogger("foundry_monitor.reports")
 
-Clock = Callable[[], datetime]
 #: A scheduled report that missed its time (process down) still runs within this many seconds.
 MISFIRE_GRACE_S = 6 * 3600
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collector.alerts.message import number
 from collector.alerts.run import episode_link
 from collector.store.alerts import ANY_SCOPE
 from dashboard import alerting, downloads
+from dashboard import columns as cols
 from dashboard import common as c
 
 view = c.page_view("Alerts")
@@ -108,7 +109,7 @@ if downloads.titled_table(
     column_config={
         "start": st.column_config.DatetimeColumn("Start (UTC)", format=TIME),
         "end": st.column_config.DatetimeColumn("End (UTC)", format=TIME),
-        "minutes": st.column_config.NumberColumn("Minutes", format="localized"),
+        "minutes": cols.count("Minutes"),
         "peak": st.column_config.TextColumn("Peak", help="The most extreme value."),
     },
 ):

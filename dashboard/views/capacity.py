@@ -15,6 +15,7 @@ import streamlit as st
 from collector.headroom import PoolHeadroom
 from collector.quota_limits import LIMITS
 from dashboard import charts, downloads
+from dashboard import columns as cols
 from dashboard import common as c
 
 view = c.page_view(
@@ -68,16 +69,8 @@ downloads.show_table(
         "kind": st.column_config.TextColumn(
             "Kind", help="Global: one pool across regions; DataZone: one per data zone."
         ),
-        **{
-            f"limit_{k}": st.column_config.NumberColumn(f"{k.upper()} limit", format="localized")
-            for k in LIMITS
-        },
-        **{
-            f"peak_{k}": st.column_config.NumberColumn(
-                f"{k.upper()} peak", format="percent", help="Peak minute / limit."
-            )
-            for k in LIMITS
-        },
+        **{f"limit_{k}": cols.count(f"{k.upper()} limit") for k in LIMITS},
+        **{f"peak_{k}": cols.percent(f"{k.upper()} peak", "Peak minute / limit.") for k in LIMITS},
         "binding": st.column_config.TextColumn(
             "Binding", help="The limit closest to its ceiling at peak."
         ),

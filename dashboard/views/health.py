@@ -7,6 +7,7 @@ from datetime import datetime
 import streamlit as st
 
 from collector.store.queries import RUN_SUCCEEDED
+from dashboard import columns as cols
 from dashboard import common as c
 from dashboard import downloads
 
@@ -111,7 +112,7 @@ downloads.show_table(
         "age": st.column_config.TextColumn("Age"),
         "window_start": st.column_config.DatetimeColumn("Window from", format="YYYY-MM-DD HH:mm"),
         "window_end": st.column_config.DatetimeColumn("Window to", format="YYYY-MM-DD HH:mm"),
-        "rows": st.column_config.NumberColumn("Rows", format="localized"),
+        "rows": cols.count("Rows"),
         "azure_calls": st.column_config.NumberColumn("Azure calls"),
         "throttled_calls": st.column_config.NumberColumn("Throttled"),
         "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),

@@ -77,14 +77,10 @@ downloads.show_table(
             help="With its version and hosting when the model is deployed in more than one "
             "version.",
         ),
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        "rate_429": st.column_config.NumberColumn(
-            "429 rate", format="percent", help="Share of requests answered 429 (throttled)."
-        ),
-        "error_rate": st.column_config.NumberColumn(
-            "Error rate",
-            format="percent",
-            help="Share of requests answered 4xx (429 included) or 5xx.",
+        "requests": cols.count("Requests"),
+        "rate_429": cols.percent("429 rate", "Share of requests answered 429 (throttled)."),
+        "error_rate": cols.percent(
+            "Error rate", "Share of requests answered 4xx (429 included) or 5xx."
         ),
         "p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
         "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
@@ -93,31 +89,24 @@ downloads.show_table(
             format="%.0f",
             help="Successful requests; upper bound of the histogram bucket (about 12 % wide).",
         ),
-        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
-        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
-        "cache_hit_rate": st.column_config.NumberColumn(
-            "Cache hit rate",
-            format="percent",
-            help="Prompt-cache reads / (uncached input + cache writes + cache reads).",
+        "input_tokens": cols.count("Input tokens"),
+        "output_tokens": cols.count("Output tokens"),
+        "cache_hit_rate": cols.percent(
+            "Cache hit rate", "Prompt-cache reads / (uncached input + cache writes + cache reads)."
         ),
-        "cache_savings": st.column_config.NumberColumn(
+        "cache_savings": cols.usd(
             "Cache savings (USD)",
-            format="dollar",
-            help="What the cache reads saved over plain input, less the cache-write premiums "
+            "What the cache reads saved over plain input, less the cache-write premiums "
             "(estimated, over the UTC days the window touches).",
         ),
-        "spend_estimated": st.column_config.NumberColumn(
-            "Spend est. (USD)", format="dollar", help="Tokens x list price."
-        ),
-        "spend_billed": st.column_config.NumberColumn(
+        "spend_estimated": cols.usd("Spend est. (USD)", "Tokens x list price."),
+        "spend_billed": cols.usd(
             "Spend billed (USD)",
-            format="dollar",
-            help="The Marketplace bill allocated by the estimates; arrives about a day late.",
+            "The Marketplace bill allocated by the estimates; arrives about a day late.",
         ),
-        "pool_peak": st.column_config.NumberColumn(
+        "pool_peak": cols.percent(
             "Pool peak",
-            format="percent",
-            help="Peak minute of the deployment's quota pool against its tightest limit "
+            "Peak minute of the deployment's quota pool against its tightest limit "
             "(Capacity page).",
         ),
         "pool_mark": st.column_config.TextColumn(

@@ -106,22 +106,16 @@ def _daily(table: pd.DataFrame, days: list[queries.SpendDay]) -> None:
             **cols.names(pinned=False),
             "model": st.column_config.TextColumn("Model"),
             **cols.spend(),
-            "variance": st.column_config.NumberColumn(
-                "Variance (USD)", format="dollar", help="Billed minus estimated."
-            ),
+            "variance": cols.usd("Variance (USD)", "Billed minus estimated."),
             "status": st.column_config.TextColumn(
                 "Status", help="provisional: the bill for the day may still change; final: settled."
             ),
             "unpriced": st.column_config.CheckboxColumn("Unpriced"),
             **cols.cache_tokens(),
-            "cache_hit_rate": st.column_config.NumberColumn(
-                "Cache hit rate",
-                format="percent",
-                help="Cache reads / (uncached input + cache writes + cache reads).",
+            "cache_hit_rate": cols.percent(
+                "Cache hit rate", "Cache reads / (uncached input + cache writes + cache reads)."
             ),
-            "cache_savings": st.column_config.NumberColumn(
-                "Cache savings (USD)", format="dollar", help="Estimated, at list price."
-            ),
+            "cache_savings": cols.usd("Cache savings (USD)", "Estimated, at list price."),
             "publisher": st.column_config.TextColumn(
                 "Publisher",
                 help="not Claude: another publisher's model; no estimate, never a share of the "
@@ -172,25 +166,19 @@ else:
         column_config={
             "day": st.column_config.DateColumn("Day (UTC)"),
             "resource": st.column_config.TextColumn("Resource"),
-            "billed": st.column_config.NumberColumn("Billed (USD)", format="dollar"),
-            "estimated": st.column_config.NumberColumn("Estimated (USD)", format="dollar"),
-            "unallocated": st.column_config.NumberColumn(
+            "billed": cols.usd("Billed (USD)"),
+            "estimated": cols.usd("Estimated (USD)"),
+            "unallocated": cols.usd(
                 "Unallocated (USD)",
-                format="dollar",
-                help="Billed with no estimate to allocate it to (e.g. no token metrics).",
+                "Billed with no estimate to allocate it to (e.g. no token metrics).",
             ),
-            "variance": st.column_config.NumberColumn(
-                "Variance (USD)", format="dollar", help="Billed minus estimated."
-            ),
-            "variance_ratio": st.column_config.NumberColumn(
-                "Variance (% of estimate)", format="percent"
-            ),
+            "variance": cols.usd("Variance (USD)", "Billed minus estimated."),
+            "variance_ratio": cols.percent("Variance (% of estimate)"),
             "drift_flagged": st.column_config.CheckboxColumn("Drift"),
             "status": st.column_config.TextColumn("Status"),
-            "other_billed": st.column_config.NumberColumn(
+            "other_billed": cols.usd(
                 "Other publishers (USD)",
-                format="dollar",
-                help="Cost under other meters (e.g. Azure OpenAI): not part of the Claude bill "
+                "Cost under other meters (e.g. Azure OpenAI): not part of the Claude bill "
                 "above, never allocated.",
             ),
         },

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from collector import runner
 from collector.azure import AzureClients, CallCounter
 from collector.config import Settings
 from collector.emulator import EmulatorServer, StaticTokenCredential
@@ -39,6 +40,11 @@ def emulator_settings(emulator: EmulatorServer, db_url: str, **overrides: Any) -
     return Settings(**{**env, "database_url": db_url, **overrides})
 
 
+def settings_with(base: Settings, **changes: Any) -> Settings:
+    """A new, validated Settings: ``base`` with ``changes``."""
+    return Settings(**{**base.model_dump(), **changes})
+
+
 @pytest.fixture
 def make_collector(
     emulator: EmulatorServer, store: Engine, db_url: str
@@ -55,3 +61,16 @@ def make_collector(
         return Collector(settings, store, clients, now=lambda: COLLECTOR_NOW)
 
     return build
+
+
+def collected(
+    make_collector: Callable[..., Collector],
+    sources: Iterable[str] = runner.SOURCES,
+    backfill_days: float = BACKFILL_DAYS,
+) -> Collector:
+    """A collector that has run ``sources`` once over the last ``backfill_days``,
+    every run succeeding."""
+    collector = make_collector()
+    reports = collector.run_once(sources, backfill_days=backfill_days)
+    assert all(r.status == "ok" for r in reports), [r.error for r in reports]
+    return collector

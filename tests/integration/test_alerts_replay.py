@@ -17,7 +17,7 @@ from collector.config import Settings
 from collector.runner import Collector
 from collector.store import alerts as alert_rows
 from collector.store import queries
-from tests.integration.conftest import COLLECTOR_NOW, END, HOURS
+from tests.integration.conftest import COLLECTOR_NOW, END, HOURS, collected, settings_with
 from tests.runs import record_run
 
 SOURCES = ["inventory", "metrics", "costs", "spend"]
@@ -25,20 +25,13 @@ START = END - timedelta(hours=HOURS)
 
 
 def _alerts(settings: Settings, rules: list[dict[str, object]]) -> AlertSettings:
-    return Settings(**{**settings.model_dump(), "alert_rules": rules}).alerts
-
-
-def _collect(make_collector: Callable[..., Collector]) -> Collector:
-    collector = make_collector()
-    reports = collector.run_once(SOURCES, backfill_days=0.3)
-    assert all(r.status == "ok" for r in reports), [r.error for r in reports]
-    return collector
+    return settings_with(settings, alert_rules=rules).alerts
 
 
 def test_replay_finds_the_429_bursts_and_its_episodes_never_overlap(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     rule = {"name": "throttled", "signal": "rate_429", "op": ">", "threshold": 0.10}
     alerts = _alerts(collector.settings, [{**rule, "window_minutes": 5, "scope": "deployment"}])
     found = replay(store, alerts, START, END)
@@ -74,7 +67,7 @@ def test_replay_finds_the_429_bursts_and_its_episodes_never_overlap(
 def test_cost_without_traffic_fires_on_the_orphaned_claude_charge(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     alerts = _alerts(
         collector.settings,
         [{"name": "idle-bill", "signal": "cost_without_traffic", "op": ">", "threshold": 0}],

@@ -10,30 +10,24 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from collector.config import Settings
 from collector.emulator import EmulatorServer
 from collector.runner import Collector
 from collector.spend import hourly, refresh_spend
 from collector.spend import month as months
 from collector.store import queries
 from collector.store.schema import TABLES
-from tests.integration.conftest import BACKFILL_DAYS, COLLECTOR_NOW, END, SETTLED
+from tests.integration.conftest import (
+    BACKFILL_DAYS,
+    COLLECTOR_NOW,
+    END,
+    SETTLED,
+    collected,
+    settings_with,
+)
 from tests.integration.test_collector import snapshot
 
 DAY = END.date()
 SOURCES = ["inventory", "metrics", "costs"]
-
-
-def _with(base: Settings, **changes: Any) -> Settings:
-    """A new, validated Settings: ``base`` with ``changes``."""
-    return Settings(**{**base.model_dump(), **changes})
-
-
-def _collect(make_collector: Callable[..., Collector]) -> Collector:
-    collector = make_collector()
-    reports = collector.run_once(SOURCES, backfill_days=BACKFILL_DAYS)
-    assert all(r.status == "ok" for r in reports), [r.error for r in reports]
-    return collector
 
 
 def _spend(store: Engine) -> dict[tuple[str, str, date], dict[str, Any]]:
@@ -81,7 +75,7 @@ def _close(got: Decimal, want: Decimal, day: dict[str, Any]) -> bool:
 def test_the_estimate_equals_the_truths_true_cost_per_deployment_day(
     make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     report = refresh_spend(store, collector.settings, COLLECTOR_NOW)
     stored = _spend(store)
     expected = {
@@ -111,7 +105,7 @@ def test_the_estimate_equals_the_truths_true_cost_per_deployment_day(
 def test_the_allocation_sums_to_the_bill_per_resource_day_to_the_cent(
     make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
     billed = _billed_truth(truth)
     spend = _spend(store)
@@ -153,7 +147,7 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
     assert preliminary != final
     first_seen = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1, hours=7)
     emulator.set_now(first_seen)  # the day's bill is in, but preliminary
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     refresh_spend(store, collector.settings, first_seen)
     for key, row in _resource_days(store).items():
         assert Decimal(str(row["billed"])) == preliminary[key]
@@ -195,8 +189,8 @@ def test_a_revised_cost_row_replaces_the_earlier_one(
 def test_a_day_turns_final_once_its_cost_is_seen_unchanged_for_the_configured_days(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
-    collector = _collect(make_collector)
-    settings = _with(collector.settings, spend_final_after_days=2)
+    collector = collected(make_collector, SOURCES)
+    settings = settings_with(collector.settings, spend_final_after_days=2)
     refresh_spend(store, settings, COLLECTOR_NOW)
     assert {r["status"] for r in _resource_days(store).values()} == {"provisional"}
     later = COLLECTOR_NOW + timedelta(days=2)
@@ -211,7 +205,7 @@ def test_a_day_turns_final_once_its_cost_is_seen_unchanged_for_the_configured_da
 def test_refreshing_twice_changes_nothing(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
-    collector = _collect(make_collector)  # the collector's run refreshes spend itself
+    collector = collected(make_collector, SOURCES)  # the collector's run refreshes spend itself
     assert snapshot(store)["spend_daily"]
     first = refresh_spend(store, collector.settings, COLLECTOR_NOW)
     with store.connect() as conn:
@@ -229,7 +223,7 @@ def test_refreshing_twice_changes_nothing(
 def test_summary_shows_estimated_and_billed_spend_per_deployment(
     make_collector: Callable[..., Collector], store: Engine, truth: dict[str, Any]
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
     rows = {
         (r.resource_id, r.deployment): r
@@ -256,7 +250,7 @@ def test_summary_shows_estimated_and_billed_spend_per_deployment(
 def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
     make_collector: Callable[..., Collector], store: Engine, tmp_path: Path
 ) -> None:
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     sheet = tmp_path / "prices.toml"  # a sheet without the shipped rows: no haiku price
     sheet.write_text(
         "include_defaults = false\n"
@@ -266,7 +260,9 @@ def test_an_unpriced_model_is_flagged_and_its_resources_bill_left_unallocated(
             for m in ("claude-opus-4-5", "claude-sonnet-4-5", "claude-opus-4-1")
         )
     )
-    report = refresh_spend(store, _with(collector.settings, price_file=sheet), COLLECTOR_NOW)
+    report = refresh_spend(
+        store, settings_with(collector.settings, price_file=sheet), COLLECTOR_NOW
+    )
     assert {(u.deployment, u.model) for u in report.unpriced} == {
         ("claude-haiku-4-5", "claude-haiku-4-5")
     }
@@ -284,7 +280,7 @@ def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
 ) -> None:
     from collector.spend.budgets import parse_budgets
 
-    collector = _collect(make_collector)
+    collector = collected(make_collector, SOURCES)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
     month = months.spend_month(store, COLLECTOR_NOW)
     orphaned = sum(_unattributed_truth(truth).values(), Decimal(0))
@@ -325,8 +321,8 @@ def test_month_forecast_budgets_hourly_spend_and_the_credits_warning(
 def test_the_refresh_report_carries_budget_states_and_the_credits_warning(
     make_collector: Callable[..., Collector], store: Engine
 ) -> None:
-    collector = _collect(make_collector)
-    settings = _with(
+    collector = collected(make_collector, SOURCES)
+    settings = settings_with(
         collector.settings,
         budgets=[{"deployment": "support-bot", "monthly_usd": 0.01}],
         spend_credits_warning=False,

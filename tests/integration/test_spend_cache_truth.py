@@ -19,7 +19,7 @@ from collector.runner import Collector
 from collector.spend import refresh_spend
 from collector.store import queries
 from collector.store.schema import TABLES
-from tests.integration.conftest import BACKFILL_DAYS, COLLECTOR_NOW, END
+from tests.integration.conftest import BACKFILL_DAYS, COLLECTOR_NOW, END, collected
 from tests.integration.test_collector import snapshot
 
 SOURCES = ["inventory", "metrics", "costs"]
@@ -28,9 +28,7 @@ CACHE_KEYS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_toke
 
 
 def _collect(make_collector: Callable[..., Collector], store: Engine) -> Collector:
-    collector = make_collector()
-    reports = collector.run_once(SOURCES, backfill_days=BACKFILL_DAYS)
-    assert all(r.status == "ok" for r in reports), [r.error for r in reports]
+    collector = collected(make_collector, SOURCES)
     refresh_spend(store, collector.settings, COLLECTOR_NOW)
     return collector
 
@@ -169,9 +167,7 @@ def test_claude_charges_are_attributed_the_way_azure_books_them(
 ) -> None:
     """Charges sit on microsoft.saas/resources in the accounts' resource group, not on the
     accounts: by internalId, by resource group (a stale id), or unattributed (no account)."""
-    collector = make_collector()
-    reports = collector.run_once(SOURCES, backfill_days=BACKFILL_DAYS)
-    assert all(r.status == "ok" for r in reports)
+    collector = collected(make_collector, SOURCES)
     report = refresh_spend(store, collector.settings, COLLECTOR_NOW)
     how = dict(report.attribution or {})
     assert how and all("/microsoft.saas/resources/" in charge for charge in how)

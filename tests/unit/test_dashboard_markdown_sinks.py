@@ -86,6 +86,9 @@ VALUE_KEYWORDS = {
     "slider": {"value", "options"},
     "select_slider": {"value", "options"},
 }
+#: The column kinds of :mod:`dashboard.columns` (``cols.usd(label, help)``...): sinks like the
+#: ``st.column_config`` columns they build, every positional argument (label, help) Markdown.
+COLUMN_KINDS = frozenset({"usd", "percent", "count"})
 #: Calls whose result is safe Markdown: the escaping helper, and formatters of numbers, times and
 #: ages that only emit digits, separators and fixed words.
 SAFE_CALLS = frozenset(
@@ -108,6 +111,8 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("app.py", "labels[key]"): "the literal filter labels",
     ("downloads.py", "label"): "CSV_LABEL or PARQUET_LABEL, the literal button labels",
     ("views/capacity.py", "k.upper()"): "one of the literal LIMITS (rpm, itpm, otpm)",
+    ("columns.py", "label"): "a column kind's label: each call is checked itself (COLUMN_KINDS)",
+    ("columns.py", "help"): "a column kind's help: each call is checked itself (COLUMN_KINDS)",
     ("downloads.py", "title"): "titled_table's title: the health and alerts pages pass literals",
     ("downloads.py", "empty"): "titled_table's empty-table notice: the pages pass literals",
     ("views/errors.py", "view.step"): "one of step_for's fixed steps (1m, 5m, 15m, 1h, 1d)",
@@ -176,11 +181,19 @@ def _is_column_config(func: ast.expr) -> bool:
     )
 
 
+def _is_column_kind(func: ast.expr) -> bool:
+    """``cols.usd(...)`` (or ``usd(...)`` inside ``dashboard/columns.py``) and the other kinds."""
+    if isinstance(func, ast.Attribute):
+        return func.attr in COLUMN_KINDS and _name(func.value) == "cols"
+    return isinstance(func, ast.Name) and func.id in COLUMN_KINDS
+
+
 def _markdown_arguments(call: ast.Call) -> list[ast.expr]:
     names = _sink_names(call.func)
-    column_or_page = _is_column_config(call.func) or _name(call.func) == "Page"
+    column_kind = _is_column_kind(call.func)
+    column_or_page = column_kind or _is_column_config(call.func) or _name(call.func) == "Page"
     args: list[ast.expr] = []
-    if any(n in ALL_POSITIONAL_SINKS for n in names):
+    if column_kind or any(n in ALL_POSITIONAL_SINKS for n in names):
         args += call.args
     elif any(n in LABEL_SINKS for n in names) or _is_column_config(call.func):
         args += call.args[:1]
@@ -285,6 +298,9 @@ def test_every_reviewed_expression_is_still_in_the_dashboard() -> None:
         "left.metric('Requests', 3, delta=d.deployment)",
         "st.column_config.TextColumn(d.resource)",
         "st.dataframe(t, column_config={'x': st.column_config.NumberColumn('X', help=d.model)})",
+        "st.dataframe(t, column_config={'x': cols.usd(d.resource)})",
+        "st.dataframe(t, column_config={'x': cols.percent('X', d.model)})",
+        "st.dataframe(t, column_config={'x': cols.count('X', help=d.model)})",
         "side.multiselect(d.deployment, options)",
         "st.expander(f'**{d.resource}**')",
         "st.caption(', '.join(f'{m}' for m in missing))",
@@ -306,6 +322,7 @@ def test_the_check_catches_names_in_markdown(line: str) -> None:
         "st.info(c.EMPTY_STORE)",
         "st.caption(f'As of {c.fmt_time(view.now)} UTC')",
         "st.dataframe(table, hide_index=True)",
+        "st.dataframe(t, column_config={'x': cols.usd('Billed (USD)', 'Billed minus estimated.')})",
         "side.multiselect('Deployment', names, key='f_dep', placeholder='All')",
         "st.code(c.live_lookup_command(value), language='bash')",
         "st.text(run.error)",
