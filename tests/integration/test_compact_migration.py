@@ -119,6 +119,22 @@ def _figures(engine: Engine, run: Run, failed_ids: list[str]) -> dict[str, Any]:
     return _plain(figures)
 
 
+def _failed_ids(engine: Engine) -> list[str]:
+    """The apim-request-ids of three failed requests, the first in time."""
+    log = TABLES["request_log"]
+    with engine.connect() as conn:
+        found = list(
+            conn.execute(
+                select(log.c.correlation_id)
+                .where(log.c.status_code >= 400)
+                .order_by(log.c.ts, log.c.correlation_id)
+                .limit(3)
+            ).scalars()
+        )
+    assert found
+    return found
+
+
 def _rows(engine: Engine, *, reflected: bool) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the changed tables with names and classes as text: through today's models
     (which decode the codes) or through the tables as stored (0010's layout)."""
@@ -145,17 +161,7 @@ def test_migration_0012_keeps_every_row_and_figure_down_to_0010_and_back(
 ) -> None:
     engine = built.engine
     run = Run(monkeypatch, capsys, db_url)
-    log = TABLES["request_log"]
-    with engine.connect() as conn:
-        failed_ids = list(
-            conn.execute(
-                select(log.c.correlation_id)
-                .where(log.c.status_code >= 400)
-                .order_by(log.c.ts, log.c.correlation_id)
-                .limit(3)
-            ).scalars()
-        )
-    assert failed_ids
+    failed_ids = _failed_ids(engine)
     rows = _rows(engine, reflected=False)
     assert all(rows[name] for name in CHANGED)
     figures = _figures(engine, run, failed_ids)
@@ -210,13 +216,7 @@ def test_migration_0014_keeps_every_row_and_figure_down_to_0013_and_back(
 ) -> None:
     engine = built.engine
     run = Run(monkeypatch, capsys, db_url)
-    log = TABLES["request_log"]
-    with engine.connect() as conn:
-        failed_ids = list(
-            conn.execute(
-                select(log.c.correlation_id).where(log.c.status_code >= 400).limit(3)
-            ).scalars()
-        )
+    failed_ids = _failed_ids(engine)
     rows = _every_row(engine)
     assert rows["request_log"] and rows["collection_run"] and rows["metric_hour"]
     figures = _figures(engine, run, failed_ids)
