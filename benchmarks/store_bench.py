@@ -1068,7 +1068,7 @@ NOTES = [
     "written by `executemany` or binary COPY): the store is not complete without them, and before they existed `request_log` "
     "carried the same work as two indexes on its ids. The raw driver into `request_log` alone "
     "is timed once too, for information: SQLite `executemany` of a plain `INSERT` "
-    "(timestamps formatted column by column as the store's text); Postgres one "
+    "(times converted column by column to the store's seconds since the epoch); Postgres one "
     "`COPY ... FROM STDIN` (text format, as the writer's; binary COPY is measured separately, "
     "for information). The writer gets the dicts in "
     "`writer.upsert` calls of 50,000 rows (the runner's batch). Each of the two loads goes into its "
@@ -1099,8 +1099,8 @@ NOTES = [
     "`pg_prewarm`, with other ids.",
     "- **Prune.** `retention.prune(engine, 30, now=DAY0 + 31 days)`: the cut-off is the end of "
     "the oldest day, which holds the 1 M ingested requests and one day of metric points. "
-    "Postgres drops that day's partitions; SQLite deletes in batches of 20,000 (by key in "
-    "`request_log`, by rowid in `metric_minute`). "
+    "Postgres drops that day's partitions; SQLite deletes in batches of 20,000 (key ranges: "
+    "both tables are `WITHOUT ROWID` with the time first in their key). "
     "`request_id_index` goes by whole weeks: that day's week still has later days, so none is "
     "dropped here.",
     "- **Server settings.** Postgres is `tests/pg.py`'s throw-away server (`fsync=off`, "
