@@ -19,9 +19,11 @@ down_revision: str | None = "0013"
 #: The stored text ('YYYY-MM-DD HH:MM:SS' and up to six digits of a fraction) as seconds: the
 #: microseconds divided by a million once, as ``types.epoch_seconds`` does in Python, so that a
 #: time bound by the product compares equal to the time converted here. A REAL that is a whole
-#: number is stored as an INTEGER in a column of NUMERIC affinity (a ``DATETIME`` column).
+#: number is stored as an INTEGER in a column of NUMERIC affinity (a ``DATETIME`` column). The
+#: whole seconds come from the text without its fraction: SQLite's date functions count in
+#: milliseconds, so strftime('%s') of '... 00:00:00.999500' says the next second.
 _TO_SECONDS = (
-    "(CAST(strftime('%s', {c}) AS INTEGER) * 1000000"
+    "(CAST(strftime('%s', substr({c}, 1, 19)) AS INTEGER) * 1000000"
     " + CAST(substr(substr({c}, 21) || '000000', 1, 6) AS INTEGER)) / 1000000.0"
 )
 #: Seconds back to the text SQLAlchemy writes (always six digits of a fraction).
