@@ -153,19 +153,37 @@ def _rows(engine: Engine, *, reflected: bool) -> dict[str, list[tuple[Any, ...]]
     return out
 
 
-def test_migration_0012_keeps_every_row_and_figure_down_to_0010_and_back(
+@dataclasses.dataclass
+class Shown:
+    """A built store with what the readers show of it before a migration is taken down."""
+
+    engine: Engine
+    run: Run
+    failed_ids: list[str]
+    figures: dict[str, Any]
+
+    def unchanged(self) -> bool:
+        return _figures(self.engine, self.run, self.failed_ids) == self.figures
+
+
+@pytest.fixture
+def shown(
     built: workload_store.WorkloadStore,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:
-    engine = built.engine
+) -> Shown:
     run = Run(monkeypatch, capsys, db_url)
-    failed_ids = _failed_ids(engine)
+    failed_ids = _failed_ids(built.engine)
+    figures = _figures(built.engine, run, failed_ids)
+    assert figures["summary whole"] and figures["throttle causes whole"]
+    return Shown(built.engine, run, failed_ids, figures)
+
+
+def test_migration_0012_keeps_every_row_and_figure_down_to_0010_and_back(shown: Shown) -> None:
+    engine = shown.engine
     rows = _rows(engine, reflected=False)
     assert all(rows[name] for name in CHANGED)
-    figures = _figures(engine, run, failed_ids)
-    assert figures["summary whole"] and figures["throttle causes whole"]
 
     migrate.downgrade(engine, "0010")
     assert migrate.current(engine) == "0010"
@@ -178,7 +196,7 @@ def test_migration_0012_keeps_every_row_and_figure_down_to_0010_and_back(
         i["name"] for i in inspect(engine).get_indexes("metric_minute")
     }
     assert _rows(engine, reflected=False) == rows
-    assert _figures(engine, run, failed_ids) == figures
+    assert shown.unchanged()
 
 
 def _every_row(engine: Engine) -> dict[str, list[str]]:
@@ -208,18 +226,10 @@ def _sqlite_time_kinds(engine: Engine) -> set[str]:
     return kinds - {"null"}
 
 
-def test_migration_0014_keeps_every_row_and_figure_down_to_0013_and_back(
-    built: workload_store.WorkloadStore,
-    db_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    engine = built.engine
-    run = Run(monkeypatch, capsys, db_url)
-    failed_ids = _failed_ids(engine)
+def test_migration_0014_keeps_every_row_and_figure_down_to_0013_and_back(shown: Shown) -> None:
+    engine = shown.engine
     rows = _every_row(engine)
     assert rows["request_log"] and rows["collection_run"] and rows["metric_hour"]
-    figures = _figures(engine, run, failed_ids)
     sqlite = engine.dialect.name == "sqlite"
     if sqlite:  # whole seconds as integers, times with microseconds (request logs) as floats
         assert _sqlite_time_kinds(engine) == {"integer", "real"}
@@ -233,4 +243,4 @@ def test_migration_0014_keeps_every_row_and_figure_down_to_0013_and_back(
     if sqlite:
         assert _sqlite_time_kinds(engine) == {"integer", "real"}
     assert _every_row(engine) == rows
-    assert _figures(engine, run, failed_ids) == figures
+    assert shown.unchanged()
