@@ -1146,8 +1146,8 @@ def run_backend(kind: str, data: Dataset, lookups: int, repeat: int) -> Backend:
                 for table in ("request_log", "request_id_index"):
                     conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
                 # and settled, as before every timed load: the vacuum dirties the pages it sets
-                # visible (whether their write-back caused the 1 s stalls of the 2026-12-03 run
-                # is not known: a kept store measured the same with and without this)
+                # visible. (The 1 s stalls at 256 MB are not this: this machine pages out file
+                # cache idle for a minute, so the look-ups read from disk; docs/benchmarks.md.)
                 conn.exec_driver_sql("CHECKPOINT")
             sizes = index_mb(engine)
             looked = bench_lookups(engine, found, lookups, "shared_buffers 256 MB", seed=7)
