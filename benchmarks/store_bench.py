@@ -1003,13 +1003,13 @@ def observations(results: list[Backend]) -> list[str]:
             bullets.append(
                 f"- **Postgres binary COPY** (information; run after the others, not alternated): "
                 f"{each}. Binary COPY saves formatting every value as text in Python, which "
-                "matters when Python, not the server's index work, bounds a load. The writer does "
-                f"not use it: with `set_types`, psycopg {psycopg.__version__} writes an "
-                "out-of-range integer into a `smallint` or `integer` column wrapped around, "
-                "without an error (70000 into `smallint` is stored as 4464), and a value of "
-                "another Python type than the column's fails in Python instead of being cast by "
-                "the server. So the target compares the writer with the text COPY, the format "
-                "it uses."
+                "matters when Python, not the server's index work, bounds a load. The writer "
+                "uses it too, for a batch whose every value it has checked to fit its column "
+                f"(`collector.store.pg_copy`: with `set_types`, psycopg {psycopg.__version__} "
+                "writes an out-of-range integer into a `smallint` or `integer` column wrapped "
+                "around, without an error, 70000 into `smallint` as 4464), else text COPY. The "
+                "target compares the writer with the raw driver's plain COPY (text); against "
+                "binary COPY, the stricter baseline, see the ratio in parentheses above."
             )
         for i in b.ingest:
             if i.table_only_s:
@@ -1069,8 +1069,8 @@ NOTES = [
     "carried the same work as two indexes on its ids. The raw driver into `request_log` alone "
     "is timed once too, for information: SQLite `executemany` of a plain `INSERT` "
     "(times converted column by column to the store's seconds since the epoch); Postgres one "
-    "`COPY ... FROM STDIN` (text format, as the writer's; binary COPY is measured separately, "
-    "for information). The writer gets the dicts in "
+    "`COPY ... FROM STDIN` (text format; binary COPY, which the writer uses when every value "
+    "fits its column, is measured separately, for information). The writer gets the dicts in "
     "`writer.upsert` calls of 50,000 rows (the runner's batch). Each of the two loads goes into its "
     "own fresh database (schema by `migrate.upgrade`, the 30 daily partitions created beforehand "
     "as `prepare` and the prune do), is one transaction and is timed up to its commit; before "
