@@ -78,15 +78,18 @@ def fits(type_name: str, column: Sequence[Any]) -> bool:
     if allowed is None:
         return False
     kinds = set(map(type, column))
+    nulls = type(None) in kinds
     kinds.discard(type(None))
     if not kinds <= allowed:
         return False
     limit = _LIMITS.get(type_name)
     if limit is not None and int in kinds:
-        # zeros and None dropped by filter(None, ...) are in range anyway
-        ints = [v for v in column if type(v) is int] if float in kinds else column
-        present = list(filter(None, ints))
-        if present and not (-limit <= min(present) and max(present) < limit):
+        ints: Sequence[int] = column
+        if float in kinds:
+            ints = [v for v in column if type(v) is int]
+        elif nulls:  # None does not compare; zeros, dropped too, are in range anyway
+            ints = list(filter(None, column))
+        if ints and not (-limit <= min(ints) and max(ints) < limit):
             return False
     if datetime in kinds:
         return None not in map(attrgetter("tzinfo"), filter(None, column))

@@ -99,8 +99,9 @@ def _prepare(table: Table, rows: Iterable[Row]) -> tuple[list[str], list[str], l
         return columns, key, _dedupe_each(table, key, rows)
     if None in (idents if len(key) == 1 else chain.from_iterable(idents)):
         return columns, key, _dedupe_each(table, key, rows)
-    unique = dict(zip(idents, rows, strict=True))
-    return columns, key, rows if len(unique) == len(rows) else list(unique.values())
+    if len(set(idents)) == len(rows):  # no duplicates (a set is cheaper than the dict below)
+        return columns, key, rows
+    return columns, key, list(dict(zip(idents, rows, strict=True)).values())
 
 
 def _dedupe_each(table: Table, key: list[str], rows: Iterable[Row]) -> list[Row]:
