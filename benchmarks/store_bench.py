@@ -293,16 +293,17 @@ def raw_load(conn: Connection, table: str, rows: Sequence[Row]) -> None:
         return
     found = request_index.entries(rows)
     found.sort()  # in key order, as the writer writes them (fewer b-tree page visits)
-    weeks = request_index.by_week(found)
-    request_index.ensure(conn, weeks)
     dbapi: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
+        weeks = request_index.by_week(found)
+        request_index.ensure(conn, weeks)
         cursor = dbapi.cursor()
         for monday, entries in weeks.items():
             name = request_index.slice_name(monday)
             cursor.executemany(f'INSERT INTO "{name}" (id, kind, ts) VALUES (?, ?, ?)', entries)
         cursor.close()
         return
+    request_index.ensure(conn, request_index.mondays(found))  # as the writer finds the weeks
     sql = "COPY request_id_index (id, kind, ts) FROM STDIN (FORMAT BINARY)"
     with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
         copy.set_types(["bytea", "int2", "int8"])
