@@ -1009,8 +1009,8 @@ def observations(results: list[Backend]) -> list[str]:
                 f"(`collector.store.pg_copy`: with `set_types`, psycopg {psycopg.__version__} "
                 "writes an out-of-range integer into a `smallint` or `integer` column wrapped "
                 "around, without an error, 70000 into `smallint` as 4464), else text COPY. The "
-                "target compares the writer with the raw driver's plain COPY (text); against "
-                "binary COPY, the stricter baseline, see the ratio in parentheses above."
+                "target compares the writer with the raw driver's plain COPY (text); the "
+                "writer's share of binary COPY's rate, in parentheses, is the stricter measure."
             )
         for i in b.ingest:
             if i.table_only_s:
