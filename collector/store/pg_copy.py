@@ -25,6 +25,7 @@ from operator import attrgetter
 from typing import Any
 
 import psycopg
+from psycopg.types.string import BytesBinaryDumper
 
 #: Per Postgres type sent binary, the Python types a value may have (besides None).
 BINARY: dict[str, frozenset[type]] = {
@@ -96,6 +97,16 @@ def fits(type_name: str, column: Sequence[Any]) -> bool:
     return True
 
 
+def c_dumpers(cur: psycopg.Cursor[Any]) -> None:
+    """Have ``cur`` send ``bytea`` values binary through psycopg's C dumper.
+
+    Looked up by type (``set_types``), ``bytea`` finds the last dumper registered for it:
+    ``psycopg.dbapi20``'s, which accepts its ``Binary`` wrapper too and runs Python for every
+    value (0.5 us: a fifth of writing ``request_id_index``'s entries). Registering ``bytes``
+    again, on this cursor only, puts the C one back for the type."""
+    cur.adapters.register_dumper(bytes, BytesBinaryDumper)
+
+
 def copy(
     cur: psycopg.Cursor[Any],
     table: str,
@@ -109,6 +120,7 @@ def copy(
     binary = " (FORMAT BINARY)" if types is not None else ""
     with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN{binary}') as copy:
         if types is not None:
+            c_dumpers(cur)
             copy.set_types(list(types))
         write = copy.write_row
         for row in zip(*values, strict=True):

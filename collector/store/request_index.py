@@ -29,7 +29,7 @@ from weakref import WeakKeyDictionary
 import psycopg
 from sqlalchemy import Connection, Engine, String, TextClause, bindparam, text
 
-from collector.store import partitions
+from collector.store import partitions, pg_copy
 from collector.store.types import UTCDateTime, stored_time
 
 TABLE = "request_id_index"
@@ -216,10 +216,12 @@ def _pg_copy(conn: Connection, found: list[Entry]) -> bool:
     raw: Any = conn.connection.dbapi_connection
     try:
         sql = f'COPY "{TABLE}" (id, kind, ts) FROM STDIN (FORMAT BINARY)'
-        with conn.begin_nested(), raw.cursor() as cur, cur.copy(sql) as copy:
-            copy.set_types(["bytea", "int2", "int8"])
-            for entry in found:
-                copy.write_row(entry)
+        with conn.begin_nested(), raw.cursor() as cur:
+            pg_copy.c_dumpers(cur)
+            with cur.copy(sql) as copy:
+                copy.set_types(["bytea", "int2", "int8"])
+                for entry in found:
+                    copy.write_row(entry)
     except psycopg.errors.UniqueViolation:
         return False
     return True
