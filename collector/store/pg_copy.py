@@ -111,11 +111,11 @@ def copy(
     cur: psycopg.Cursor[Any],
     table: str,
     columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    values: Sequence[Sequence[Any]],
     types: Sequence[str] | None,
 ) -> None:
-    """COPY ``rows`` (values in ``columns`` order) into ``table``: binary with ``types`` (from
-    :func:`binary_types`), text when it is None."""
+    """COPY the rows of ``values`` (one sequence per column) into ``table``: binary with
+    ``types`` (from :func:`binary_types`), text when it is None."""
     quoted = ", ".join(f'"{c}"' for c in columns)
     binary = " (FORMAT BINARY)" if types is not None else ""
     with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN{binary}') as copy:
@@ -123,5 +123,5 @@ def copy(
             c_dumpers(cur)
             copy.set_types(list(types))
         write = copy.write_row
-        for row in rows:
+        for row in zip(*values, strict=True):
             write(row)
