@@ -293,16 +293,17 @@ def raw_load(conn: Connection, table: str, rows: Sequence[Row]) -> None:
         return
     found = request_index.entries(rows)
     found.sort()  # in key order, as the writer writes them (fewer b-tree page visits)
-    weeks = request_index.by_week(found)
-    request_index.ensure(conn, weeks)
     dbapi: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
+        weeks = request_index.by_week(found)
+        request_index.ensure(conn, weeks)
         cursor = dbapi.cursor()
         for monday, entries in weeks.items():
             name = request_index.slice_name(monday)
             cursor.executemany(f'INSERT INTO "{name}" (id, kind, ts) VALUES (?, ?, ?)', entries)
         cursor.close()
         return
+    request_index.ensure(conn, request_index.mondays(found))  # as the writer finds the weeks
     sql = "COPY request_id_index (id, kind, ts) FROM STDIN (FORMAT BINARY)"
     with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
         copy.set_types(["bytea", "int2", "int8"])
@@ -1003,13 +1004,13 @@ def observations(results: list[Backend]) -> list[str]:
             bullets.append(
                 f"- **Postgres binary COPY** (information; run after the others, not alternated): "
                 f"{each}. Binary COPY saves formatting every value as text in Python, which "
-                "matters when Python, not the server's index work, bounds a load. The writer does "
-                f"not use it: with `set_types`, psycopg {psycopg.__version__} writes an "
-                "out-of-range integer into a `smallint` or `integer` column wrapped around, "
-                "without an error (70000 into `smallint` is stored as 4464), and a value of "
-                "another Python type than the column's fails in Python instead of being cast by "
-                "the server. So the target compares the writer with the text COPY, the format "
-                "it uses."
+                "matters when Python, not the server's index work, bounds a load. The writer "
+                "uses it too, for a batch whose every value it has checked to fit its column "
+                f"(`collector.store.pg_copy`: with `set_types`, psycopg {psycopg.__version__} "
+                "writes an out-of-range integer into a `smallint` or `integer` column wrapped "
+                "around, without an error, 70000 into `smallint` as 4464), else text COPY. The "
+                "target compares the writer with the raw driver's plain COPY (text); the "
+                "writer's share of binary COPY's rate, in parentheses, is the stricter measure."
             )
         for i in b.ingest:
             if i.table_only_s:
@@ -1069,8 +1070,8 @@ NOTES = [
     "carried the same work as two indexes on its ids. The raw driver into `request_log` alone "
     "is timed once too, for information: SQLite `executemany` of a plain `INSERT` "
     "(times converted column by column to the store's seconds since the epoch); Postgres one "
-    "`COPY ... FROM STDIN` (text format, as the writer's; binary COPY is measured separately, "
-    "for information). The writer gets the dicts in "
+    "`COPY ... FROM STDIN` (text format; binary COPY, which the writer uses when every value "
+    "fits its column, is measured separately, for information). The writer gets the dicts in "
     "`writer.upsert` calls of 50,000 rows (the runner's batch). Each of the two loads goes into its "
     "own fresh database (schema by `migrate.upgrade`, the 30 daily partitions created beforehand "
     "as `prepare` and the prune do), is one transaction and is timed up to its commit; before "

@@ -11,9 +11,9 @@ written, since NULL never matches ``ON CONFLICT``.
   straight into the table, in a savepoint, unless their first or last row is stored already (a
   re-read window); if a stored row turns up anyway, the savepoint is rolled back. Otherwise they
   are ``COPY``-ed into a temporary staging table and merged with one
-  ``INSERT ... SELECT ... ON CONFLICT``, which skips rows whose values did not change. COPY
-  stays in text format: binary COPY is faster, but psycopg writes an out-of-range integer into
-  a ``smallint`` or ``integer`` column wrapped around instead of failing.
+  ``INSERT ... SELECT ... ON CONFLICT``, which skips rows whose values did not change. Both
+  COPYs are binary when every value is checked to fit its column (``collector.store.pg_copy``:
+  psycopg would write an out-of-range integer wrapped around instead of failing), else text.
 
 A ``request_log`` batch also writes its ids' entries in ``request_id_index``
 (``collector.store.request_index``), in the same transaction.
@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from collector.errors import RowKeyMissing, StoreError
-from collector.store import partitions, request_index
+from collector.store import partitions, pg_copy, request_index
 from collector.store.schema import PARTITIONED, TABLES
 from collector.store.types import (
     MetricCode,
@@ -53,8 +53,6 @@ from collector.store.types import (
 
 SQLITE_BATCH = 20_000
 COPY_THRESHOLD = 1_000
-#: Rows converted at a time inside a COPY: small enough that the server never waits long.
-COPY_SLICE = 5_000
 Row = Mapping[str, Any]
 Processor = Callable[[Any], Any]
 
@@ -101,8 +99,9 @@ def _prepare(table: Table, rows: Iterable[Row]) -> tuple[list[str], list[str], l
         return columns, key, _dedupe_each(table, key, rows)
     if None in (idents if len(key) == 1 else chain.from_iterable(idents)):
         return columns, key, _dedupe_each(table, key, rows)
-    unique = dict(zip(idents, rows, strict=True))
-    return columns, key, rows if len(unique) == len(rows) else list(unique.values())
+    if len(set(idents)) == len(rows):  # no duplicates (a set is cheaper than the dict below)
+        return columns, key, rows
+    return columns, key, list(dict(zip(idents, rows, strict=True)).values())
 
 
 def _dedupe_each(table: Table, key: list[str], rows: Iterable[Row]) -> list[Row]:
@@ -314,30 +313,30 @@ def _pg_copy_merge(
     conn: Connection, table: Table, columns: list[str], key: list[str], rows: list[Row]
 ) -> bool:
     """COPY or stage-and-merge ``rows``: True when they were all new (COPY-ed straight in)."""
-    processors = _processors(conn, table, columns, rows)
+    values = _columns(rows, columns, _processors(conn, table, columns, rows))
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:  # type: ignore[union-attr]
+        types = pg_copy.binary_types(pg_copy.column_types(cur, table.name), columns, values)
         if not _ends_stored(conn, table, key, rows) and _copy_new(
-            conn, cur, table, columns, rows, processors
+            conn, cur, table, columns, values, types
         ):
             return True
-        _stage_and_merge(cur, table, columns, key, rows, processors)
+        _stage_and_merge(cur, table, columns, key, values, types)
     return False
 
 
-def _copy(
-    cur: psycopg.Cursor[Any],
-    table: str,
-    columns: Sequence[str],
-    rows: list[Row],
-    processors: Sequence[Processor | None],
-) -> None:
-    """COPY ``rows``, converting them a slice at a time so the server works while Python does."""
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
-        for start in range(0, len(rows), COPY_SLICE):
-            for values in _parameters(rows[start : start + COPY_SLICE], columns, processors):
-                copy.write_row(values)
+def _columns(
+    rows: Sequence[Row], columns: Sequence[str], processors: Sequence[Processor | None]
+) -> list[list[Any]]:
+    """The values of each column, converted (a row without a column has NULL there)."""
+    found = []
+    for column, proc in zip(columns, processors, strict=True):
+        try:
+            read = list(map(itemgetter(column), rows))
+        except KeyError:
+            read = [row.get(column) for row in rows]
+        found.append(read if proc is None else list(map(proc, read)))
+    return found
 
 
 def _ends_stored(conn: Connection, table: Table, key: list[str], rows: list[Row]) -> bool:
@@ -357,8 +356,8 @@ def _copy_new(
     cur: psycopg.Cursor[Any],
     table: Table,
     columns: list[str],
-    rows: list[Row],
-    processors: Sequence[Processor | None],
+    values: list[list[Any]],
+    types: list[str] | None,
 ) -> bool:
     """COPY straight into the table; False, with nothing written, if a row is already stored.
 
@@ -366,7 +365,7 @@ def _copy_new(
     """
     try:
         with conn.begin_nested():  # a savepoint: a stored row undoes this COPY only
-            _copy(cur, table.name, columns, rows, processors)
+            pg_copy.copy(cur, table.name, columns, values, types)
     except psycopg.errors.UniqueViolation:
         return False
     return True
@@ -377,8 +376,8 @@ def _stage_and_merge(
     table: Table,
     columns: list[str],
     key: list[str],
-    rows: list[Row],
-    processors: Sequence[Processor | None],
+    values: list[list[Any]],
+    types: list[str] | None,
 ) -> None:
     stage = f"_stage_{table.name}"
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -387,7 +386,7 @@ def _stage_and_merge(
         f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
     )
     cur.execute(f'TRUNCATE "{stage}"')
-    _copy(cur, stage, columns, rows, processors)
+    pg_copy.copy(cur, stage, columns, values, types)  # LIKE: the table's column types
     updates = _update_columns(columns, key)
     conflict = ", ".join(f'"{c}"' for c in key)
     if updates:
