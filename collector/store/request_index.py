@@ -328,8 +328,9 @@ def fill(conn: Connection, start: datetime | None = None, end: datetime | None =
     bounds = conn.exec_driver_sql("SELECT min(ts), max(ts) FROM request_log").one()
     if bounds[0] is None:
         return 0
-    first = _aware(bounds[0]) if start is None else start
-    last = _aware(bounds[1]) + _US if end is None else end
+    # read through the driver: SQLite's stored number (or pre-0014 text), Postgres's datetime
+    first = stored_time(bounds[0]) if start is None else start
+    last = stored_time(bounds[1]) + _US if end is None else end
     day = datetime(first.year, first.month, first.day, tzinfo=UTC)
     written = 0
     select = (
@@ -349,8 +350,3 @@ def fill(conn: Connection, start: datetime | None = None, end: datetime | None =
         written += write(conn, rows)
         day += timedelta(days=1)
     return written
-
-
-def _aware(value: datetime | str | float) -> datetime:
-    """A time read through the driver: SQLite's stored number or text, or Postgres's datetime."""
-    return stored_time(value)
